@@ -1,0 +1,528 @@
+"""Routing policies: the NetGPT score-threshold rule, baselines, and the cloud budget.
+
+Every policy is pure and synchronous: features, an edge-success score and the network state in; a
+frozen :class:`RouteDecision` out. The rule (see ``docs/concepts.md``): keep the step on the edge iff
+``s >= tau`` with ``tau = q_c - (lambda_t * (L_c - L_e) + lambda_c * price_c) / V``; ``tau`` falls as
+RTT rises and rises with bandwidth.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.features import RequestFeatures
+from langchain_netgpt.latency import LatencyEstimate, LatencyModel
+from langchain_netgpt.network import NetworkState
+
+__all__ = [
+    "AlwaysCloud",
+    "AlwaysEdge",
+    "BudgetSlot",
+    "CloudBudget",
+    "FixedThresholdPolicy",
+    "NetGPTPolicy",
+    "RandomPolicy",
+    "RouteDecision",
+    "RoutePolicy",
+]
+
+EDGE = "edge"
+CLOUD = "cloud"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """Where one step goes, and why.
+
+    Attributes:
+        target: Name of the chosen target (``"edge"`` or ``"cloud"`` by default).
+        score: The edge-success score ``s`` the decision used.
+        threshold: The threshold ``tau`` the score was compared with, clipped to ``[0, 1]``
+            (a raw ``tau`` above 1 sends everything to the cloud, below 0 keeps everything).
+        expected_edge_s: Expected edge latency.
+        expected_cloud_s: Expected cloud latency (network included; ``inf`` if the link is down).
+        expected_cloud_price_usd: Expected price of the cloud call.
+        reason: One human-readable sentence.
+        policy: Name of the policy that decided.
+        overridden_by: What overrode the policy's choice (``"budget"``), if anything.
+    """
+
+    target: str
+    score: float
+    threshold: float
+    expected_edge_s: float
+    expected_cloud_s: float
+    expected_cloud_price_usd: float
+    reason: str
+    policy: str
+    overridden_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (an infinite latency becomes ``None``)."""
+        data = asdict(self)
+        for key in ("expected_edge_s", "expected_cloud_s"):
+            if not math.isfinite(data[key]):
+                data[key] = None
+        return data
+
+
+@runtime_checkable
+class RoutePolicy(Protocol):
+    """Decides edge or cloud for one step."""
+
+    name: str
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Choose a target.
+
+        Args:
+            features: The step's features.
+            score: Edge-success score in ``[0, 1]``.
+            network: The network state now.
+            threshold_shift: Added to the threshold by a budget controller (negative keeps more
+                steps on the edge, see :class:`CloudBudget`); policies without a threshold
+                ignore it.
+        """
+        ...
+
+
+def _check_score(score: float) -> float:
+    if not (isinstance(score, int | float) and 0.0 <= score <= 1.0):
+        raise ConfigurationError(
+            f"score must be a probability in [0, 1], got {score!r}", field="score", value=score
+        )
+    return float(score)
+
+
+def _clip01(value: float) -> float:
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+class _BasePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latency_model: LatencyModel = Field(
+        default_factory=LatencyModel, description="Latency and price expectations."
+    )
+
+    def _make(
+        self,
+        target: str,
+        score: float,
+        threshold: float,
+        est: LatencyEstimate,
+        reason: str,
+    ) -> RouteDecision:
+        return RouteDecision(
+            target=target,
+            score=score,
+            threshold=_clip01(threshold),
+            expected_edge_s=est.edge_s,
+            expected_cloud_s=est.cloud_s,
+            expected_cloud_price_usd=est.cloud_price_usd,
+            reason=reason,
+            policy=self.name,  # type: ignore[attr-defined]
+        )
+
+
+class NetGPTPolicy(_BasePolicy):
+    """The NetGPT network-aware score-threshold rule ("FuncDyn").
+
+    Edge utility ``s*V - lambda_t*L_e``; cloud utility ``q_c*V - lambda_t*L_c - lambda_c*price``.
+    The step stays on the edge iff ``s >= tau``. With ``escalation_recall = d > 0`` (the share of
+    edge failures that are detected, e.g. schema-invalid tool calls, and escalated to the cloud),
+    the edge's utility includes that fallback and ``tau = ((1-d)*C + lambda_t*L_e) / (V - d*C)``
+    with ``C`` the cloud utility; ``d = 0`` gives the closed form above.
+
+    Defaults describe a tool-calling agent step worth $0.002 when right, a user who would pay
+    $0.0005 to save a second, cloud dollars counted at face value, and a cloud model right 90% of
+    the time on steps the router sees.
+
+    Args:
+        value_correct_usd: ``V``, value of a correct step in USD.
+        latency_usd_per_s: ``lambda_t``, price of one second of latency in USD.
+        cloud_usd_weight: ``lambda_c``, weight of one cloud dollar (1 = face value).
+        cloud_quality: ``q_c``, probability the cloud answers a step well.
+        escalation_recall: ``d``, share of edge failures caught and escalated to the cloud.
+        latency_model: Latency and price expectations per side.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt import NetGPTPolicy, NetworkState
+
+            policy = NetGPTPolicy()
+            good = NetworkState(bandwidth_up_mbps=20, bandwidth_down_mbps=50, rtt_ms=30)
+            bad = NetworkState(bandwidth_up_mbps=0.5, bandwidth_down_mbps=1, rtt_ms=900)
+            assert policy.threshold(bad) < policy.threshold(good)
+    """
+
+    name: str = "netgpt"
+    value_correct_usd: float = Field(default=0.002, gt=0, allow_inf_nan=False)
+    latency_usd_per_s: float = Field(default=0.0005, ge=0, allow_inf_nan=False)
+    cloud_usd_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    cloud_quality: float = Field(default=0.9, ge=0, le=1)
+    escalation_recall: float = Field(default=0.0, ge=0, le=1)
+
+    _reference: RequestFeatures | None = PrivateAttr(default=None)
+
+    def _raw_threshold(self, est: LatencyEstimate) -> float:
+        v = self.value_correct_usd
+        lt = self.latency_usd_per_s
+        if not math.isfinite(est.cloud_s):
+            return -math.inf  # the link is down: the cloud cannot answer in finite time
+        cloud_utility = (
+            self.cloud_quality * v - lt * est.cloud_s - self.cloud_usd_weight * est.cloud_price_usd
+        )
+        d = self.escalation_recall
+        denominator = v - d * cloud_utility
+        if denominator <= 0:
+            return -math.inf
+        return ((1 - d) * cloud_utility + lt * est.edge_s) / denominator
+
+    def _reference_features(self) -> RequestFeatures:
+        if self._reference is None:
+            # A typical single-turn tool-calling step (BFCL simple: ~1.2 kB, one tool).
+            self._reference = RequestFeatures(
+                prompt_tokens=300,
+                question_tokens=30,
+                new_tokens=300,
+                payload_bytes=1200,
+                message_count=1,
+                tool_count=1,
+                schema_bytes=600,
+                schema_depth=1,
+                required_params=2,
+            )
+        return self._reference
+
+    def threshold(self, network: NetworkState, features: RequestFeatures | None = None) -> float:
+        """The fallback threshold ``tau`` for a step under a network state, clipped to [0, 1].
+
+        Args:
+            network: The network state.
+            features: The step; a typical single-turn tool-calling step when omitted.
+
+        Returns:
+            ``tau`` in ``[0, 1]``: non-increasing in RTT, non-decreasing in bandwidth.
+        """
+        f = features or self._reference_features()
+        return _clip01(self._raw_threshold(self.latency_model.estimate(f, network)))
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Keep the step on the edge iff ``score >= tau + threshold_shift``."""
+        s = _check_score(score)
+        est = self.latency_model.estimate(features, network)
+        tau = self._raw_threshold(est) + threshold_shift
+        if s >= tau:
+            target = EDGE
+            reason = f"edge: score {s:.2f} >= threshold {_clip01(tau):.2f}"
+        else:
+            target = CLOUD
+            reason = f"cloud: score {s:.2f} < threshold {_clip01(tau):.2f}"
+        reason += f" (rtt {network.rtt_ms:.0f} ms, up {network.bandwidth_up_mbps:.1f} Mbit/s)"
+        return self._make(target, s, tau, est, reason)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NetGPTPolicy:
+        """Load a policy written by :meth:`save` (or by ``netgpt train-router``).
+
+        Raises:
+            ConfigurationError: The file is not a valid policy.
+        """
+        import json
+
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{path}: not a JSON policy file ({exc})") from exc
+        return cls.model_validate(data)
+
+    def save(self, path: str | Path) -> None:
+        """Write the policy's parameters as JSON (atomically)."""
+        target = Path(path)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        tmp.replace(target)
+
+
+class FixedThresholdPolicy(_BasePolicy):
+    """Keep the step on the edge iff the score clears a fixed threshold (network-blind).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt import FixedThresholdPolicy
+
+            policy = FixedThresholdPolicy(threshold=0.6)
+    """
+
+    name: str = "fixed"
+    threshold: float = Field(ge=0, le=1, description="Edge iff score >= threshold.")
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Keep the step on the edge iff ``score >= threshold + threshold_shift``."""
+        s = _check_score(score)
+        tau = self.threshold + threshold_shift
+        target = EDGE if s >= tau else CLOUD
+        est = self.latency_model.estimate(features, network)
+        return self._make(
+            target, s, tau, est, f"{target}: score {s:.2f} vs fixed threshold {_clip01(tau):.2f}"
+        )
+
+
+class AlwaysEdge(_BasePolicy):
+    """Baseline: every step on the edge."""
+
+    name: str = "always-edge"
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Choose the edge."""
+        s = _check_score(score)
+        est = self.latency_model.estimate(features, network)
+        return self._make(EDGE, s, 0.0, est, "edge: always-edge policy")
+
+
+class AlwaysCloud(_BasePolicy):
+    """Baseline: every step in the cloud."""
+
+    name: str = "always-cloud"
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Choose the cloud."""
+        s = _check_score(score)
+        est = self.latency_model.estimate(features, network)
+        return self._make(CLOUD, s, 1.0, est, "cloud: always-cloud policy")
+
+
+class RandomPolicy(_BasePolicy):
+    """Baseline: the cloud with probability ``cloud_share``, independent of the step.
+
+    Args:
+        cloud_share: Probability of choosing the cloud.
+        seed: Seed of the policy's own random generator (reproducible runs).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt import RandomPolicy
+
+            policy = RandomPolicy(cloud_share=0.3, seed=7)
+    """
+
+    name: str = "random"
+    cloud_share: float = Field(ge=0, le=1, description="Probability of the cloud.")
+    seed: int | None = Field(default=None, description="Seed for reproducibility.")
+
+    _rng: random.Random = PrivateAttr()
+
+    def model_post_init(self, __context: Any) -> None:
+        self._rng = random.Random(self.seed)
+
+    def decide(
+        self,
+        features: RequestFeatures,
+        score: float,
+        network: NetworkState,
+        *,
+        threshold_shift: float = 0.0,
+    ) -> RouteDecision:
+        """Draw the target."""
+        s = _check_score(score)
+        target = CLOUD if self._rng.random() < self.cloud_share else EDGE
+        est = self.latency_model.estimate(features, network)
+        return self._make(
+            target, s, 1 - self.cloud_share, est, f"{target}: random, cloud share {self.cloud_share}"
+        )
+
+
+class BudgetSlot:
+    """One step's place in a :class:`CloudBudget` window; flips if the step falls back."""
+
+    __slots__ = ("cloud", "price_usd", "reason")
+
+    def __init__(self, cloud: bool, price_usd: float, reason: str | None) -> None:
+        self.cloud = cloud
+        self.price_usd = price_usd
+        self.reason = reason
+
+
+class CloudBudget(BaseModel):
+    """A cap on cloud usage that any policy honours.
+
+    Two independent limits, either or both: the cloud's share of the last ``window_steps`` steps
+    (never exceeded by more than one step, whatever the policy wants) and a total dollar budget.
+    An adaptive controller (dual ascent) also lowers a threshold policy's ``tau`` while the cloud
+    share runs above the cap (the router passes ``threshold_shift=-budget.threshold_shift``), so
+    that the steps sent to the cloud are the lowest-scoring ones rather than whichever came first.
+
+    Args:
+        max_cloud_share: Largest share of cloud steps in the window, in ``[0, 1]``.
+        window_steps: Steps in the sliding window.
+        max_cloud_usd: Total dollars the cloud may cost.
+        adaptive: Whether to run the dual-ascent threshold controller.
+        step_size: Dual-ascent step size.
+
+    Raises:
+        ConfigurationError: Neither limit is set.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt import CloudBudget
+
+            budget = CloudBudget(max_cloud_share=0.3, window_steps=50)
+            slot = budget.reserve(wants_cloud=True, price_usd=0.0001)
+            assert slot.cloud  # the first cloud step of the window is allowed
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_cloud_share: float | None = Field(default=None, ge=0, le=1)
+    window_steps: int = Field(default=100, gt=0)
+    max_cloud_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    adaptive: bool = True
+    step_size: float = Field(default=0.02, gt=0, le=1)
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _window: deque[BudgetSlot] = PrivateAttr()
+    _spent_usd: float = PrivateAttr(default=0.0)
+    _dual: float = PrivateAttr(default=0.0)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> CloudBudget:
+        if self.max_cloud_share is None and self.max_cloud_usd is None:
+            raise ValueError("CloudBudget needs max_cloud_share and/or max_cloud_usd")
+        return self
+
+    def model_post_init(self, __context: Any) -> None:
+        self._window = deque(maxlen=self.window_steps)
+
+    @property
+    def cloud_share(self) -> float:
+        """Cloud share over the current window (0 when empty)."""
+        with self._lock:
+            n = len(self._window)
+            return sum(slot.cloud for slot in self._window) / n if n else 0.0
+
+    @property
+    def spent_usd(self) -> float:
+        """Dollars spent on the cloud so far."""
+        with self._lock:
+            return self._spent_usd
+
+    @property
+    def threshold_shift(self) -> float:
+        """How much the adaptive controller lowers a threshold policy's ``tau`` now (>= 0)."""
+        return self._dual if self.adaptive else 0.0
+
+    def _refusal(self, price_usd: float, *, extra_steps: int, ignore: BudgetSlot | None) -> str | None:
+        # Called with the lock held. `extra_steps` is 1 when the step is new to the window.
+        if self.max_cloud_usd is not None and self._spent_usd + price_usd > self.max_cloud_usd:
+            return (
+                f"cloud refused: ${self._spent_usd + price_usd:.6f} would exceed the "
+                f"${self.max_cloud_usd:.6f} budget"
+            )
+        if self.max_cloud_share is not None:
+            kept = list(self._window)[extra_steps:] if len(self._window) == self.window_steps else list(self._window)
+            cloud_before = sum(1 for slot in kept if slot.cloud and slot is not ignore)
+            steps_after = min(len(self._window) + extra_steps, self.window_steps)
+            # Admit iff the window after this step holds at most cap * steps + 1 cloud steps.
+            if cloud_before + 1 > self.max_cloud_share * steps_after + 1 - 1e-9:
+                return (
+                    f"cloud refused: cloud share cap {self.max_cloud_share:.2f} over the last "
+                    f"{self.window_steps} steps reached"
+                )
+        return None
+
+    def reserve(self, *, wants_cloud: bool, price_usd: float) -> BudgetSlot:
+        """Record a step, admitting it to the cloud only if the budget allows.
+
+        Args:
+            wants_cloud: Whether the policy chose the cloud.
+            price_usd: Expected price of the cloud call.
+
+        Returns:
+            The step's slot: ``slot.cloud`` says whether it may use the cloud, ``slot.reason``
+            why it may not.
+        """
+        with self._lock:
+            reason = self._refusal(price_usd, extra_steps=1, ignore=None) if wants_cloud else None
+            cloud = wants_cloud and reason is None
+            slot = BudgetSlot(cloud, price_usd if cloud else 0.0, reason)
+            self._window.append(slot)
+            if cloud:
+                self._spent_usd += price_usd
+            if self.max_cloud_share is not None:
+                observed = 1.0 if wants_cloud else 0.0
+                self._dual = max(0.0, self._dual + self.step_size * (observed - self.max_cloud_share))
+            return slot
+
+    def upgrade(self, slot: BudgetSlot, *, price_usd: float) -> bool:
+        """Move a recorded edge step to the cloud (an edge-to-cloud fallback), if allowed.
+
+        Returns:
+            Whether the cloud may be used.
+        """
+        with self._lock:
+            if slot.cloud:
+                return True
+            reason = self._refusal(price_usd, extra_steps=0, ignore=slot)
+            if reason is not None:
+                slot.reason = reason
+                return False
+            slot.cloud, slot.price_usd = True, price_usd
+            self._spent_usd += price_usd
+            return True
+
+    def downgrade(self, slot: BudgetSlot) -> None:
+        """Move a recorded cloud step back to the edge (the cloud failed; nothing was spent)."""
+        with self._lock:
+            if slot.cloud:
+                slot.cloud = False
+                self._spent_usd -= slot.price_usd
+                slot.price_usd = 0.0

@@ -1,0 +1,301 @@
+"""Edge-success scores: how likely the edge model is to answer a step well.
+
+A scorer maps a step's :class:`~langchain_netgpt.features.RequestFeatures` (and, if it wants, the
+messages themselves) to ``s`` in ``[0, 1]``; the policy keeps the step on the edge when ``s`` clears
+the network-dependent threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
+
+__all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer"]
+
+
+@runtime_checkable
+class EdgeScorer(Protocol):
+    """Anything that scores a step's chance of success on the edge."""
+
+    def score(self, features: RequestFeatures, messages: Sequence[BaseMessage]) -> float:
+        """Return ``P(edge answers this step well)`` in ``[0, 1]``."""
+        ...
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    ez = math.exp(z)
+    return ez / (1.0 + ez)
+
+
+class HeuristicScorer(BaseModel):
+    """A transparent logistic score over request features.
+
+    ``s = sigmoid(bias + sum(weight[f] * feature[f]))``. The default weights encode what small
+    models are known to find hard in tool calling: many tools to choose from, deep or large
+    schemas, several calls in one step, long contexts, and moving a conversation between sides;
+    summarising a tool result is easy. With the defaults a one-tool, short request scores about
+    0.8, a ten-tool request with a long question about 0.3.
+
+    Args:
+        bias: Intercept of the logistic.
+        weights: Weight per feature name (see ``langchain_netgpt.features.FEATURE_NAMES``);
+            names left out weigh 0.
+
+    Raises:
+        ConfigurationError: A weight names an unknown feature or is not finite.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.messages import HumanMessage
+            from langchain_netgpt import HeuristicScorer, RequestFeatures
+
+            scorer = HeuristicScorer()
+            messages = [HumanMessage("Convert 3 miles to km")]
+            s = scorer.score(RequestFeatures.from_messages(messages), messages)
+            assert 0.0 <= s <= 1.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bias: float = Field(default=3.2, description="Logistic intercept.", allow_inf_nan=False)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "log_prompt_tokens": -0.25,
+            "log_question_tokens": -0.15,
+            "tool_count": -0.22,
+            "log_schema_bytes": -0.05,
+            "schema_depth": -0.35,
+            "required_params": -0.05,
+            "turn_index": -0.05,
+            "after_tool_result": 0.6,
+            "multi_call_hints": -0.3,
+            "switched_side": -0.2,
+        },
+        description="Weight per feature name.",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _known_finite(cls, weights: dict[str, float]) -> dict[str, float]:
+        for name, value in weights.items():
+            if name not in FEATURE_NAMES:
+                raise ConfigurationError(
+                    f"HeuristicScorer.weights has unknown feature {name!r}; "
+                    f"expected one of {list(FEATURE_NAMES)}",
+                    field="weights",
+                    value=name,
+                )
+            if not math.isfinite(value):
+                raise ConfigurationError(
+                    f"HeuristicScorer.weights[{name!r}] must be finite, got {value!r}",
+                    field="weights",
+                    value=value,
+                )
+        return weights
+
+    _dense: tuple[float, ...] = PrivateAttr(default=())
+
+    def model_post_init(self, __context: Any) -> None:
+        # Dense weight vector in FEATURE_NAMES order, so score() is one zip over floats.
+        self._dense = tuple(self.weights.get(name, 0.0) for name in FEATURE_NAMES)
+
+    def score(self, features: RequestFeatures, messages: Sequence[BaseMessage]) -> float:
+        """Score a step.
+
+        Args:
+            features: The step's features.
+            messages: The step's messages (unused by this scorer).
+
+        Returns:
+            The edge-success probability.
+        """
+        z = self.bias
+        for w, x in zip(self._dense, features.vector(), strict=True):
+            z += w * x
+        return _sigmoid(z)
+
+
+class LearnedScorer(BaseModel):
+    """A logistic-regression scorer fitted from labelled steps.
+
+    Labels say whether the edge answered the step correctly (from replayed benchmark outcomes or
+    from traces where a step's edge answer could be checked). Features are standardised with the
+    training means and scales, which are stored with the weights, so a saved scorer is one small
+    JSON file.
+
+    Args:
+        bias: Intercept.
+        weights: One weight per feature, in ``feature_names`` order.
+        means: Feature means used for standardisation.
+        scales: Feature standard deviations used for standardisation (> 0).
+        feature_names: Must equal ``langchain_netgpt.features.FEATURE_NAMES``.
+        l2: The L2 penalty it was trained with (recorded for provenance).
+        n_train: Number of rows it was trained on.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.messages import HumanMessage
+            from langchain_netgpt import LearnedScorer, RequestFeatures
+
+            easy = RequestFeatures.from_messages([HumanMessage("hi")])
+            hard = RequestFeatures.from_messages([HumanMessage("a, b, c and d; then e " * 20)])
+            scorer = LearnedScorer.fit([easy, hard] * 10, [True, False] * 10)
+            assert scorer.score(easy, []) > scorer.score(hard, [])
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bias: float = Field(allow_inf_nan=False)
+    weights: list[float]
+    means: list[float]
+    scales: list[float]
+    feature_names: list[str] = Field(default_factory=lambda: list(FEATURE_NAMES))
+    l2: float = Field(default=1.0, ge=0)
+    n_train: int = Field(default=0, ge=0)
+
+    @field_validator("feature_names")
+    @classmethod
+    def _same_features(cls, names: list[str]) -> list[str]:
+        if tuple(names) != FEATURE_NAMES:
+            raise ConfigurationError(
+                f"LearnedScorer was trained on features {names}, but this version computes "
+                f"{list(FEATURE_NAMES)}; retrain it",
+                field="feature_names",
+                value=names,
+            )
+        return names
+
+    _folded: tuple[float, ...] = PrivateAttr(default=())
+    _offset: float = PrivateAttr(default=0.0)
+
+    def model_post_init(self, __context: Any) -> None:
+        n = len(FEATURE_NAMES)
+        for name in ("weights", "means", "scales"):
+            values = getattr(self, name)
+            if len(values) != n or not all(math.isfinite(v) for v in values):
+                raise ConfigurationError(
+                    f"LearnedScorer.{name} must hold {n} finite numbers, got {values!r}",
+                    field=name,
+                    value=values,
+                )
+        if any(s <= 0 for s in self.scales):
+            raise ConfigurationError(
+                f"LearnedScorer.scales must be > 0, got {self.scales!r}",
+                field="scales",
+                value=self.scales,
+            )
+        # Fold standardisation into the weights: w.(x - m)/s = (w/s).x - sum(w*m/s).
+        folded = tuple(w / s for w, s in zip(self.weights, self.scales, strict=True))
+        offset = sum(w * m for w, m in zip(folded, self.means, strict=True))
+        self._folded = folded
+        self._offset = self.bias - offset
+
+    def score(self, features: RequestFeatures, messages: Sequence[BaseMessage]) -> float:
+        """Score a step (the messages are not used)."""
+        z = self._offset
+        for w, x in zip(self._folded, features.vector(), strict=True):
+            z += w * x
+        return _sigmoid(z)
+
+    @classmethod
+    def fit(
+        cls,
+        features: Sequence[RequestFeatures],
+        labels: Sequence[bool | int | float],
+        *,
+        sample_weights: Sequence[float] | None = None,
+        l2: float = 1.0,
+        iterations: int = 200,
+    ) -> LearnedScorer:
+        """Fit by L2-regularised logistic regression (Newton's method).
+
+        Args:
+            features: Features of the training steps.
+            labels: 1/True where the edge succeeded, 0/False where it failed; fractional labels
+                (an estimated success probability) are accepted.
+            sample_weights: Optional non-negative weight per row (e.g. inverse propensities).
+            l2: L2 penalty on the standardised weights (not on the bias).
+            iterations: Maximum Newton iterations.
+
+        Returns:
+            The fitted scorer.
+
+        Raises:
+            ValueError: Lengths differ, there are fewer than 2 rows, labels lie outside [0, 1],
+                or weights are negative.
+        """
+        import numpy as np
+
+        n = len(features)
+        if n != len(labels):
+            raise ValueError(f"features has {n} rows but labels has {len(labels)}")
+        if n < 2:
+            raise ValueError(f"LearnedScorer.fit needs at least 2 rows, got {n}")
+        y = np.asarray([float(v) for v in labels])
+        if np.any((y < 0) | (y > 1)) or not np.all(np.isfinite(y)):
+            raise ValueError("labels must lie in [0, 1] (True/False, 1/0 or probabilities)")
+        sw = np.ones(n) if sample_weights is None else np.asarray(sample_weights, dtype=float)
+        if sw.shape != (n,) or np.any(sw < 0) or not np.all(np.isfinite(sw)):
+            raise ValueError(f"sample_weights must be {n} finite numbers >= 0")
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {l2!r}")
+        x = np.asarray([f.vector() for f in features], dtype=float)
+        means = x.mean(axis=0)
+        scales = x.std(axis=0)
+        scales[scales < 1e-9] = 1.0
+        z = (x - means) / scales
+        design = np.hstack([np.ones((n, 1)), z])
+        theta = np.zeros(design.shape[1])
+        penalty = np.full(design.shape[1], l2)
+        penalty[0] = 0.0
+        for _ in range(iterations):
+            p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+            grad = design.T @ (sw * (p - y)) + penalty * theta
+            hess = (design * (sw * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            theta -= step
+            if float(np.max(np.abs(step))) < 1e-8:
+                break
+        return cls(
+            bias=float(theta[0]),
+            weights=[float(v) for v in theta[1:]],
+            means=[float(v) for v in means],
+            scales=[float(v) for v in scales],
+            l2=l2,
+            n_train=n,
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the scorer as JSON (atomically: a temp file then a rename)."""
+        target = Path(path)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.model_dump(), indent=2), encoding="utf-8")
+        tmp.replace(target)
+
+    @classmethod
+    def load(cls, path: str | Path) -> LearnedScorer:
+        """Read a scorer written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: The file does not exist.
+            ConfigurationError: The file is not a valid scorer for this version.
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
+        return cls.model_validate(data)

@@ -1,0 +1,114 @@
+"""The record of one routed step: :class:`RouteTrace` (stable, versioned schema)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from langchain_core.messages import AnyMessage
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_netgpt.network import NetworkState
+
+__all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "RouteTrace"]
+
+TRACE_SCHEMA_VERSION = 1
+"""Bumped whenever a field of :class:`RouteTrace` changes meaning or is removed."""
+
+
+class AttemptRecord(BaseModel):
+    """One try of one target within a step.
+
+    Attributes:
+        target: The target tried.
+        ok: Whether it produced an accepted answer.
+        latency_s: Wall time of the try.
+        error_type: Exception class name when it failed.
+        error: Exception message when it failed.
+        tool_calls_valid: Whether its tool calls matched the bound schemas (``None``: no tools).
+        problems: Validation problems of its tool calls.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    ok: bool
+    latency_s: float
+    error_type: str | None = None
+    error: str | None = None
+    tool_calls_valid: bool | None = None
+    problems: list[str] = Field(default_factory=list)
+
+
+class RouteTrace(BaseModel):
+    """Everything about one routed model call, for sinks, exports and training.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt import NetGPTRouter
+            from langchain_netgpt.testing import ScriptedChatModel
+            from langchain_netgpt.tracing import InMemoryTraceSink
+
+            sink = InMemoryTraceSink()
+            router = NetGPTRouter(
+                edge=ScriptedChatModel(responses=["hi from the edge"]),
+                cloud=ScriptedChatModel(responses=["hi from the cloud"]),
+                sinks=[sink],
+            )
+            router.invoke("hello")
+            trace = sink.traces[0]
+            assert trace.final_target in ("edge", "cloud") and trace.schema_version == 1
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = TRACE_SCHEMA_VERSION
+    trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = Field(default_factory=time.time, description="Unix time of the decision.")
+    run_id: str | None = Field(default=None, description="LangChain run id of the router call.")
+    session_id: str | None = Field(default=None, description="Conversation / thread id if known.")
+    mode: str = Field(description="invoke | ainvoke | stream | astream")
+    # The decision.
+    decided_target: str
+    score: float
+    threshold: float
+    policy: str
+    reason: str
+    overridden_by: str | None = None
+    expected_edge_s: float | None = None
+    expected_cloud_s: float | None = None
+    expected_cloud_price_usd: float = 0.0
+    network: NetworkState
+    features: dict[str, Any]
+    # What happened.
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    final_target: str | None = Field(default=None, description="Target whose answer was returned.")
+    fallback: bool = False
+    fallback_reason: str | None = None
+    latency_s: float = 0.0
+    cloud_price_usd: float = 0.0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    usage: dict[str, Any] | None = None
+    tool_calls_valid: bool | None = None
+    error: str | None = None
+    # The data (for distillation and preference exports).
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tool_choice: Any = None
+    messages: list[AnyMessage] = Field(default_factory=list)
+    output: AnyMessage | None = None
+
+    def to_json(self) -> str:
+        """One line of JSON (no newlines inside)."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> RouteTrace:
+        """Parse a line written by :meth:`to_json`.
+
+        Raises:
+            pydantic.ValidationError: The line is not a valid trace of this schema version.
+        """
+        return cls.model_validate_json(line)

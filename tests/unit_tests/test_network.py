@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from langchain_netgpt import InvalidNetworkStateError, NetworkMonitor, NetworkState, TraceFormatError
+from langchain_netgpt.network import LinkTrace
+from tests.conftest import TRACES
+
+
+@pytest.mark.parametrize("field", ["bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms", "loss"])
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf, -math.inf])
+def test_network_state_rejects_impossible_values_naming_the_field(field: str, bad: float) -> None:
+    values = {"bandwidth_up_mbps": 1.0, "bandwidth_down_mbps": 1.0, "rtt_ms": 10.0, field: bad}
+    with pytest.raises(InvalidNetworkStateError, match=field) as info:
+        NetworkState(**values)
+    assert isinstance(info.value, ValueError)
+    assert info.value.field == field
+
+
+def test_network_state_rejects_loss_of_one_or_more() -> None:
+    with pytest.raises(InvalidNetworkStateError, match="loss"):
+        NetworkState(bandwidth_up_mbps=1, bandwidth_down_mbps=1, rtt_ms=1, loss=1.0)
+
+
+def test_network_state_rejects_non_numbers() -> None:
+    with pytest.raises(InvalidNetworkStateError, match="rtt_ms"):
+        NetworkState(bandwidth_up_mbps=1, bandwidth_down_mbps=1, rtt_ms="fast")
+
+
+def test_zero_bandwidth_means_infinite_transfer_time() -> None:
+    down = NetworkState(bandwidth_up_mbps=0, bandwidth_down_mbps=10, rtt_ms=50)
+    assert down.transfer_s(up_bytes=100, down_bytes=0) == math.inf
+    assert down.transfer_s(up_bytes=0, down_bytes=1_250_000) == pytest.approx(1.0)
+
+
+def test_loss_inflates_transfer_time() -> None:
+    clean = NetworkState(bandwidth_up_mbps=8, bandwidth_down_mbps=8, rtt_ms=0)
+    lossy = NetworkState(bandwidth_up_mbps=8, bandwidth_down_mbps=8, rtt_ms=0, loss=0.5)
+    assert lossy.transfer_s(up_bytes=1000, down_bytes=0) == pytest.approx(
+        2 * clean.transfer_s(up_bytes=1000, down_bytes=0)
+    )
+
+
+def test_link_trace_bandwidth_counts_packets_in_the_window() -> None:
+    link = LinkTrace([1, 1, 2, 3, 4], name="toy")  # 5 packets of 1500 B every 4 ms
+    assert link.bandwidth_mbps(at_s=0.004, window_s=0.004) == pytest.approx(15.0)
+    assert link.mean_mbps == pytest.approx(15.0)
+
+
+def test_link_trace_loops_with_its_period() -> None:
+    link = LinkTrace([10, 20], name="toy")  # period 20 ms; opportunities at 0 (=20) and 10
+    assert link.packets_between(0.0, 0.020) == 2
+    assert link.packets_between(0.0, 0.200) == 20
+
+
+def test_link_trace_delivery_waits_through_an_outage() -> None:
+    # Opportunities at 0 (the looped 1000), 1, 2 and 3 ms, then nothing until 1 s.
+    link = LinkTrace([1, 2, 3, 1000], name="outage")
+    assert link.delivery_time_s(start_s=0.0, nbytes=1500) == pytest.approx(0.001)
+    assert link.delivery_time_s(start_s=0.0, nbytes=4 * 1500) == pytest.approx(0.004)
+    assert link.delivery_time_s(start_s=0.004, nbytes=1500) == pytest.approx(0.997, abs=0.002)
+    assert link.delivery_time_s(start_s=0.0, nbytes=0) == 0.0
+
+
+def test_link_trace_rejects_decreasing_timestamps() -> None:
+    with pytest.raises(TraceFormatError, match="non-decreasing"):
+        LinkTrace([5, 3], name="bad")
+
+
+def test_trace_file_with_garbage_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.down"
+    bad.write_text("1\n2\nthree\n")
+    with pytest.raises(TraceFormatError, match="line 3") as info:
+        LinkTrace.from_file(bad)
+    assert info.value.line == 3
+
+
+def test_empty_trace_file_is_rejected(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.up"
+    empty.write_text("\n")
+    with pytest.raises(TraceFormatError, match="empty"):
+        LinkTrace.from_file(empty)
+
+
+@pytest.mark.parametrize("name", ["ATT-LTE-driving-2016", "TMobile-LTE-short", "Verizon-LTE-short"])
+def test_real_lte_traces_replay_with_varying_bandwidth(name: str) -> None:
+    monitor = NetworkMonitor.from_trace(
+        TRACES / f"{name}.down", TRACES / f"{name}.up", base_rtt_ms=40
+    )
+    states = [monitor.state(at_s=float(t)) for t in range(0, 120, 5)]
+    downs = {round(s.bandwidth_down_mbps, 2) for s in states}
+    assert len(downs) > 5  # a cellular link changes
+    assert all(s.rtt_ms >= 40 for s in states)
+
+
+def test_trace_monitor_adds_queueing_delay_during_an_outage(tmp_path: Path) -> None:
+    trace = tmp_path / "gap.up"
+    trace.write_text("\n".join(["1"] * 10 + ["2000"]) + "\n")  # a burst, then 2 s of silence
+    monitor = NetworkMonitor.from_trace(trace, base_rtt_ms=30)
+    busy = monitor.state(at_s=0.0, payload_bytes=1500)
+    outage = monitor.state(at_s=0.5, payload_bytes=1500)
+    assert busy.rtt_ms < 40
+    assert outage.rtt_ms > 1000
+
+
+def test_trace_monitor_follows_its_clock(tmp_path: Path) -> None:
+    now = [100.0]
+    monitor = NetworkMonitor.from_trace(
+        TRACES / "Verizon-LTE-short.down", base_rtt_ms=20, clock=lambda: now[0], speed=2.0
+    )
+    now[0] = 110.0
+    assert monitor.now_s() == pytest.approx(20.0)
+    assert monitor.state() == monitor.state(at_s=20.0)
+
+
+def test_live_monitor_refuses_a_replay_time() -> None:
+    with pytest.raises(ValueError, match="from_trace"):
+        NetworkMonitor().state(at_s=3.0)
+
+
+def test_observations_move_the_rtt_estimate_towards_what_was_measured() -> None:
+    monitor = NetworkMonitor(
+        initial=NetworkState(bandwidth_up_mbps=100, bandwidth_down_mbps=100, rtt_ms=20), alpha=0.5
+    )
+    for _ in range(10):
+        monitor.observe(bytes_sent=1000, bytes_received=1000, total_s=0.5, server_s=0.1)
+    assert monitor.state().rtt_ms == pytest.approx(400, rel=0.02)
+    assert monitor.observations == 10
+
+
+def test_large_streamed_responses_update_downlink_bandwidth() -> None:
+    monitor = NetworkMonitor(
+        initial=NetworkState(bandwidth_up_mbps=10, bandwidth_down_mbps=100, rtt_ms=20), alpha=1.0
+    )
+    monitor.observe(bytes_sent=500, bytes_received=250_000, total_s=1.1, ttfb_s=0.1)
+    assert monitor.state().bandwidth_down_mbps == pytest.approx(2.0)
+
+
+def test_observation_with_negative_time_is_rejected() -> None:
+    with pytest.raises(InvalidNetworkStateError, match="total_s"):
+        NetworkMonitor().observe(bytes_sent=1, bytes_received=1, total_s=-1.0)
+
+
+def test_update_sets_the_state_and_checks_its_type() -> None:
+    monitor = NetworkMonitor()
+    state = NetworkState(bandwidth_up_mbps=1, bandwidth_down_mbps=2, rtt_ms=300)
+    monitor.update(state)
+    assert monitor.state() == state
+    with pytest.raises(TypeError, match="NetworkState"):
+        monitor.update({"rtt_ms": 5})  # type: ignore[arg-type]
