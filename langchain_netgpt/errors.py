@@ -120,7 +120,8 @@ class MissingExtraError(NetGPTError, ImportError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
-            f"{package!r} is not installed; install it with: pip install 'langchain-netgpt[{extra}]'"
+            f"{package!r} is not installed; install it with: "
+            f"pip install 'langchain-netgpt[{extra}]'"
         )
         self.package = package
         self.extra = extra

@@ -19,7 +19,7 @@ __all__ = ["FEATURE_NAMES", "RequestFeatures", "ToolsSummary"]
 CHARS_PER_TOKEN = 4.0
 """Rough characters per BPE token for English text and JSON; good to ~20% for routing purposes."""
 
-# Bytes of the JSON envelope of one chat message in an OpenAI request ({"role": "...", "content": ""}).
+# Bytes of the JSON envelope of one chat message: {"role": "...", "content": ""}.
 _MESSAGE_ENVELOPE_BYTES = 30
 # Bytes of the request envelope ({"model": "...", "messages": [], "tools": [], ...}).
 _REQUEST_ENVELOPE_BYTES = 80
@@ -243,7 +243,8 @@ class RequestFeatures:
         for index, message in enumerate(messages):
             if not isinstance(message, BaseMessage):
                 raise TypeError(
-                    f"messages[{index}] must be a langchain BaseMessage, got {type(message).__name__}"
+                    f"messages[{index}] must be a langchain BaseMessage, "
+                    f"got {type(message).__name__}"
                 )
             text = _content_text(message)
             size = _message_bytes(message, text)

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.network import NetworkState
 
-__all__ = ["CPU_EDGE", "DEFAULT_CLOUD", "DEFAULT_EDGE", "LatencyEstimate", "LatencyModel", "SideProfile"]
+__all__ = [
+    "CPU_EDGE",
+    "DEFAULT_CLOUD",
+    "DEFAULT_EDGE",
+    "LatencyEstimate",
+    "LatencyModel",
+    "SideProfile",
+]
 
 
 class SideProfile(BaseModel):
@@ -35,7 +42,9 @@ class SideProfile(BaseModel):
 
             from langchain_netgpt.latency import SideProfile
 
-            gpu_edge = SideProfile(overhead_s=0.02, prefill_tokens_per_s=8000, decode_tokens_per_s=120)
+            gpu_edge = SideProfile(
+                overhead_s=0.02, prefill_tokens_per_s=8000, decode_tokens_per_s=120
+            )
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -98,7 +107,7 @@ class LatencyModel(BaseModel):
         edge: Edge speed and price.
         cloud: Cloud speed and price.
         expected_output_tokens: Tokens an answer is expected to take (a tool call or a short reply).
-        bytes_per_output_token: Response bytes on the wire per output token (JSON envelope included).
+        bytes_per_output_token: Response bytes on the wire per output token (JSON included).
         response_envelope_bytes: Fixed response bytes (ids, usage, finish reason).
 
     Example:
@@ -174,7 +183,9 @@ class LatencyModel(BaseModel):
             cloud_s=cloud_s,
             cloud_network_s=network_s,
             cloud_price_usd=price,
-            edge_reprefill_s=(cold / edge.prefill_tokens_per_s if edge_prefill > features.new_tokens else 0.0),
+            edge_reprefill_s=(
+                cold / edge.prefill_tokens_per_s if edge_prefill > features.new_tokens else 0.0
+            ),
             cloud_reprefill_s=(
                 cold / cloud.prefill_tokens_per_s if cloud_prefill > features.new_tokens else 0.0
             ),

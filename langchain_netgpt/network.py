@@ -1,8 +1,8 @@
 """Network state, live estimation from observed calls, and mahimahi trace replay.
 
-The router treats the network as a first-class signal: :class:`NetworkState` is what the policy sees,
-:class:`NetworkMonitor` produces it, either from the calls the router makes (an EWMA of observed
-round trips and transfer rates) or from a recorded cellular trace replayed on a clock.
+The router treats the network as a first-class signal: :class:`NetworkState` is what the policy
+sees, :class:`NetworkMonitor` produces it, either from the calls the router makes (an EWMA of
+observed round trips and transfer rates) or from a recorded cellular trace replayed on a clock.
 """
 
 from __future__ import annotations
@@ -219,7 +219,8 @@ class LinkTrace:
                     value = int(text)
                 except ValueError:
                     raise TraceFormatError(
-                        f"{p}: line {lineno} is not an integer millisecond timestamp: {text[:40]!r}",
+                        f"{p}: line {lineno} is not an integer millisecond timestamp: "
+                        f"{text[:40]!r}",
                         path=str(p),
                         line=lineno,
                     ) from None
@@ -415,7 +416,9 @@ class NetworkMonitor:
             raise ConfigurationError("now_s() needs a monitor built with from_trace()")
         return self._clock()
 
-    def state(self, *, at_s: float | None = None, payload_bytes: int = PACKET_BYTES) -> NetworkState:
+    def state(
+        self, *, at_s: float | None = None, payload_bytes: int = PACKET_BYTES
+    ) -> NetworkState:
         """The network state the policy should use now.
 
         Args:

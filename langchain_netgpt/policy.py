@@ -1,9 +1,9 @@
 """Routing policies: the NetGPT score-threshold rule, baselines, and the cloud budget.
 
-Every policy is pure and synchronous: features, an edge-success score and the network state in; a
-frozen :class:`RouteDecision` out. The rule (see ``docs/concepts.md``): keep the step on the edge iff
-``s >= tau`` with ``tau = q_c - (lambda_t * (L_c - L_e) + lambda_c * price_c) / V``; ``tau`` falls as
-RTT rises and rises with bandwidth.
+Every policy is pure and synchronous: features, an edge-success score and the network state in;
+a frozen :class:`RouteDecision` out. The rule (see ``docs/concepts.md``): keep the step on the
+edge iff ``s >= tau`` with ``tau = q_c - (lambda_t * (L_c - L_e) + lambda_c * price_c) / V``;
+``tau`` falls as RTT rises and rises with bandwidth.
 """
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ class RouteDecision:
 class RoutePolicy(Protocol):
     """Decides edge or cloud for one step."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short name of the policy (recorded in decisions and traces)."""
+        ...
 
     def decide(
         self,
@@ -361,6 +364,7 @@ class RandomPolicy(_BasePolicy):
     _rng: random.Random = PrivateAttr()
 
     def model_post_init(self, __context: Any) -> None:
+        """Seed the policy's own generator."""
         self._rng = random.Random(self.seed)
 
     def decide(
@@ -376,7 +380,11 @@ class RandomPolicy(_BasePolicy):
         target = CLOUD if self._rng.random() < self.cloud_share else EDGE
         est = self.latency_model.estimate(features, network)
         return self._make(
-            target, s, 1 - self.cloud_share, est, f"{target}: random, cloud share {self.cloud_share}"
+            target,
+            s,
+            1 - self.cloud_share,
+            est,
+            f"{target}: random, cloud share {self.cloud_share}",
         )
 
 
@@ -440,6 +448,7 @@ class CloudBudget(BaseModel):
         return self
 
     def model_post_init(self, __context: Any) -> None:
+        """Create the sliding window."""
         self._window = deque(maxlen=self.window_steps)
 
     @property
@@ -460,7 +469,9 @@ class CloudBudget(BaseModel):
         """How much the adaptive controller lowers a threshold policy's ``tau`` now (>= 0)."""
         return self._dual if self.adaptive else 0.0
 
-    def _refusal(self, price_usd: float, *, extra_steps: int, ignore: BudgetSlot | None) -> str | None:
+    def _refusal(
+        self, price_usd: float, *, extra_steps: int, ignore: BudgetSlot | None
+    ) -> str | None:
         # Called with the lock held. `extra_steps` is 1 when the step is new to the window.
         if self.max_cloud_usd is not None and self._spent_usd + price_usd > self.max_cloud_usd:
             return (
@@ -468,7 +479,11 @@ class CloudBudget(BaseModel):
                 f"${self.max_cloud_usd:.6f} budget"
             )
         if self.max_cloud_share is not None:
-            kept = list(self._window)[extra_steps:] if len(self._window) == self.window_steps else list(self._window)
+            kept = (
+                list(self._window)[extra_steps:]
+                if len(self._window) == self.window_steps
+                else list(self._window)
+            )
             cloud_before = sum(1 for slot in kept if slot.cloud and slot is not ignore)
             steps_after = min(len(self._window) + extra_steps, self.window_steps)
             # Admit iff the window after this step holds at most cap * steps + 1 cloud steps.
@@ -499,7 +514,9 @@ class CloudBudget(BaseModel):
                 self._spent_usd += price_usd
             if self.max_cloud_share is not None:
                 observed = 1.0 if wants_cloud else 0.0
-                self._dual = max(0.0, self._dual + self.step_size * (observed - self.max_cloud_share))
+                self._dual = max(
+                    0.0, self._dual + self.step_size * (observed - self.max_cloud_share)
+                )
             return slot
 
     def upgrade(self, slot: BudgetSlot, *, price_usd: float) -> bool:

@@ -108,6 +108,7 @@ class HeuristicScorer(BaseModel):
     _dense: tuple[float, ...] = PrivateAttr(default=())
 
     def model_post_init(self, __context: Any) -> None:
+        """Precompute the dense weight vector."""
         # Dense weight vector in FEATURE_NAMES order, so score() is one zip over floats.
         self._dense = tuple(self.weights.get(name, 0.0) for name in FEATURE_NAMES)
 
@@ -182,6 +183,7 @@ class LearnedScorer(BaseModel):
     _offset: float = PrivateAttr(default=0.0)
 
     def model_post_init(self, __context: Any) -> None:
+        """Check the parameters and fold the standardisation into the weights."""
         n = len(FEATURE_NAMES)
         for name in ("weights", "means", "scales"):
             values = getattr(self, name)

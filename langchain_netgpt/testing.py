@@ -27,9 +27,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
+from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.network import NetworkMonitor, NetworkState
 
-__all__ = ["FixedNetworkMonitor", "ScriptedChatModel", "tool_call"]
+__all__ = ["ConstantScorer", "FixedNetworkMonitor", "ScriptedChatModel", "tool_call"]
 
 Response = AIMessage | str | BaseException | Callable[[list[BaseMessage]], AIMessage | str]
 
@@ -264,3 +265,24 @@ class FixedNetworkMonitor(NetworkMonitor):
     def observations(self) -> int:
         """How many observations were reported."""
         return self._count
+
+
+class ConstantScorer:
+    """A scorer that gives every step the same edge-success score.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.testing import ConstantScorer
+
+            scorer = ConstantScorer(0.4)
+    """
+
+    def __init__(self, score: float) -> None:
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"score must lie in [0, 1], got {score!r}")
+        self.value = score
+
+    def score(self, features: RequestFeatures, messages: Sequence[BaseMessage]) -> float:
+        """Return the constant."""
+        return self.value

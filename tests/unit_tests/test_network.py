@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import InvalidNetworkStateError, NetworkMonitor, NetworkState, TraceFormatError
+from langchain_netgpt import (
+    InvalidNetworkStateError,
+    NetworkMonitor,
+    NetworkState,
+    TraceFormatError,
+)
 from langchain_netgpt.network import LinkTrace
 from tests.conftest import TRACES
 

@@ -43,8 +43,12 @@ def test_threshold_never_rises_when_rtt_rises(
     policy: NetGPTPolicy, up: float, down: float, rtt_a: float, rtt_b: float
 ) -> None:
     low, high = sorted((rtt_a, rtt_b))
-    at_low = policy.threshold(NetworkState(bandwidth_up_mbps=up, bandwidth_down_mbps=down, rtt_ms=low), FEATURES)
-    at_high = policy.threshold(NetworkState(bandwidth_up_mbps=up, bandwidth_down_mbps=down, rtt_ms=high), FEATURES)
+    at_low = policy.threshold(
+        NetworkState(bandwidth_up_mbps=up, bandwidth_down_mbps=down, rtt_ms=low), FEATURES
+    )
+    at_high = policy.threshold(
+        NetworkState(bandwidth_up_mbps=up, bandwidth_down_mbps=down, rtt_ms=high), FEATURES
+    )
     assert at_high <= at_low + 1e-12
 
 
@@ -54,8 +58,10 @@ def test_threshold_never_falls_when_bandwidth_rises(
     policy: NetGPTPolicy, rtt: float, bw_a: float, bw_b: float, ratio: float
 ) -> None:
     low, high = sorted((bw_a, bw_b))
+
     def state(bw: float) -> NetworkState:
         return NetworkState(bandwidth_up_mbps=bw, bandwidth_down_mbps=bw * ratio, rtt_ms=rtt)
+
     assert policy.threshold(state(high), FEATURES) >= policy.threshold(state(low), FEATURES) - 1e-12
 
 
@@ -113,12 +119,20 @@ def test_baselines_do_what_their_names_say() -> None:
     fixed = FixedThresholdPolicy(threshold=0.5)
     assert fixed.decide(FEATURES, 0.6, GOOD).target == "edge"
     assert fixed.decide(FEATURES, 0.4, BAD).target == "cloud"
-    for policy in (AlwaysEdge(), AlwaysCloud(), fixed, NetGPTPolicy(), RandomPolicy(cloud_share=0.5)):
+    for policy in (
+        AlwaysEdge(),
+        AlwaysCloud(),
+        fixed,
+        NetGPTPolicy(),
+        RandomPolicy(cloud_share=0.5),
+    ):
         assert isinstance(policy, RoutePolicy)
 
 
 def test_random_policy_hits_its_cloud_share_reproducibly() -> None:
-    draws = [RandomPolicy(cloud_share=0.3, seed=1).decide(FEATURES, 0.5, GOOD).target for _ in range(1)]
+    draws = [
+        RandomPolicy(cloud_share=0.3, seed=1).decide(FEATURES, 0.5, GOOD).target for _ in range(1)
+    ]
     policy = RandomPolicy(cloud_share=0.3, seed=1)
     targets = [policy.decide(FEATURES, 0.5, GOOD).target for _ in range(2000)]
     again = RandomPolicy(cloud_share=0.3, seed=1)

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import ConfigurationError, EdgeScorer, HeuristicScorer, LearnedScorer, RequestFeatures
+from langchain_netgpt import (
+    ConfigurationError,
+    EdgeScorer,
+    HeuristicScorer,
+    LearnedScorer,
+    RequestFeatures,
+)
 from tests.unit_tests.test_features import WEATHER
 
 
