@@ -1,0 +1,203 @@
+"""The ``netgpt`` command line.
+
+A thin layer over the library: each command validates its options (bad input exits non-zero with a
+one-line reason on stderr), then calls the package. Importing this module is cheap: the commands
+import what they need (fastapi, uvicorn, the edge model) when they run.
+
+Commands: ``demo`` (the main job: a routed agent under a degrading network) and ``serve``
+(the OpenAI-compatible stand-in cloud behind an emulated WAN).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="netgpt",
+    help="Network-aware edge/cloud routing for LangChain tool-calling agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(command: str, reason: str, code: int = 2) -> NoReturn:
+    """Exit with ``code`` after printing ``netgpt <command>: error: <reason>`` on one line."""
+    one_line = " ".join(reason.split())
+    typer.echo(f"netgpt {command}: error: {one_line}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main() -> None:
+    """Network-aware edge/cloud routing for LangChain tool-calling agents."""
+
+
+# --------------------------------------------------------------------------------------- serve
+
+
+def _load_model(spec: str, device: str) -> BaseChatModel:
+    """The model named by ``--model``: ``bundled`` or a local HuggingFace folder / GGUF file."""
+    from langchain_netgpt.edge import HuggingFaceEdgeModel
+
+    if spec == "bundled":
+        model = HuggingFaceEdgeModel.from_bundled(device=device)
+    else:
+        model = HuggingFaceEdgeModel.from_pretrained(spec, device=device)
+    model.load()  # fail now, not on the first request
+    return model
+
+
+_SERVE_HELP = (
+    "Serve a model as an OpenAI-compatible API (/v1/chat/completions) behind an emulated WAN.\n\n"
+    "A stand-in for a real cloud endpoint: point ChatOpenAI (or NETGPT_CLOUD_BASE_URL) at "
+    "http://HOST:PORT/v1. Each request waits RTT/2 plus its upload time and each response RTT/2 "
+    "plus its download time, at a fixed bandwidth (--bandwidth-mbps) or replayed from a mahimahi "
+    "trace (--trace, --trace-up)."
+)
+
+
+@app.command(help=_SERVE_HELP)
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8000,
+    model: Annotated[
+        str,
+        typer.Option(help="'bundled' (SmolLM2-135M-Instruct) or a local HuggingFace model path."),
+    ] = "bundled",
+    model_name: Annotated[
+        str | None,
+        typer.Option(help="Name the server reports (default: netgpt-bundled or the folder name)."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:<index>'.")] = "auto",
+    rtt_ms: Annotated[float, typer.Option(help="Emulated round-trip time, ms.")] = 0.0,
+    bandwidth_mbps: Annotated[
+        float | None, typer.Option(help="Emulated symmetric bandwidth, Mbit/s (default: no limit).")
+    ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(help="Mahimahi trace for the downlink (and the uplink unless --trace-up)."),
+    ] = None,
+    trace_up: Annotated[Path | None, typer.Option(help="Mahimahi trace for the uplink.")] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Most model calls in flight at once (default: no limit).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve a model as an OpenAI-compatible API behind an emulated WAN (see ``_SERVE_HELP``)."""
+    from pydantic import ValidationError
+
+    from langchain_netgpt.errors import NetGPTError
+
+    if not 0 <= port <= 65535:
+        _fail("serve", f"--port must be in [0, 65535], got {port}")
+    if max_concurrency is not None and max_concurrency < 1:
+        _fail("serve", f"--max-concurrency must be >= 1, got {max_concurrency}")
+    for flag, path in (("--trace", trace), ("--trace-up", trace_up)):
+        if path is not None and not path.is_file():
+            _fail("serve", f"{flag} {path} is not a file")
+    if model != "bundled" and not Path(model).exists():
+        _fail(
+            "serve",
+            f"--model must be 'bundled' or an existing local model path; {model!r} does not exist",
+        )
+    from langchain_netgpt.cloud.local import serve as serve_app
+    from langchain_netgpt.cloud.wan import WanEmulator, WanProfile
+    from langchain_netgpt.edge.bundled import validate_device
+
+    try:
+        validate_device(device)
+        profile = WanProfile(
+            rtt_ms=rtt_ms, bandwidth_mbps=bandwidth_mbps, trace_down=trace, trace_up=trace_up
+        )
+        emulator = None if profile.is_ideal else WanEmulator(profile)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        option = f"--{where.replace('_', '-')}: " if where else ""
+        _fail("serve", f"{option}{problem['msg'].removeprefix('Value error, ')}")
+    except NetGPTError as exc:
+        _fail("serve", str(exc))
+    name = model_name or ("netgpt-bundled" if model == "bundled" else Path(model).resolve().name)
+    try:
+        loaded = _load_model(model, device)
+    except NetGPTError as exc:
+        _fail("serve", f"cannot load model {model!r}: {exc}", code=1)
+    except (OSError, ValueError) as exc:
+        _fail("serve", f"cannot load model {model!r}: {type(exc).__name__}: {exc}", code=1)
+    typer.echo(
+        f"netgpt serve: {name} on http://{host}:{port}/v1 "
+        f"(rtt {rtt_ms:g} ms, "
+        + (
+            f"trace {trace.name}"
+            if trace
+            else f"{bandwidth_mbps:g} Mbit/s"
+            if bandwidth_mbps
+            else "unlimited bandwidth"
+        )
+        + ")",
+        err=True,
+    )
+    try:
+        serve_app(
+            loaded,
+            model_name=name,
+            host=host,
+            port=port,
+            wan=emulator,
+            max_concurrency=max_concurrency,
+            log_level=log_level,
+        )
+    except NetGPTError as exc:
+        _fail("serve", str(exc), code=1)
+
+
+# --------------------------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Trace file to write (JSONL); default netgpt-runs/demo-<time>.jsonl."),
+    ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(help="Mahimahi downlink trace to replay instead of the scripted degradation."),
+    ] = None,
+    trace_up: Annotated[
+        Path | None, typer.Option(help="Matching uplink trace (default: --trace).")
+    ] = None,
+    rtt_ms: Annotated[float, typer.Option(help="Base RTT of the scenario, ms.")] = 40.0,
+    tasks: Annotated[int, typer.Option(help="How many of the scripted tasks to run (1-8).")] = 8,
+    device: Annotated[str, typer.Option(help="Edge model device: auto, cpu, cuda.")] = "auto",
+) -> None:
+    """Run a LangGraph agent with real tools, routed edge/cloud while the network degrades.
+
+    Without OPENAI_API_KEY the cloud is a loopback stand-in serving the same 135M model behind an
+    emulated WAN: the demo shows routing, the network and the traces, not cloud quality.
+    """
+    from langchain_netgpt.demo.console import run_demo_command
+    from langchain_netgpt.errors import NetGPTError
+
+    for path in (trace, trace_up):
+        if path is not None and not path.is_file():
+            _fail("demo", f"trace file not found: {path}")
+    if not 1 <= tasks <= 8:
+        _fail("demo", f"--tasks must be between 1 and 8, got {tasks}")
+    if not (rtt_ms >= 0 and rtt_ms < 60_000):
+        _fail("demo", f"--rtt-ms must be in [0, 60000), got {rtt_ms}")
+    try:
+        run_demo_command(
+            out=out, trace=trace, trace_up=trace_up, rtt_ms=rtt_ms, tasks=tasks, device=device
+        )
+    except NetGPTError as exc:
+        _fail("demo", str(exc), code=1)
