@@ -180,9 +180,7 @@ def main() -> None:
         f"added p50 <= 250 us: {'met' if ok_overhead else 'MISSED'} "
         f"({ratio:.2f} bare invokes; the issue's budget is about 3 of them, 250/75 = 3.3)"
     )
-    print(
-        f"traces written {len(sink)}; ground-truth answers that validated {valid}/{len(tasks)}"
-    )
+    print(f"traces written {len(sink)}; ground-truth answers that validated {valid}/{len(tasks)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -1,0 +1,28 @@
+"""The optional explicit cache of a de-quantised copy of the bundled GGUF."""
+
+from pathlib import Path
+
+import pytest
+
+from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.slow
+def test_a_cache_dir_is_written_on_first_load_and_read_on_the_next(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "smollm2"
+    first = HuggingFaceEdgeModel.from_bundled(
+        device="cpu", cache_dir=cache_dir, max_new_tokens=8, model_cache=LoadedModelCache()
+    )
+    first_answer = first.invoke("Hi").content
+    assert first.load().loaded_from.endswith(".gguf")
+
+    assert (cache_dir / "config.json").is_file()
+    assert (cache_dir / "netgpt_source.json").is_file()
+
+    second = HuggingFaceEdgeModel.from_bundled(
+        device="cpu", cache_dir=cache_dir, max_new_tokens=8, model_cache=LoadedModelCache()
+    )
+    assert second.load().loaded_from == str(cache_dir)
+    assert second.invoke("Hi").content == first_answer

@@ -1,0 +1,210 @@
+"""The edge model on the real bundled SmolLM2-135M-Instruct (loaded once for the module)."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from pydantic import BaseModel, Field
+
+from langchain_netgpt._jsonschema import validate_json_schema
+from langchain_netgpt.bench import check_calls, load_bfcl
+from langchain_netgpt.edge import HuggingFaceEdgeModel
+
+pytestmark = pytest.mark.integration
+
+BFCL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bfcl"
+
+
+def get_weather(city: str) -> str:
+    """Get the current weather for a city."""
+    return "sunny"
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+class Person(BaseModel):
+    """A person mentioned in the text."""
+
+    name: str = Field(description="the person's first name")
+    age: int = Field(description="age in years")
+
+
+@pytest.fixture(scope="module")
+def edge() -> HuggingFaceEdgeModel:
+    model = HuggingFaceEdgeModel.from_bundled(max_new_tokens=40, max_argument_chars=60)
+    model.load()
+    return model
+
+
+def test_a_plain_prompt_gets_a_text_answer_with_usage(edge: HuggingFaceEdgeModel) -> None:
+    result = edge.invoke("Hello! Who are you?")
+
+    assert isinstance(result.content, str) and result.content.strip()
+    assert result.tool_calls == []
+    assert result.usage_metadata is not None
+    assert result.usage_metadata["output_tokens"] > 0
+    assert result.response_metadata["model_name"] == "SmolLM2-135M-Instruct"
+    assert result.response_metadata["finish_reason"] in ("stop", "length")
+
+
+def test_a_required_tool_choice_yields_a_schema_valid_call(edge: HuggingFaceEdgeModel) -> None:
+    bound = edge.bind_tools([get_weather, add], tool_choice="required")
+
+    result = bound.invoke("What is the weather in Paris?")
+
+    assert isinstance(result, AIMessage)
+    assert len(result.tool_calls) >= 1
+    call = result.tool_calls[0]
+    assert call["name"] in ("get_weather", "add")
+    assert call["id"] and call["id"].startswith("call_")
+    assert result.response_metadata["finish_reason"] == "tool_calls"
+
+
+def test_a_named_tool_choice_calls_that_tool_with_valid_arguments(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    bound = edge.bind_tools([get_weather, add], tool_choice="add", parallel_tool_calls=False)
+
+    result = bound.invoke("What is 2 plus 3?")
+
+    assert [c["name"] for c in result.tool_calls] == ["add"]
+    args = result.tool_calls[0]["args"]
+    assert set(args) == {"a", "b"}
+    assert all(isinstance(v, int) for v in args.values())
+
+
+def test_tool_choice_none_answers_in_text_without_calls(edge: HuggingFaceEdgeModel) -> None:
+    bound = edge.bind_tools([get_weather], tool_choice="none")
+
+    result = bound.invoke("What is the weather in Paris?")
+
+    assert result.tool_calls == []
+    assert isinstance(result.content, str) and result.content.strip()
+
+
+def test_a_tool_result_in_the_history_is_answered(edge: HuggingFaceEdgeModel) -> None:
+    bound = edge.bind_tools([get_weather])
+    history = [
+        HumanMessage("What is the weather in Paris?"),
+        AIMessage(
+            "",
+            tool_calls=[
+                {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1", "type": "tool_call"}
+            ],
+        ),
+        ToolMessage("sunny, 24 C", tool_call_id="c1"),
+    ]
+
+    result = bound.invoke(history)
+
+    assert isinstance(result, AIMessage)
+    assert result.content or result.tool_calls
+
+
+def test_structured_output_returns_a_validated_pydantic_object(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    structured = edge.with_structured_output(Person)
+
+    person = structured.invoke("Alice is 30 years old. Extract the person.")
+
+    assert isinstance(person, Person)
+    assert person.name
+
+
+def test_structured_output_with_a_json_schema_returns_a_valid_dict(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    schema = Person.model_json_schema()
+
+    result = edge.with_structured_output(schema).invoke("Bob is 41. Extract the person.")
+
+    assert isinstance(result, dict)
+    assert validate_json_schema(result, schema) == []
+
+
+def test_streaming_yields_several_text_chunks_then_a_last_chunk_with_usage(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    chunks = list(edge.stream("Tell me about the sea."))
+
+    assert len(chunks) > 2
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert chunks[-1].chunk_position == "last"
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full = full + chunk
+    assert isinstance(full.content, str) and full.content.strip()
+    assert full.usage_metadata is not None and full.usage_metadata["output_tokens"] > 0
+
+
+def test_streaming_with_tools_carries_the_tool_call(edge: HuggingFaceEdgeModel) -> None:
+    bound = edge.bind_tools([get_weather], tool_choice="get_weather")
+
+    chunks = list(bound.stream("Weather in Rome?"))
+
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full = full + chunk
+    assert isinstance(full, AIMessageChunk)
+    assert [c["name"] for c in full.tool_calls][:1] == ["get_weather"]
+
+
+def test_a_stop_sequence_cuts_the_answer(edge: HuggingFaceEdgeModel) -> None:
+    result = edge.invoke("Count from one to ten in words, separated by commas.", stop=[","])
+
+    assert "," not in result.text
+
+
+async def test_async_invoke_answers(edge: HuggingFaceEdgeModel) -> None:
+    result = await edge.ainvoke("Hi!")
+
+    assert isinstance(result.content, str) and result.content.strip()
+
+
+async def test_async_streaming_ends_with_a_last_chunk(edge: HuggingFaceEdgeModel) -> None:
+    chunks = [chunk async for chunk in edge.astream("Say something nice.")]
+
+    assert len(chunks) > 1
+    assert chunks[-1].chunk_position == "last"
+    assert "".join(str(c.content) for c in chunks).strip()
+
+
+def test_concurrent_calls_from_threads_are_serialised_and_all_answer(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    results: list[AIMessage] = []
+    short = edge.model_copy(update={"max_new_tokens": 8})
+
+    def ask() -> None:
+        results.append(short.invoke("Hi"))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 3
+    assert all(r.usage_metadata and r.usage_metadata["output_tokens"] > 0 for r in results)
+
+
+def test_every_constrained_call_on_30_bfcl_tasks_is_schema_valid(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    tasks = load_bfcl(BFCL / "BFCL_v4_simple_python.json", limit=30)
+    model = edge.model_copy(update={"max_new_tokens": 96, "max_argument_chars": 64})
+    failures = []
+
+    for task in tasks:
+        bound = model.bind_tools(task.tools, tool_choice="required", parallel_tool_calls=False)
+        result = bound.invoke(task.messages)
+        check = check_calls(task, result.tool_calls)
+        if not result.tool_calls or not check.schema_valid:
+            failures.append((task.id, result.tool_calls, result.invalid_tool_calls, check))
+
+    assert failures == []
