@@ -6,7 +6,9 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
 
-pytestmark = pytest.mark.integration
+# LangChain's full standard suite on the real model takes ~3 min on 2 cores: CI runs it as a
+# second step (`make test-slow`) after the default run.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class TestHuggingFaceEdgeModelStandard(ChatModelIntegrationTests):
