@@ -24,7 +24,7 @@ class TestHuggingFaceEdgeModelStandard(ChatModelIntegrationTests):
         return {
             "model_path": str(gguf.parent),
             "gguf_file": gguf.name,
-            "max_new_tokens": 40,
+            "max_new_tokens": 96,
             "max_argument_chars": 40,
         }
 
@@ -81,23 +81,13 @@ class TestHuggingFaceEdgeModelStandard(ChatModelIntegrationTests):
         # Weights are loaded in-process per instance; a per-call `model=` is refused clearly.
         return False
 
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        pytest.skip(
+    @pytest.mark.xfail(
+        reason=(
             "out of reach for a 135M model: under tool_choice='auto' SmolLM2-135M answers in text "
             "instead of calling get_weather; forced calls and tool-message histories are covered "
             "by test_tool_calling, test_tool_choice and test_tool_message_histories_*"
-        )
-
-    def test_unicode_tool_call_integration(
-        self,
-        model: BaseChatModel,
-        *,
-        tool_choice: str | None = None,
-        force_tool_call: bool = True,
-    ) -> None:
-        # Chinese characters take several byte-level tokens each: give the call room to finish.
-        assert isinstance(model, HuggingFaceEdgeModel)
-        roomy = model.model_copy(update={"max_new_tokens": 96})
-        super().test_unicode_tool_call_integration(
-            roomy, tool_choice=tool_choice, force_tool_call=force_tool_call
-        )
+        ),
+        strict=False,
+    )
+    def test_agent_loop(self, model: BaseChatModel) -> None:
+        super().test_agent_loop(model)

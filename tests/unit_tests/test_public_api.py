@@ -54,31 +54,20 @@ def test_every_public_name_resolves() -> None:
             assert getattr(langchain_netgpt, name) is not None
 
 
-def test_import_is_fast_and_pulls_in_no_torch_or_transformers() -> None:
+def test_importing_the_public_names_pulls_in_no_heavy_library() -> None:
+    # Import *time* is measured by benchmarks/import_time.py, not asserted here.
     code = textwrap.dedent(
         """
-        import sys, time
-        t0 = time.perf_counter()
+        import sys
         from langchain_netgpt import (NetGPTRouter, NetGPTPolicy, NetworkState, NetworkMonitor,
             RequestFeatures, HeuristicScorer, LatencyModel, CloudBudget, RouteDecision, RouteTrace)
-        elapsed = time.perf_counter() - t0
-        names = ("torch", "transformers", "xgrammar", "fastapi", "numpy")
-        heavy = [m for m in names if m in sys.modules]
-        print(f"{elapsed:.3f} {','.join(heavy) or '-'}")
+        import langchain_netgpt.edge, langchain_netgpt.cloud, langchain_netgpt.cli
+        names = ("torch", "transformers", "xgrammar", "fastapi", "uvicorn", "numpy", "gguf")
+        print(",".join(m for m in names if m in sys.modules) or "-")
         """
     )
-    best = min(
-        float(out.split()[0])
-        for out in (
-            subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True
-            ).stdout
-            for _ in range(5)
-        )
-    )
-    last = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert last.stdout.split()[1] == "-", f"heavy modules imported: {last.stdout}"
-    assert best < 1.0, f"import took {best:.2f} s"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "-", f"heavy modules imported: {out.stdout}"
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
