@@ -46,6 +46,8 @@ from langchain_netgpt.tracing import (
 
 if TYPE_CHECKING:
     from langchain_netgpt.edge import HuggingFaceEdgeModel
+    from langchain_netgpt.graph import NetGPTState, create_netgpt_agent, netgpt_router_node
+    from langchain_netgpt.middleware import NetGPTRoutingMiddleware
 
 __version__ = "0.1.0"
 
@@ -71,6 +73,8 @@ __all__ = [
     "NetGPTError",
     "NetGPTPolicy",
     "NetGPTRouter",
+    "NetGPTRoutingMiddleware",
+    "NetGPTState",
     "NetworkMonitor",
     "NetworkState",
     "RandomPolicy",
@@ -84,12 +88,25 @@ __all__ = [
     "TraceFormatError",
     "TraceSink",
     "__version__",
+    "create_netgpt_agent",
+    "netgpt_router_node",
 ]
+
+# Public names whose modules import heavier libraries (torch lazily, langchain.agents, langgraph):
+# resolved on first access so `import langchain_netgpt` stays light.
+_LAZY = {
+    "HuggingFaceEdgeModel": "langchain_netgpt.edge",
+    "NetGPTRoutingMiddleware": "langchain_netgpt.middleware",
+    "NetGPTState": "langchain_netgpt.graph",
+    "create_netgpt_agent": "langchain_netgpt.graph",
+    "netgpt_router_node": "langchain_netgpt.graph",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "HuggingFaceEdgeModel":
-        from langchain_netgpt.edge import HuggingFaceEdgeModel
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'langchain_netgpt' has no attribute {name!r}")
+    from importlib import import_module
 
-        return HuggingFaceEdgeModel
-    raise AttributeError(f"module 'langchain_netgpt' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import operator
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from functools import reduce
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from langchain_core.callbacks import (
@@ -24,8 +22,8 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from langchain_netgpt._jsonschema import validate_json_schema
@@ -38,7 +36,6 @@ from langchain_netgpt.tracing import TRACE_SCHEMA_VERSION, AttemptRecord, RouteT
 __all__ = [
     "RoutedStep",
     "StepOwner",
-    "StreamRelay",
     "ToolBinding",
     "ainvoke_child",
     "child_callbacks",
@@ -188,8 +185,9 @@ def _response_bytes(message: AIMessage) -> int:
 class RoutedStep:
     """One routed call in flight: the decision, the attempts, and the trace it ends in.
 
-    Built by :meth:`NetGPTRouter.plan`; the router's (and middleware's) loops call
-    :meth:`candidates`, then :meth:`failed` or :meth:`accept` per attempt, then :meth:`finish`.
+    Built by :meth:`NetGPTRouter.plan` (or :meth:`NetGPTRouter.plan_step`); :meth:`run` and
+    :meth:`arun` drive it with a front door's call: :meth:`candidates`, then :meth:`failed` or
+    :meth:`accept` per attempt, then :meth:`finish` (the streaming loops drive it the same way).
     """
 
     def __init__(
@@ -262,6 +260,66 @@ class RoutedStep:
                 "netgpt.fallback": target != self.decision.target,
             },
         }
+
+    # -- the loops ----------------------------------------------------------------------------
+    def run(
+        self,
+        call: Callable[[str], AIMessage],
+        *,
+        passthrough: tuple[type[BaseException], ...] = (),
+    ) -> AIMessage:
+        """Try the candidates with ``call(target)`` until one answers acceptably; finish the step.
+
+        Args:
+            call: Calls the model of a target and returns its answer.
+            passthrough: Exceptions that are control flow, not failures (a LangGraph interrupt):
+                they end the step without a trace or a fallback and propagate.
+
+        Returns:
+            The answer, with the route in ``response_metadata["netgpt"]``.
+
+        Raises:
+            RoutingError: No target answered (the trace is written first).
+        """
+        for target in self.candidates():
+            t0 = time.perf_counter()
+            try:
+                answer = call(target)
+            except passthrough:
+                self.abandon()
+                raise
+            except Exception as exc:
+                self.failed(target, exc, time.perf_counter() - t0)
+                continue
+            if self.accept(target, answer, time.perf_counter() - t0):
+                break
+        return self.finish()
+
+    async def arun(
+        self,
+        call: Callable[[str], Awaitable[AIMessage]],
+        *,
+        passthrough: tuple[type[BaseException], ...] = (),
+    ) -> AIMessage:
+        """Async twin of :meth:`run` (only the call is awaited)."""
+        for target in self.candidates():
+            t0 = time.perf_counter()
+            try:
+                answer = await call(target)
+            except passthrough:
+                self.abandon()
+                raise
+            except Exception as exc:
+                self.failed(target, exc, time.perf_counter() - t0)
+                continue
+            if self.accept(target, answer, time.perf_counter() - t0):
+                break
+        return self.finish()
+
+    def abandon(self) -> None:
+        """Give back the step's cloud reservation: control flow stopped it before an answer."""
+        if self.slot is not None and self.router.budget is not None:
+            self.router.budget.downgrade(self.slot)
 
     # -- outcomes -----------------------------------------------------------------------------
     def failed(self, target: str, exc: BaseException, elapsed_s: float) -> None:
@@ -417,99 +475,6 @@ class RoutedStep:
             )
         answer.response_metadata = {**answer.response_metadata, "netgpt": info}
         return answer
-
-
-def _collect(chunks: list[AIMessageChunk]) -> AIMessage:
-    merged: AIMessageChunk = reduce(operator.add, chunks)
-    return AIMessage(
-        content=merged.content,
-        tool_calls=merged.tool_calls,
-        invalid_tool_calls=merged.invalid_tool_calls,
-        usage_metadata=merged.usage_metadata,
-        response_metadata=merged.response_metadata,
-        id=merged.id,
-    )
-
-
-class StreamRelay:
-    """Streaming half of the executor, shared by ``_stream`` and ``_astream``.
-
-    Holds back the latest chunk so the routing metadata can ride on the last one; buffers the
-    whole answer when it must be validated before anyone sees it.
-    """
-
-    def __init__(self, step: RoutedStep, *, buffered: bool) -> None:
-        self.step = step
-        self.buffered = buffered
-        self.target = ""
-        self.t0 = 0.0
-        self.chunks: dict[str, list[AIMessageChunk]] = {}
-        self.held: AIMessageChunk | None = None
-        self.emitted = False
-
-    def begin(self, target: str) -> None:
-        """Start relaying a try of ``target``."""
-        self.target, self.t0, self.held = target, time.perf_counter(), None
-        self.chunks[target] = []
-
-    def push(
-        self, chunk: Any, run_manager: CallbackManagerForLLMRun | None
-    ) -> Iterator[ChatGenerationChunk]:
-        """Take one chunk from the child; yield what may be passed on now."""
-        if not isinstance(chunk, AIMessageChunk):
-            raise TypeError(f"the {self.target} model streamed {type(chunk).__name__}, not chunks")
-        chunks = self.chunks[self.target]
-        if not chunks:
-            self.step.ttfb_s = time.perf_counter() - self.t0
-        chunks.append(chunk)
-        if self.buffered:
-            return
-        previous, self.held = self.held, chunk
-        if previous is not None:
-            yield self._out(previous, run_manager)
-
-    def _out(
-        self, chunk: AIMessageChunk, run_manager: CallbackManagerForLLMRun | None
-    ) -> ChatGenerationChunk:
-        self.emitted = True
-        out = ChatGenerationChunk(message=chunk)
-        if run_manager is not None:
-            run_manager.on_llm_new_token(chunk.text, chunk=out)
-        return out
-
-    def failed(self, exc: BaseException) -> None:
-        """Record a failed stream; once chunks reached the caller, no other side may take over."""
-        self.step.failed(self.target, exc, time.perf_counter() - self.t0)
-        if self.emitted:
-            try:
-                self.step.finish(error=exc)  # writes the trace, then raises RoutingError
-            except RoutingError as routing_error:
-                raise routing_error from exc
-            raise RoutingError(f"netgpt: the {self.target} stream failed mid-answer: {exc}")
-
-    def done(self) -> bool:
-        """The try's stream ended: validate it; return whether to stop trying."""
-        chunks = self.chunks[self.target]
-        if not chunks:
-            empty = RuntimeError("the model streamed no chunk")
-            self.step.failed(self.target, empty, time.perf_counter() - self.t0)
-            return False
-        return self.step.accept(self.target, _collect(chunks), time.perf_counter() - self.t0)
-
-    def finish(self, run_manager: CallbackManagerForLLMRun | None) -> Iterator[ChatGenerationChunk]:
-        """Close the step; yield the remaining chunks, the last carrying the route."""
-        answer = self.step.finish()
-        target = self.step.answer_target or self.target
-        if self.buffered or self.held is None or target != self.target:
-            pending = self.chunks.get(target, [])
-        else:
-            pending = [self.held]
-        if not pending:
-            return
-        last = pending[-1]
-        meta = {**last.response_metadata, "netgpt": answer.response_metadata["netgpt"]}
-        for chunk in [*pending[:-1], last.model_copy(update={"response_metadata": meta})]:
-            yield self._out(chunk, run_manager)
 
 
 def child_callbacks(

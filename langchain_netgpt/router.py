@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
@@ -30,7 +29,6 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.executor import (
     RoutedStep,
-    StreamRelay,
     ToolBinding,
     ainvoke_child,
     child_callbacks,
@@ -40,11 +38,18 @@ from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.network import NetworkMonitor
 from langchain_netgpt.policy import CLOUD, EDGE, CloudBudget, NetGPTPolicy, RoutePolicy
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer
+from langchain_netgpt.streaming import StreamRelay
 from langchain_netgpt.tracing import RouteTrace, TraceSink
 
-__all__ = ["NetGPTRouter"]
+__all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+PREVIOUS_TARGET_METADATA_KEY = "netgpt.previous_target"
+"""Run-metadata key naming the side of the conversation's previous turn (it overrides what the
+last AI message says; the LangGraph node sets it from the route history in the graph state)."""
 
 
 class NetGPTRouter(BaseChatModel):
@@ -200,10 +205,50 @@ class NetGPTRouter(BaseChatModel):
         """Decide where a call goes (pure apart from the budget's bookkeeping).
 
         ``kwargs`` loses the routing-only keys (``tools``, ``tool_choice``,
-        ``parallel_tool_calls``); what is left is passed to the child model.
+        ``parallel_tool_calls``); what is left is passed to the child model. The run's metadata
+        may name the conversation (``thread_id`` / ``session_id``) and the side of its previous
+        turn (:data:`PREVIOUS_TARGET_METADATA_KEY`, set by the LangGraph node).
         """
         binding = self._binding(kwargs)
-        features = RequestFeatures.from_messages(messages, binding.summary)
+        metadata = run_manager.metadata if run_manager is not None else {}
+        session = metadata.get("thread_id") or metadata.get("session_id")
+        previous = metadata.get(PREVIOUS_TARGET_METADATA_KEY)
+        return self.plan_step(
+            messages,
+            binding,
+            mode=mode,
+            run_id=str(run_manager.run_id) if run_manager is not None else None,
+            session_id=str(session) if session is not None else None,
+            previous_target=previous if isinstance(previous, str) else None,
+        )
+
+    def plan_step(
+        self,
+        messages: list[BaseMessage],
+        binding: ToolBinding,
+        *,
+        mode: str,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        previous_target: str | None = None,
+    ) -> RoutedStep:
+        """Decide where a call with these tools goes: the decision every front door shares.
+
+        Args:
+            messages: The call's messages (system message included).
+            binding: The tools of the call (see :class:`~langchain_netgpt.executor.ToolBinding`).
+            mode: How the call is made, for the trace (``invoke``, ``ainvoke``, ...).
+            run_id: LangChain run id of the call, if known.
+            session_id: Conversation / thread id, if known.
+            previous_target: Side of the conversation's previous turn; by default read from the
+                routing metadata of the last AI message.
+
+        Returns:
+            The step, ready to be run (this router owns its budget, monitor and sinks).
+        """
+        features = RequestFeatures.from_messages(
+            messages, binding.summary, previous_target=previous_target
+        )
         score = self.scorer.score(features, messages)
         network = self.monitor.state(payload_bytes=features.payload_bytes)
         budget = self.budget
@@ -218,8 +263,6 @@ class NetGPTRouter(BaseChatModel):
                 decision = replace(
                     decision, target=EDGE, overridden_by="budget", reason=slot.reason or "budget"
                 )
-        metadata = run_manager.metadata if run_manager is not None else {}
-        session = metadata.get("thread_id") or metadata.get("session_id")
         return RoutedStep(
             self,
             messages=messages,
@@ -229,8 +272,8 @@ class NetGPTRouter(BaseChatModel):
             decision=decision,
             slot=slot,
             mode=mode,
-            run_id=str(run_manager.run_id) if run_manager is not None else None,
-            session_id=str(session) if session is not None else None,
+            run_id=run_id,
+            session_id=session_id,
         )
 
     def emit_trace(self, trace: RouteTrace) -> None:
@@ -253,8 +296,12 @@ class NetGPTRouter(BaseChatModel):
             timeout_s=timeout,
         )
 
-    def _call(self, step: RoutedStep, target: str, config: RunnableConfig, **kw: Any) -> AIMessage:
-        call = partial(invoke_child, step.model_for(target), step.messages, config, kw)
+    def call_with_deadline(self, call: Callable[[], _T], target: str) -> _T:
+        """Run ``call()``, giving up after ``step_timeout_s`` (the call runs in a worker thread).
+
+        Raises:
+            StepTimeoutError: The deadline passed first.
+        """
         if self.step_timeout_s is None:
             return call()
         if self._pool is None:
@@ -266,10 +313,12 @@ class NetGPTRouter(BaseChatModel):
             future.cancel()
             raise self._timeout_error(target) from None
 
-    async def _acall(
-        self, step: RoutedStep, target: str, config: RunnableConfig, **kw: Any
-    ) -> AIMessage:
-        call = ainvoke_child(step.model_for(target), step.messages, config, kw)
+    async def acall_with_deadline(self, call: Awaitable[_T], target: str) -> _T:
+        """Await ``call``, cancelling it after ``step_timeout_s``.
+
+        Raises:
+            StepTimeoutError: The deadline passed first.
+        """
         if self.step_timeout_s is None:
             return await call
         try:
@@ -286,18 +335,15 @@ class NetGPTRouter(BaseChatModel):
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="invoke", run_manager=run_manager)
         callbacks = child_callbacks(run_manager)
-        for target in step.candidates():
-            t0 = time.perf_counter()
-            try:
-                answer = self._call(
-                    step, target, step.config_for(target, callbacks), stop=stop, **kwargs
-                )
-            except Exception as exc:
-                step.failed(target, exc, time.perf_counter() - t0)
-                continue
-            if step.accept(target, answer, time.perf_counter() - t0):
-                break
-        return ChatResult(generations=[ChatGeneration(message=step.finish())])
+
+        def call(target: str) -> AIMessage:
+            config = step.config_for(target, callbacks)
+            child = partial(
+                invoke_child, step.model_for(target), messages, config, {"stop": stop, **kwargs}
+            )
+            return self.call_with_deadline(child, target)
+
+        return ChatResult(generations=[ChatGeneration(message=step.run(call))])
 
     async def _agenerate(
         self,
@@ -308,18 +354,15 @@ class NetGPTRouter(BaseChatModel):
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="ainvoke", run_manager=run_manager)
         callbacks = child_callbacks(run_manager)
-        for target in step.candidates():
-            t0 = time.perf_counter()
-            try:
-                answer = await self._acall(
-                    step, target, step.config_for(target, callbacks), stop=stop, **kwargs
-                )
-            except Exception as exc:
-                step.failed(target, exc, time.perf_counter() - t0)
-                continue
-            if step.accept(target, answer, time.perf_counter() - t0):
-                break
-        return ChatResult(generations=[ChatGeneration(message=step.finish())])
+
+        async def call(target: str) -> AIMessage:
+            config = step.config_for(target, callbacks)
+            child = ainvoke_child(
+                step.model_for(target), messages, config, {"stop": stop, **kwargs}
+            )
+            return await self.acall_with_deadline(child, target)
+
+        return ChatResult(generations=[ChatGeneration(message=await step.arun(call))])
 
     def _stream(
         self,

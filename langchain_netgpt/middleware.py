@@ -1,0 +1,305 @@
+"""``NetGPTRoutingMiddleware``: edge/cloud routing for ``langchain.agents.create_agent`` agents.
+
+The middleware is a thin front door over :class:`~langchain_netgpt.router.NetGPTRouter`: the
+router's :meth:`~langchain_netgpt.router.NetGPTRouter.plan_step` makes the decision and a
+:class:`~langchain_netgpt.executor.RoutedStep` validates, falls back and traces. Only the call
+differs: the middleware hands the agent's own model call (``handler``) a request whose model is
+the chosen side, ``handler(request.override(model=chosen))``, and never changes the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
+
+from langchain.agents.middleware import (
+    AgentMiddleware,
+    AgentState,
+    ModelRequest,
+    ModelResponse,
+)
+from langchain.agents.structured_output import (
+    AutoStrategy,
+    OutputToolBinding,
+    ProviderStrategy,
+    ToolStrategy,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config, merge_configs, set_config_context
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.errors import GraphBubbleUp
+
+from langchain_netgpt.executor import RoutedStep, ToolBinding
+from langchain_netgpt.network import NetworkMonitor
+from langchain_netgpt.policy import EDGE, CloudBudget, RoutePolicy
+from langchain_netgpt.router import NetGPTRouter
+from langchain_netgpt.scoring import EdgeScorer
+from langchain_netgpt.tracing import TraceSink
+
+__all__ = ["NetGPTRoutingMiddleware"]
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+_Handler = Callable[[ModelRequest[Any]], ModelResponse[Any]]
+_AsyncHandler = Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]]
+_BINDING_CACHE_SIZE = 64
+
+
+class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
+    """Route every model call of a ``create_agent`` agent to an edge or a cloud model.
+
+    Add it to an existing agent and each model call is scored, the network read, the policy
+    asked, and the call handed to the agent's own model-call machinery with the chosen model
+    (``request.override(model=...)``); the agent's declared model is not called. An exception,
+    a timeout or tool calls that do not fit the request's tools send the call to the other side.
+    The answer carries ``response_metadata["netgpt"]``, the model run is tagged
+    ``netgpt:edge`` / ``netgpt:cloud`` with ``netgpt.*`` metadata, and one
+    :class:`~langchain_netgpt.tracing.RouteTrace` per model call goes to the sinks. The
+    arguments are those of :class:`~langchain_netgpt.router.NetGPTRouter`; or share a router
+    (its budget, monitor and sinks) with :meth:`from_router`.
+
+    Args:
+        edge: The edge chat model.
+        cloud: The cloud chat model.
+        policy: The routing policy (default :class:`~langchain_netgpt.policy.NetGPTPolicy`).
+        scorer: The edge-success scorer (default
+            :class:`~langchain_netgpt.scoring.HeuristicScorer`).
+        monitor: The network monitor (default :class:`~langchain_netgpt.network.NetworkMonitor`).
+        budget: Optional cloud budget honoured whatever the policy says.
+        sinks: Where traces go.
+        step_timeout_s: Deadline per model try, or ``None``.
+        fallback: Whether to try the other side when the first fails.
+        validate_tool_calls: Whether to check tool calls against the request's tool schemas.
+
+    Example:
+        .. code-block:: python
+
+            from langchain.agents import create_agent
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.middleware import NetGPTRoutingMiddleware
+            from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
+
+            edge = ScriptedChatModel(responses=["edge answer"])
+            cloud = ScriptedChatModel(responses=["cloud answer"])
+            routing = NetGPTRoutingMiddleware(
+                edge=edge,
+                cloud=cloud,
+                monitor=FixedNetworkMonitor(
+                    NetworkState(bandwidth_up_mbps=0.2, bandwidth_down_mbps=0.5, rtt_ms=1500)
+                ),
+            )
+            agent = create_agent(cloud, tools=[], middleware=[routing])
+            reply = agent.invoke({"messages": [("user", "Hello!")]})["messages"][-1]
+            assert reply.response_metadata["netgpt"]["target"] == "edge"  # the link is poor
+    """
+
+    router: NetGPTRouter
+    """The router whose decision, budget, monitor and sinks the middleware uses."""
+
+    def __init__(
+        self,
+        *,
+        edge: BaseChatModel,
+        cloud: BaseChatModel,
+        policy: RoutePolicy | None = None,
+        scorer: EdgeScorer | None = None,
+        monitor: NetworkMonitor | None = None,
+        budget: CloudBudget | None = None,
+        sinks: list[TraceSink] | None = None,
+        step_timeout_s: float | None = None,
+        fallback: bool = True,
+        validate_tool_calls: bool = True,
+    ) -> None:
+        defaults = {"policy": policy, "scorer": scorer, "monitor": monitor, "sinks": sinks}
+        self._attach(
+            NetGPTRouter(
+                edge=edge,
+                cloud=cloud,
+                budget=budget,
+                step_timeout_s=step_timeout_s,
+                fallback=fallback,
+                validate_tool_calls=validate_tool_calls,
+                **{name: value for name, value in defaults.items() if value is not None},
+            )
+        )
+
+    @classmethod
+    def from_router(cls, router: NetGPTRouter) -> NetGPTRoutingMiddleware:
+        """A middleware that routes with an existing router (same decision state and sinks).
+
+        Args:
+            router: The router; its ``edge`` and ``cloud`` models answer the agent's calls.
+
+        Raises:
+            TypeError: ``router`` is not a :class:`~langchain_netgpt.router.NetGPTRouter`.
+        """
+        if not isinstance(router, NetGPTRouter):
+            raise TypeError(f"router must be a NetGPTRouter, got {type(router).__name__}")
+        middleware = cls.__new__(cls)
+        middleware._attach(router)
+        return middleware
+
+    def _attach(self, router: NetGPTRouter) -> None:
+        self.router = router
+        self.tools = []
+        # Tools converted once per distinct (tools, response format, tool choice) of a request.
+        self._bindings: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], ToolBinding]] = (
+            OrderedDict()
+        )
+
+    def __repr__(self) -> str:
+        return f"NetGPTRoutingMiddleware(router={self.router!r})"
+
+    # -- the decision --------------------------------------------------------------------------
+    def _binding(self, request: ModelRequest[Any]) -> ToolBinding:
+        key = (
+            tuple(id(tool) for tool in request.tools),
+            id(request.response_format),
+            repr(request.tool_choice),
+        )
+        cached = self._bindings.get(key)
+        if cached is not None:
+            return cached[1]
+        tools = _openai_tools(request.tools) + _structured_output_tools(request.response_format)
+        binding = ToolBinding(
+            tools or None, request.tool_choice, self.router.edge, self.router.cloud
+        )
+        # Holding the keyed objects keeps their ids from being reused while the entry lives.
+        self._bindings[key] = ((*request.tools, request.response_format), binding)
+        if len(self._bindings) > _BINDING_CACHE_SIZE:
+            self._bindings.popitem(last=False)
+        return binding
+
+    def _plan(self, request: ModelRequest[Any], *, mode: str) -> tuple[RoutedStep, RunnableConfig]:
+        config = ensure_config()
+        messages: list[BaseMessage] = list(request.messages)
+        if request.system_message is not None:
+            messages.insert(0, request.system_message)
+        session = config["metadata"].get("thread_id") or config["configurable"].get("thread_id")
+        step = self.router.plan_step(
+            messages,
+            self._binding(request),
+            mode=mode,
+            session_id=str(session) if session is not None else None,
+        )
+        return step, config
+
+    def _attempt(
+        self, step: RoutedStep, config: RunnableConfig, request: ModelRequest[Any], target: str
+    ) -> tuple[ModelRequest[Any], RunnableConfig]:
+        """The request for one try and the config its model run sees (route tags, metadata)."""
+        model = self.router.edge if target == EDGE else self.router.cloud
+        route = step.config_for(target, None)
+        child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
+        return request.override(model=model), child
+
+    # -- the calls -----------------------------------------------------------------------------
+    def wrap_model_call(self, request: ModelRequest[Any], handler: _Handler) -> ModelResponse[Any]:
+        """Decide edge or cloud for this model call, call it, fall back if it fails.
+
+        Args:
+            request: The agent's model request (left unchanged).
+            handler: The agent's model call.
+
+        Returns:
+            The chosen side's response; its AI message carries ``response_metadata["netgpt"]``.
+
+        Raises:
+            RoutingError: No side answered (the trace is written first).
+        """
+        step, config = self._plan(request, mode="invoke")
+        responses: dict[str, ModelResponse[Any]] = {}
+
+        def call(target: str) -> AIMessage:
+            routed, child = self._attempt(step, config, request, target)
+            run = partial(contextvars.copy_context().run, _run_in_config, child, handler, routed)
+            responses[target] = self.router.call_with_deadline(run, target)
+            return _answer_of(responses[target])
+
+        return _with_answer(responses, step.run(call, passthrough=(GraphBubbleUp,)))
+
+    async def awrap_model_call(
+        self, request: ModelRequest[Any], handler: _AsyncHandler
+    ) -> ModelResponse[Any]:
+        """Async twin of :meth:`wrap_model_call` (only the call is awaited)."""
+        step, config = self._plan(request, mode="ainvoke")
+        responses: dict[str, ModelResponse[Any]] = {}
+
+        async def call(target: str) -> AIMessage:
+            routed, child = self._attempt(step, config, request, target)
+            run = _arun_in_config(child, handler, routed)
+            responses[target] = await self.router.acall_with_deadline(run, target)
+            return _answer_of(responses[target])
+
+        return _with_answer(responses, await step.arun(call, passthrough=(GraphBubbleUp,)))
+
+
+def _run_in_config(config: RunnableConfig, call: Callable[[_A], _T], arg: _A) -> _T:
+    """Run ``call(arg)`` with ``config`` as the parent config of the runnables it starts."""
+    with set_config_context(config) as context:
+        return context.run(call, arg)
+
+
+async def _arun_in_config(
+    config: RunnableConfig, call: _AsyncHandler, request: ModelRequest[Any]
+) -> ModelResponse[Any]:
+    with set_config_context(config) as context:
+        return await asyncio.create_task(_awaited(call(request)), context=context)
+
+
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
+
+
+def _openai_tools(tools: list[BaseTool | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The request's function tools in OpenAI format.
+
+    Provider built-in tools (``{"type": "web_search", ...}``) run on the provider's side, have
+    no parameter schema to check and are left out.
+    """
+    converted = []
+    for tool in tools:
+        if isinstance(tool, Mapping) and tool.get("type") not in (None, "function"):
+            continue
+        converted.append(convert_to_openai_tool(tool))
+    return converted
+
+
+def _structured_output_tools(response_format: Any) -> list[dict[str, Any]]:
+    """Tools the agent adds for structured output, so their calls validate as known tools."""
+    if response_format is None or isinstance(response_format, ProviderStrategy):
+        return []
+    if isinstance(response_format, ToolStrategy):
+        strategy = response_format
+    else:
+        schema = response_format.schema if isinstance(response_format, AutoStrategy) else None
+        strategy = ToolStrategy(schema=schema if schema is not None else response_format)
+    return [
+        convert_to_openai_tool(OutputToolBinding.from_schema_spec(spec).tool)
+        for spec in strategy.schema_specs
+    ]
+
+
+def _answer_of(response: ModelResponse[Any]) -> AIMessage:
+    for message in response.result:
+        if isinstance(message, AIMessage):
+            return message
+    kinds = [type(message).__name__ for message in response.result]
+    raise TypeError(f"the model call returned no AIMessage, only {kinds}")
+
+
+def _with_answer(responses: dict[str, ModelResponse[Any]], answer: AIMessage) -> ModelResponse[Any]:
+    """A copy of the response whose AI message is the routed ``answer`` (the step's result)."""
+    for response in responses.values():
+        if any(message is answer for message in response.result):
+            return ModelResponse(
+                result=list(response.result), structured_response=response.structured_response
+            )
+    raise RuntimeError("netgpt: the routed answer came from none of the model responses")
