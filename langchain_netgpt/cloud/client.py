@@ -81,6 +81,10 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
         "base_url": base_url,
         "timeout": _DEFAULT_TIMEOUT_S,
         "max_retries": 2,
+        # Token usage on streamed answers, and response headers (server timing such as
+        # openai-processing-ms) that let the router separate compute from network time.
+        "stream_usage": True,
+        "include_response_headers": True,
     }
     settings.update(overrides)
     return ChatOpenAI(**settings)
@@ -137,5 +141,5 @@ def local_cloud(
             api_key=SecretStr(LOCAL_API_KEY),
             timeout=timeout_s,
             max_retries=max_retries,
-            **chat_kwargs,
+            **{"stream_usage": True, "include_response_headers": True, **chat_kwargs},
         )

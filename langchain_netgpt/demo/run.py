@@ -143,7 +143,7 @@ def _cloud(
     if os.environ.get("OPENAI_API_KEY"):
         from langchain_netgpt.cloud import cloud_from_env
 
-        yield cloud_from_env(include_response_headers=True), "OpenAI-compatible API (real cloud)"
+        yield cloud_from_env(), "OpenAI-compatible API (real cloud)"
         return
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
@@ -162,6 +162,7 @@ def _cloud(
                 timeout=120,
                 max_retries=0,
                 include_response_headers=True,
+                stream_usage=True,
             ),
             "loopback stand-in (same 135M model behind an emulated WAN)",
         )

@@ -122,7 +122,9 @@ class HuggingFaceEdgeModel(BaseChatModel):
     constrained: bool = Field(
         default=True, description="Constrain tool calls / structured output with a grammar."
     )
-    parallel_tool_calls: bool = Field(default=True, description="Allow several calls per turn.")
+    # Off by default: with several calls allowed, a 135M model tends to repeat one call until it
+    # runs out of tokens. Turn it on per binding (bind_tools(..., parallel_tool_calls=True)).
+    parallel_tool_calls: bool = Field(default=False, description="Allow several calls per turn.")
     allow_escalation: bool = Field(
         default=False, description="Let the model answer {'escalate': true, 'reason': ...}."
     )

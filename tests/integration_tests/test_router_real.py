@@ -50,6 +50,7 @@ def routed(
             max_retries=0,
             timeout=120,
             include_response_headers=True,
+            stream_usage=True,
         )
         sink = InMemoryTraceSink()
         router = NetGPTRouter(

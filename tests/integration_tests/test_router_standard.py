@@ -49,6 +49,7 @@ def _params(max_tokens: int) -> dict[str, Any]:
         max_tokens=max_tokens,
         max_retries=0,
         timeout=120,
+        stream_usage=True,
     )
     return {
         "edge": _edge(max_tokens),
