@@ -4,8 +4,9 @@ A thin layer over the library: each command validates its options (bad input exi
 one-line reason on stderr), then calls the package. Importing this module is cheap: the commands
 import what they need (fastapi, uvicorn, the edge model) when they run.
 
-Commands: ``demo`` (the main job: a routed agent under a degrading network) and ``serve``
-(the OpenAI-compatible stand-in cloud behind an emulated WAN).
+Commands: ``demo`` (the main job: a routed agent under a degrading network), ``serve``
+(the OpenAI-compatible stand-in cloud behind an emulated WAN) and ``export`` (routed runs read
+back from LangSmith into trace files).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import typer
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from langchain_netgpt.export import LangSmithExportSummary
 
 __all__ = ["app"]
 
@@ -201,3 +204,150 @@ def demo(
         )
     except NetGPTError as exc:
         _fail("demo", str(exc), code=1)
+
+
+# ------------------------------------------------------------------------------------- export
+
+_HOSTED_LANGSMITH = "https://api.smith.langchain.com"
+
+
+@app.command("export")
+def export(
+    from_langsmith: Annotated[
+        str | None,
+        typer.Option(
+            "--from-langsmith",
+            metavar="PROJECT",
+            help="LangSmith project whose routed runs (tagged netgpt:edge / netgpt:cloud) to read.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE.jsonl", help="Trace file to write (JSONL).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Most runs to export (default: all).")] = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add to an existing --out file instead of refusing.")
+    ] = False,
+    endpoint: Annotated[
+        str,
+        typer.Option(
+            envvar=["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"],
+            help="LangSmith API URL.",
+        ),
+    ] = _HOSTED_LANGSMITH,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"],
+            show_default=False,
+            help="LangSmith API key (prefer the LANGSMITH_API_KEY variable to the option).",
+        ),
+    ] = None,
+) -> None:
+    """Read routed runs back from LangSmith into the trace format (one JSON line per run).
+
+    Each routed model run becomes one RouteTrace; fields LangSmith does not hold (features,
+    expected latencies, prices, bytes) stay at their defaults. Secrets (API keys,
+    Authorization headers, values of *_KEY / *_TOKEN variables) are scrubbed before writing.
+    """
+    if from_langsmith is None or not from_langsmith.strip():
+        _fail("export", "a source is required: --from-langsmith PROJECT")
+    if out is None:
+        _fail("export", "--out FILE.jsonl is required")
+    if limit is not None and limit < 1:
+        _fail("export", f"--limit must be >= 1, got {limit}")
+    if out.is_dir():
+        _fail("export", f"--out {out} is a folder, not a file")
+    if out.exists() and out.stat().st_size > 0 and not append:
+        _fail("export", f"--out {out} already exists; pass --append to add to it")
+    if not endpoint.startswith(("http://", "https://")):
+        _fail("export", f"--endpoint must be an http:// or https:// URL, got {endpoint!r}")
+    if api_key is None and endpoint.rstrip("/") == _HOSTED_LANGSMITH:
+        _fail("export", f"no API key for {endpoint}: set LANGSMITH_API_KEY")
+    summary = _export_langsmith(from_langsmith, out, limit=limit, endpoint=endpoint, key=api_key)
+    _print_export_summary(summary)
+
+
+def _export_langsmith(
+    project: str, out: Path, *, limit: int | None, endpoint: str, key: str | None
+) -> LangSmithExportSummary:
+    """Run the export with a progress bar on stderr; exit 1 with one line if LangSmith fails."""
+    from langsmith import Client
+    from langsmith.utils import (
+        LangSmithAuthError,
+        LangSmithConnectionError,
+        LangSmithError,
+        LangSmithNotFoundError,
+    )
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from langchain_netgpt.export import (
+        SecretScrubber,
+        export_langsmith_routes,
+        routes_from_langsmith,
+    )
+
+    scrubber = SecretScrubber.from_environ(extra=[key] if key else [])
+    client = Client(api_url=endpoint, api_key=key, auto_batch_tracing=False)
+    console = Console(stderr=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # no bar (and no stray blank line) in pipes and logs
+    )
+    try:
+        with progress:
+            task = progress.add_task(f"reading {project}", total=limit)
+            return export_langsmith_routes(
+                routes_from_langsmith(client, project, limit=limit, scrubber=scrubber),
+                out,
+                on_trace=lambda _trace: progress.advance(task),
+            )
+    except LangSmithNotFoundError:
+        _fail("export", f"LangSmith project {project!r} not found at {endpoint}", code=1)
+    except LangSmithConnectionError:
+        _fail("export", f"cannot reach LangSmith at {endpoint} (connection failed)", code=1)
+    except LangSmithAuthError:
+        _fail("export", f"LangSmith at {endpoint} refused the API key", code=1)
+    except LangSmithError as exc:
+        first = scrubber.scrub_text(str(exc)).splitlines()[0][:300] if str(exc) else ""
+        _fail("export", f"LangSmith request failed: {type(exc).__name__}: {first}", code=1)
+    except (OSError, ValueError) as exc:
+        _fail("export", f"{type(exc).__name__}: {scrubber.scrub_text(str(exc))}", code=1)
+    finally:
+        client.close()
+
+
+def _print_export_summary(summary: LangSmithExportSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from langchain_netgpt.policy import CLOUD, EDGE
+
+    table = Table(title=f"netgpt export: {summary.path}")
+    table.add_column("runs", justify="right")
+    table.add_column(EDGE, justify="right")
+    table.add_column(CLOUD, justify="right")
+    table.add_column("fallbacks", justify="right")
+    table.add_column("failed tries", justify="right")
+    table.add_row(
+        str(summary.runs),
+        str(summary.by_target.get(EDGE, 0)),
+        str(summary.by_target.get(CLOUD, 0)),
+        str(summary.fallbacks),
+        str(summary.errors),
+    )
+    Console().print(table)

@@ -32,6 +32,7 @@ from langchain_netgpt.features import RequestFeatures, ToolsSummary
 from langchain_netgpt.network import NetworkMonitor, NetworkState
 from langchain_netgpt.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
 from langchain_netgpt.tracing import TRACE_SCHEMA_VERSION, AttemptRecord, RouteTrace
+from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
 __all__ = [
     "RoutedStep",
@@ -247,18 +248,15 @@ class RoutedStep:
         return self.binding.edge if target == EDGE else self.binding.cloud
 
     def config_for(self, target: str, callbacks: Any) -> RunnableConfig:
-        """Child-run config: callbacks, and the route as LangSmith tags and metadata."""
+        """Child-run config: callbacks, and the route as LangSmith tags and metadata.
+
+        The callbacks get a :class:`~langchain_netgpt.tracing.langsmith.RouteLatencyStamp`
+        first when they hold a tracer, so ``netgpt.latency_ms`` reaches the run's end patch.
+        """
         return {
-            "callbacks": callbacks,
-            "tags": [f"netgpt:{target}"],
-            "metadata": {
-                "netgpt.route": target,
-                "netgpt.score": round(self.decision.score, 4),
-                "netgpt.threshold": round(self.decision.threshold, 4),
-                "netgpt.rtt_ms": round(self.network.rtt_ms, 1),
-                "netgpt.bandwidth_mbps": round(self.network.bandwidth_up_mbps, 3),
-                "netgpt.fallback": target != self.decision.target,
-            },
+            "callbacks": with_route_latency(callbacks, self.started),
+            "tags": [route_tag(target)],
+            "metadata": route_metadata(target, self.decision, self.network, mode=self.mode),
         }
 
     # -- the loops ----------------------------------------------------------------------------

@@ -196,8 +196,9 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> tuple[ModelRequest[Any], RunnableConfig]:
         """The request for one try and the config its model run sees (route tags, metadata)."""
         model = self.router.edge if target == EDGE else self.router.cloud
-        route = step.config_for(target, None)
+        route = step.config_for(target, config.get("callbacks"))
         child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
+        child["callbacks"] = route["callbacks"]  # with the latency stamp when traced
         return request.override(model=model), child
 
     # -- the calls -----------------------------------------------------------------------------
