@@ -5,13 +5,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
+from tests.integration_tests._capabilities import TextToolCallingCapabilities
 
 # LangChain's full standard suite on the real model takes ~3 min on 2 cores: CI runs it as a
 # second step (`make test-slow`) after the default run.
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-class TestHuggingFaceEdgeModelStandard(ChatModelIntegrationTests):
+class TestHuggingFaceEdgeModelStandard(TextToolCallingCapabilities, ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[HuggingFaceEdgeModel]:
         return HuggingFaceEdgeModel
@@ -29,57 +30,8 @@ class TestHuggingFaceEdgeModelStandard(ChatModelIntegrationTests):
         }
 
     @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
     def supports_json_mode(self) -> bool:
         return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_image_tool_message(self) -> bool:
-        return False
-
-    @property
-    def supports_pdf_tool_message(self) -> bool:
-        return False
-
-    @property
-    def supports_anthropic_inputs(self) -> bool:
-        return False
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        # Weights are loaded in-process per instance; a per-call `model=` is refused clearly.
-        return False
 
     @pytest.mark.xfail(
         reason=(

@@ -20,6 +20,7 @@ from langchain_netgpt import NetGPTRouter, NetworkState, RandomPolicy
 from langchain_netgpt.cloud import LOCAL_API_KEY, LocalServer, WanProfile
 from langchain_netgpt.edge import HuggingFaceEdgeModel
 from langchain_netgpt.testing import FixedNetworkMonitor
+from tests.integration_tests._capabilities import TextToolCallingCapabilities
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,7 +62,7 @@ def _params(max_tokens: int) -> dict[str, Any]:
     }
 
 
-class TestNetGPTRouterStandardIntegration(ChatModelIntegrationTests):
+class TestNetGPTRouterStandardIntegration(TextToolCallingCapabilities, ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[NetGPTRouter]:
         return NetGPTRouter
@@ -69,54 +70,6 @@ class TestNetGPTRouterStandardIntegration(ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return _params(96)
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_image_tool_message(self) -> bool:
-        return False
-
-    @property
-    def supports_pdf_tool_message(self) -> bool:
-        return False
-
-    @property
-    def supports_anthropic_inputs(self) -> bool:
-        return False
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return False
 
     @pytest.mark.xfail(
         reason=(
