@@ -58,13 +58,16 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, traces: Path | None
         monkeypatch.delenv("NETGPT_NETWORK_TRACES_DIR", raising=False)
     else:
         monkeypatch.setenv("NETGPT_NETWORK_TRACES_DIR", str(traces))
+    km = _kernel_manager(tmp_path)
     client = nbclient.NotebookClient(
-        notebook,
-        km=_kernel_manager(tmp_path),
-        timeout=120,
-        resources={"metadata": {"path": str(cwd)}},
+        notebook, km=km, timeout=120, resources={"metadata": {"path": str(cwd)}}
     )
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        # nbclient leaves a kernel it was handed running: stop it, or it outlives the test.
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return notebook
 
 
