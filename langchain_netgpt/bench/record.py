@@ -131,7 +131,9 @@ class EdgeOutcomes(BaseModel):
         """
         rows = [r for r in self.rows.values() if category is None or r.category == category]
         if not rows:
-            raise BenchmarkDataError(f"no recorded outcome for category {category!r}")
+            raise BenchmarkDataError(
+                f"no recorded outcome for category {category!r}", path="<loaded outcomes>"
+            )
         return sum(r.correct for r in rows) / len(rows)
 
 
@@ -147,18 +149,24 @@ def load_edge_outcomes(path: str | Path) -> EdgeOutcomes:
     """
     file = Path(path)
     if not file.is_file():
-        raise BenchmarkDataError(f"edge outcomes file {str(file)!r} does not exist")
+        raise BenchmarkDataError(f"edge outcomes file {str(file)!r} does not exist", path=str(file))
     lines = file.read_text(encoding="utf-8").splitlines()
     if not lines:
-        raise BenchmarkDataError(f"edge outcomes file {str(file)!r} is empty (expected a header)")
+        raise BenchmarkDataError(
+            f"edge outcomes file {str(file)!r} is empty (expected a header)", path=str(file)
+        )
     try:
         header = OutcomesHeader.model_validate_json(lines[0])
     except ValidationError as exc:
-        raise BenchmarkDataError(f"{file}:1: not an edge outcomes header: {exc}") from exc
+        raise BenchmarkDataError(
+            f"{file}:1: not an edge outcomes header: {exc}", path=str(file), line=1
+        ) from exc
     if header.schema_version != EDGE_OUTCOMES_SCHEMA_VERSION:
         raise BenchmarkDataError(
             f"{file}: schema version {header.schema_version}, expected "
-            f"{EDGE_OUTCOMES_SCHEMA_VERSION}; re-record with `netgpt bench --record`"
+            f"{EDGE_OUTCOMES_SCHEMA_VERSION}; re-record with `netgpt bench --record`",
+            path=str(file),
+            line=1,
         )
     rows: dict[str, EdgeOutcome] = {}
     for number, line in enumerate(lines[1:], start=2):
@@ -169,7 +177,9 @@ def load_edge_outcomes(path: str | Path) -> EdgeOutcomes:
         except ValidationError as exc:
             if number == len(lines) and not line.endswith("}"):
                 break  # the row in flight when a recording was killed
-            raise BenchmarkDataError(f"{file}:{number}: not an edge outcome: {exc}") from exc
+            raise BenchmarkDataError(
+                f"{file}:{number}: not an edge outcome: {exc}", path=str(file), line=number
+            ) from exc
         rows[row.id] = row
     return EdgeOutcomes(header=header, rows=rows)
 
@@ -257,7 +267,8 @@ def record_edge_outcomes(
             raise BenchmarkDataError(
                 f"{path} was recorded with model {existing.header.model!r} and settings "
                 f"{existing.header.settings}, not {header.model!r} / {header.settings}; "
-                "delete it or record into another file"
+                "delete it or record into another file",
+                path=str(path),
             )
         done = set(existing.rows)
         _truncate_partial_last_line(path)
