@@ -28,6 +28,39 @@ _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool":
 _MULTI_HINT = re.compile(
     r"\b(and|also|both|each|respectively|then|as well as|multiple|several)\b|[,;]", re.IGNORECASE
 )
+# Words of a question or a tool description, compared by their first letters (a crude stemmer:
+# "hypot" matches "hypotenuse", "calculat" matches "calculate" and "calculation").
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_STEM_CHARS = 5
+_STOPWORDS = frozenset(
+    "the and for with what how who why when where which that this from into are was were is "
+    "can could would should will please give find get tell use using about of its it's than "
+    "then also each both there their them they you your our all any some".split()
+)
+# Numbers the user wrote: several distinct values often mean several calls.
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def _stems(text: str) -> frozenset[str]:
+    """Lower-cased prefixes of the content words of ``text`` (split on case and underscores)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return frozenset(
+        w[:_STEM_CHARS] for w in (m.lower() for m in _WORD.findall(spaced)) if w not in _STOPWORDS
+    )
+
+
+def _tool_texts(function: Mapping[str, Any]) -> tuple[str, str]:
+    """The name of a tool and all its descriptive text (description, parameter names and docs)."""
+    name = str(function.get("name") or "")
+    parts = [name.replace(".", " ").replace("_", " "), str(function.get("description") or "")]
+    params = function.get("parameters")
+    props = params.get("properties") if isinstance(params, Mapping) else None
+    if isinstance(props, Mapping):
+        for key, sub in props.items():
+            parts.append(str(key).replace("_", " "))
+            if isinstance(sub, Mapping) and isinstance(sub.get("description"), str):
+                parts.append(sub["description"])
+    return name.replace(".", " ").replace("_", " "), " ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +73,8 @@ class ToolsSummary:
         schema_depth: Deepest nesting of objects/arrays in any parameter schema.
         required_params: Required parameters summed over all tools.
         total_params: Parameters summed over all tools.
+        name_stems: Word stems of each tool's name (for the question/tool overlap features).
+        vocabulary: Word stems of all tools' names, descriptions and parameter docs.
     """
 
     tool_count: int = 0
@@ -47,6 +82,8 @@ class ToolsSummary:
     schema_depth: int = 0
     required_params: int = 0
     total_params: int = 0
+    name_stems: tuple[frozenset[str], ...] = ()
+    vocabulary: frozenset[str] = frozenset()
 
     @classmethod
     def from_tools(cls, tools: Sequence[Mapping[str, Any]] | None) -> ToolsSummary:
@@ -64,6 +101,8 @@ class ToolsSummary:
         if not tools:
             return cls()
         depth = required = total = 0
+        names: list[frozenset[str]] = []
+        vocabulary: set[str] = set()
         for index, tool in enumerate(tools):
             if not isinstance(tool, Mapping):
                 raise TypeError(
@@ -82,8 +121,13 @@ class ToolsSummary:
             total += len(props) if isinstance(props, Mapping) else 0
             req = params.get("required") or []
             required += len(req) if isinstance(req, list) else 0
+            name, text = _tool_texts(function)
+            names.append(_stems(name))
+            vocabulary |= _stems(text)
         schema_bytes = len(json.dumps(list(tools), separators=(",", ":"), default=str))
-        return cls(len(tools), schema_bytes, depth, required, total)
+        return cls(
+            len(tools), schema_bytes, depth, required, total, tuple(names), frozenset(vocabulary)
+        )
 
 
 def _schema_depth(schema: Any, level: int = 0) -> int:
@@ -160,6 +204,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "after_tool_result",
     "multi_call_hints",
     "switched_side",
+    "tool_name_overlap",
+    "question_coverage",
+    "number_count",
 )
 """Names of :meth:`RequestFeatures.vector` entries, in order (used by the scorers' weights)."""
 
@@ -184,6 +231,12 @@ class RequestFeatures:
         multi_call_hints: Conjunctions and list separators in the last human message, a cheap cue
             that several calls or answers are asked for.
         previous_target: Which target served the previous AI turn (``None`` if unknown or first).
+        tool_name_overlap: Best share, over the bound tools, of a tool's name words that the last
+            human message mentions (low when no tool fits the question).
+        question_coverage: Share of the last human message's content words that appear in the
+            tools' names, descriptions or parameter docs.
+        number_count: Distinct numbers in the last human message (several values often mean
+            several calls).
 
     Example:
         .. code-block:: python
@@ -208,6 +261,9 @@ class RequestFeatures:
     after_tool_result: bool = False
     multi_call_hints: int = 0
     previous_target: str | None = None
+    tool_name_overlap: float = 0.0
+    question_coverage: float = 0.0
+    number_count: int = 0
 
     @classmethod
     def from_messages(
@@ -262,6 +318,15 @@ class RequestFeatures:
         schema_tokens = summary.schema_bytes / CHARS_PER_TOKEN
         prompt_tokens = int(total_chars / CHARS_PER_TOKEN + schema_tokens) + 1
         new_tokens = prompt_tokens if turn_index == 0 else int(new_chars / CHARS_PER_TOKEN) + 1
+        name_overlap = coverage = 0.0
+        if summary.vocabulary and question:
+            asked = _stems(question)
+            if asked:
+                coverage = len(asked & summary.vocabulary) / len(asked)
+                name_overlap = max(
+                    (len(stems & asked) / len(stems) for stems in summary.name_stems if stems),
+                    default=0.0,
+                )
         return cls(
             prompt_tokens=prompt_tokens,
             question_tokens=int(len(question) / CHARS_PER_TOKEN),
@@ -276,6 +341,9 @@ class RequestFeatures:
             after_tool_result=isinstance(messages[-1], ToolMessage),
             multi_call_hints=len(_MULTI_HINT.findall(question)),
             previous_target=previous_target,
+            tool_name_overlap=name_overlap,
+            question_coverage=coverage,
+            number_count=len(set(_NUMBER.findall(question))),
         )
 
     def vector(self, *, target: str = "edge") -> tuple[float, ...]:
@@ -299,6 +367,9 @@ class RequestFeatures:
             1.0 if self.after_tool_result else 0.0,
             float(self.multi_call_hints),
             1.0 if self.previous_target not in (None, target) else 0.0,
+            self.tool_name_overlap,
+            self.question_coverage,
+            float(self.number_count),
         )
 
     def to_dict(self) -> dict[str, Any]:

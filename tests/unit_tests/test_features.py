@@ -111,3 +111,27 @@ def test_features_round_trip_through_a_dict() -> None:
     assert RequestFeatures.from_dict(features.to_dict()) == features
     with pytest.raises(ValueError, match="unknown"):
         RequestFeatures.from_dict({**features.to_dict(), "bogus": 1})
+
+
+def test_question_unrelated_to_the_tool_has_low_overlap_features() -> None:
+    bmi = {
+        "type": "function",
+        "function": {
+            "name": "determine_body_mass_index",
+            "description": "Calculate body mass index given weight and height.",
+            "parameters": {"type": "object", "properties": {"weight": {"type": "number"}}},
+        },
+    }
+    related = RequestFeatures.from_messages(
+        [HumanMessage("Determine the body mass index for weight 70 kg")], [bmi]
+    )
+    unrelated = RequestFeatures.from_messages(
+        [HumanMessage("Who painted the Mona Lisa in Florence?")], [bmi]
+    )
+    assert related.tool_name_overlap > 0.5 > unrelated.tool_name_overlap
+    assert related.question_coverage > unrelated.question_coverage
+
+
+def test_distinct_numbers_in_the_question_are_counted() -> None:
+    features = RequestFeatures.from_messages([HumanMessage("Add 3 and 4.5, then 3 and 10")])
+    assert features.number_count == 3
