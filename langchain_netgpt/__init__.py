@@ -21,6 +21,7 @@ from langchain_netgpt.errors import (
     RoutingError,
     StepTimeoutError,
     TraceFormatError,
+    TraceStoreError,
 )
 from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.latency import LatencyModel, SideProfile
@@ -42,6 +43,7 @@ from langchain_netgpt.tracing import (
     JsonlTraceSink,
     RouteTrace,
     TraceSink,
+    TraceStore,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ __all__ = [
     "StepTimeoutError",
     "TraceFormatError",
     "TraceSink",
+    "TraceStore",
+    "TraceStoreError",
     "__version__",
     "create_netgpt_agent",
     "netgpt_router_node",

@@ -125,3 +125,18 @@ class MissingExtraError(NetGPTError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class TraceStoreError(NetGPTError):
+    """A :class:`~langchain_netgpt.tracing.TraceStore` could not open, read or write its file.
+
+    Attributes:
+        path: The store's SQLite file.
+        cause: SQLite's name for the failure (``"SQLITE_FULL"``, ``"SQLITE_IOERR"``,
+            ``"SQLITE_BUSY"``, ...), when it came from SQLite.
+    """
+
+    def __init__(self, message: str, *, path: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
@@ -24,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.executor import (
@@ -39,7 +40,7 @@ from langchain_netgpt.network import NetworkMonitor
 from langchain_netgpt.policy import CLOUD, EDGE, CloudBudget, NetGPTPolicy, RoutePolicy
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.streaming import StreamRelay
-from langchain_netgpt.tracing import RouteTrace, TraceSink
+from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
 
@@ -74,6 +75,7 @@ class NetGPTRouter(BaseChatModel):
         monitor: The network monitor.
         budget: Optional cloud budget honoured whatever the policy says.
         sinks: Where traces go.
+        store: A :class:`TraceStore` (or the path of its SQLite file) that gets every trace too.
         step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
         fallback: Whether to try the other side when the first fails.
         validate_tool_calls: Whether to check tool calls against the bound schemas.
@@ -104,6 +106,7 @@ class NetGPTRouter(BaseChatModel):
     monitor: NetworkMonitor = Field(default_factory=NetworkMonitor)
     budget: CloudBudget | None = None
     sinks: list[TraceSink] = Field(default_factory=list)
+    store: TraceStore | None = None
     step_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     fallback: bool = True
     validate_tool_calls: bool = True
@@ -113,6 +116,13 @@ class NetGPTRouter(BaseChatModel):
     )
     _pool: concurrent.futures.ThreadPoolExecutor | None = PrivateAttr(default=None)
     sink_errors: int = Field(default=0, exclude=True, description="Traces a sink failed to take.")
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _open_store(cls, value: Any) -> Any:
+        if isinstance(value, str | os.PathLike):
+            return TraceStore(value)
+        return value
 
     # -- LangChain plumbing --------------------------------------------------------------------
     @property
@@ -278,7 +288,7 @@ class NetGPTRouter(BaseChatModel):
 
     def emit_trace(self, trace: RouteTrace) -> None:
         """Send a trace to every sink; a failing sink is counted and logged, never fatal."""
-        for sink in self.sinks:
+        for sink in [*self.sinks, self.store] if self.store is not None else self.sinks:
             try:
                 sink.write(trace)
             except Exception:

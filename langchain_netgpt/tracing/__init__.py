@@ -8,9 +8,16 @@ from langchain_netgpt.tracing.sinks import (
     TraceSink,
     read_jsonl_traces,
 )
+from langchain_netgpt.tracing.store import (
+    STORE_SCHEMA_VERSION,
+    TraceRetention,
+    TraceStore,
+    TraceStoreError,
+)
 from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, AttemptRecord, RouteTrace
 
 __all__ = [
+    "STORE_SCHEMA_VERSION",
     "TRACE_SCHEMA_VERSION",
     "AttemptRecord",
     "CallbackTraceSink",
@@ -18,6 +25,9 @@ __all__ = [
     "JsonlTraceSink",
     "RouteTrace",
     "TraceFileError",
+    "TraceRetention",
     "TraceSink",
+    "TraceStore",
+    "TraceStoreError",
     "read_jsonl_traces",
 ]

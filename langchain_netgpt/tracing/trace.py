@@ -94,6 +94,12 @@ class RouteTrace(BaseModel):
     usage: dict[str, Any] | None = None
     tool_calls_valid: bool | None = None
     error: str | None = None
+    quality: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="How good the answer was in [0, 1], from feedback or replay ground truth.",
+    )
     # The data (for distillation and preference exports).
     tools: list[dict[str, Any]] = Field(default_factory=list)
     tool_choice: Any = None

@@ -40,6 +40,8 @@ EXPECTED = {
     "StepTimeoutError",
     "TraceFormatError",
     "TraceSink",
+    "TraceStore",
+    "TraceStoreError",
     "__version__",
     "NetGPTRoutingMiddleware",
     "NetGPTState",
