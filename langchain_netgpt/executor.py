@@ -439,6 +439,7 @@ class RoutedStep:
             policy=d.policy,
             reason=d.reason,
             overridden_by=d.overridden_by,
+            propensity=d.propensity,
             expected_edge_s=d.expected_edge_s,
             expected_cloud_s=d.expected_cloud_s if d.expected_cloud_s < 1e18 else None,
             expected_cloud_price_usd=d.expected_cloud_price_usd,

@@ -54,6 +54,10 @@ class RouteDecision:
         reason: One human-readable sentence.
         policy: Name of the policy that decided.
         overridden_by: What overrode the policy's choice (``"budget"``), if anything.
+        propensity: Probability with which the policy chose ``target`` (1 for deterministic
+            policies and for choices forced by an override; below 1 for exploring policies such
+            as :class:`~langchain_netgpt.exploration.EpsilonGreedyPolicy`). Off-policy estimators
+            divide by it.
     """
 
     target: str
@@ -65,6 +69,7 @@ class RouteDecision:
     reason: str
     policy: str
     overridden_by: str | None = None
+    propensity: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (an infinite latency becomes ``None``)."""

@@ -270,8 +270,13 @@ class NetGPTRouter(BaseChatModel):
                 wants_cloud=decision.target == CLOUD, price_usd=decision.expected_cloud_price_usd
             )
             if decision.target == CLOUD and not slot.cloud:
+                # A forced action has propensity 1: the logged choice was not the policy's draw.
                 decision = replace(
-                    decision, target=EDGE, overridden_by="budget", reason=slot.reason or "budget"
+                    decision,
+                    target=EDGE,
+                    overridden_by="budget",
+                    reason=slot.reason or "budget",
+                    propensity=1.0,
                 )
         return RoutedStep(
             self,

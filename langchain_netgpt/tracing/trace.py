@@ -77,6 +77,9 @@ class RouteTrace(BaseModel):
     policy: str
     reason: str
     overridden_by: str | None = None
+    propensity: float = Field(
+        default=1.0, description="Probability the policy chose decided_target (off-policy data)."
+    )
     expected_edge_s: float | None = None
     expected_cloud_s: float | None = None
     expected_cloud_price_usd: float = 0.0
