@@ -37,11 +37,13 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 __all__ = [
+    "BUNDLED_RECORDING_SETTINGS",
     "EDGE_OUTCOMES_SCHEMA_VERSION",
     "EdgeOutcome",
     "EdgeOutcomes",
     "OutcomesHeader",
     "load_edge_outcomes",
+    "record_bundled_edge_outcomes",
     "record_edge_outcomes",
 ]
 
@@ -303,6 +305,53 @@ def record_edge_outcomes(
                 on_row(outcome, index, len(todo))
         os.fsync(handle.fileno())
     return load_edge_outcomes(path)
+
+
+BUNDLED_RECORDING_SETTINGS: dict[str, Any] = {
+    "max_new_tokens": 96,
+    "max_argument_chars": 64,
+    "constrained": True,
+    "temperature": 0.0,
+}
+"""Decoding settings of the committed recording of the bundled model (one call per turn,
+``tool_choice="required"``); :func:`record_bundled_edge_outcomes` uses them so that it can resume
+or refresh that file."""
+
+
+def record_bundled_edge_outcomes(
+    files: Sequence[str | Path],
+    out: str | Path,
+    *,
+    device: str = "auto",
+    limit: int | None = None,
+    on_row: Callable[[EdgeOutcome, int, int], None] | None = None,
+) -> EdgeOutcomes:
+    """Record the bundled SmolLM2-135M edge model over ``files`` with the committed settings.
+
+    Runs on a GPU when ``device="auto"`` finds one; resumes ``out`` if it already holds rows.
+
+    Raises:
+        ImportError: The ``edge`` extra is not installed.
+        BenchmarkDataError: As :func:`record_edge_outcomes`.
+    """
+    from langchain_netgpt.edge import HuggingFaceEdgeModel
+
+    edge = HuggingFaceEdgeModel.from_bundled(
+        device=device,
+        max_new_tokens=BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
+        max_argument_chars=BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
+    )
+    loaded = edge.load()
+    return record_edge_outcomes(
+        edge,
+        files,
+        out,
+        model_name=loaded.model_name,
+        device=str(loaded.device),
+        settings=dict(BUNDLED_RECORDING_SETTINGS),
+        limit=limit,
+        on_row=on_row,
+    )
 
 
 def _truncate_partial_last_line(path: Path) -> None:

@@ -1,0 +1,228 @@
+"""The policies the replay benchmark compares, built from the package's own decision parts.
+
+Every policy decides from what a router knows online: the step's features, its edge-success score
+(:class:`~langchain_netgpt.scoring.HeuristicScorer` or a
+:class:`~langchain_netgpt.scoring.LearnedScorer` fitted on the train split), the network state
+the trace gives, and the edge queue. NetGPT adds the queue's wait to the expected edge latency of
+its :class:`~langchain_netgpt.latency.LatencyModel`, whose edge profile is calibrated on the train
+split's recorded latencies. Only the oracle sees outcomes.
+
+Example:
+    .. code-block:: python
+
+        from langchain_netgpt.bench.policies import constant
+
+        policy = constant("edge")
+        assert policy.name == "always-edge" and policy.make()  # a fresh function per replay
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from langchain_netgpt.bench.replay import BenchConfig, ChooseFn, ReplayTask, StepView, stable_seed
+from langchain_netgpt.latency import LatencyModel, SideProfile
+from langchain_netgpt.policy import (
+    CLOUD,
+    EDGE,
+    CloudBudget,
+    FixedThresholdPolicy,
+    NetGPTPolicy,
+    RandomPolicy,
+)
+from langchain_netgpt.scoring import HeuristicScorer, LearnedScorer
+
+__all__ = [
+    "ReplayPolicy",
+    "calibrate_latency_model",
+    "constant",
+    "fit_scorers",
+    "fixed_threshold",
+    "netgpt",
+    "oracle",
+    "random_at",
+]
+
+HEURISTIC = "heuristic"
+LEARNED = "learned"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPolicy:
+    """A named policy for the replay: ``make()`` returns a fresh decision function.
+
+    Attributes:
+        name: Label in the report.
+        family: Curve it belongs to.
+        make: Builds the decision function (fresh state: budgets, random generators).
+        parameter: The swept value (threshold, cloud share, cloud weight), if any.
+    """
+
+    name: str
+    family: str
+    make: Callable[[], ChooseFn]
+    parameter: float | None = None
+
+
+def fit_scorers(train: Sequence[ReplayTask], tasks: Sequence[ReplayTask]) -> LearnedScorer:
+    """Fit a :class:`LearnedScorer` on ``train`` (edge correct or not) and score every task.
+
+    Fills ``scores["heuristic"]`` and ``scores["learned"]`` of each of ``tasks``.
+
+    Raises:
+        ValueError: ``train`` has fewer than two tasks.
+    """
+    learned = LearnedScorer.fit([t.features for t in train], [t.edge.correct for t in train])
+    heuristic = HeuristicScorer()
+    for item in tasks:
+        item.scores[HEURISTIC] = heuristic.score(item.features, [])
+        item.scores[LEARNED] = learned.score(item.features, [])
+    return learned
+
+
+def calibrate_latency_model(train: Sequence[ReplayTask], cloud: SideProfile) -> LatencyModel:
+    """A latency model whose edge profile fits the train split's recorded edge latencies.
+
+    Least squares of ``latency = overhead + prompt_tokens / prefill + output_tokens / decode``
+    over the train tasks (prompt tokens as the features estimate them, output tokens as recorded);
+    the expected output length is the train mean. Rates that come out non-positive fall back to
+    the mean latency as a fixed overhead.
+
+    Raises:
+        ValueError: ``train`` is empty.
+    """
+    import numpy as np
+
+    if not train:
+        raise ValueError("cannot calibrate the edge latency model on an empty train split")
+    x = np.asarray(
+        [[1.0, t.features.prompt_tokens, t.edge.output_tokens] for t in train], dtype=float
+    )
+    y = np.asarray([t.edge.latency_s for t in train], dtype=float)
+    mean_out = max(1, round(float(x[:, 2].mean())))
+    coef = np.linalg.lstsq(x, y, rcond=None)[0] if len(train) >= 3 else np.zeros(3)
+    overhead, per_prompt, per_output = (float(c) for c in coef)
+    if per_prompt > 0 and per_output > 0 and overhead >= 0:
+        edge = SideProfile(
+            overhead_s=overhead,
+            prefill_tokens_per_s=1 / per_prompt,
+            decode_tokens_per_s=1 / per_output,
+        )
+    else:
+        # Too few or too uniform rows to separate the terms: a flat mean latency.
+        edge = SideProfile(
+            overhead_s=float(y.mean()), prefill_tokens_per_s=1e12, decode_tokens_per_s=1e12
+        )
+    return LatencyModel(edge=edge, cloud=cloud, expected_output_tokens=mean_out)
+
+
+def netgpt(
+    name: str,
+    *,
+    config: BenchConfig,
+    latency_model: LatencyModel,
+    scorer: str,
+    cloud_usd_weight: float | None = None,
+    budget: bool = False,
+    family: str | None = None,
+) -> ReplayPolicy:
+    """The NetGPT closed-form policy, aware of the network and of the edge queue.
+
+    Args:
+        name: Label.
+        config: Gives ``V``, ``lambda_t``, ``lambda_c`` and the cloud accuracy it assumes.
+        latency_model: Expected latencies (the edge queue's wait is added to the edge's).
+        scorer: ``"heuristic"`` or ``"learned"``.
+        cloud_usd_weight: Overrides ``lambda_c`` (for the sweep).
+        budget: Cap the cloud share with a :class:`CloudBudget` (dual-ascent threshold shift).
+        family: Curve label (default: ``name``).
+    """
+    weight = config.cloud_usd_weight if cloud_usd_weight is None else cloud_usd_weight
+    policy = NetGPTPolicy(
+        value_correct_usd=config.value_correct_usd,
+        latency_usd_per_s=config.latency_usd_per_s,
+        cloud_usd_weight=weight,
+        cloud_quality=config.cloud_accuracy,
+        latency_model=latency_model,
+    )
+
+    def make() -> ChooseFn:
+        cap = (
+            CloudBudget(
+                max_cloud_share=config.budget_cloud_share,
+                window_steps=config.budget_window_steps,
+            )
+            if budget
+            else None
+        )
+
+        def choose(view: StepView) -> str:
+            features = view.item.features
+            est = policy.latency_model.estimate(features, view.network)
+            # The queue is part of the edge's latency: a busy edge raises the bar for staying.
+            est = replace(est, edge_s=est.edge_s + view.edge_wait_s)
+            shift = -cap.threshold_shift if cap is not None else 0.0
+            tau = policy._raw_threshold(est) + shift
+            target = EDGE if view.item.scores[scorer] >= tau else CLOUD
+            if cap is not None:
+                slot = cap.reserve(wants_cloud=target == CLOUD, price_usd=est.cloud_price_usd)
+                if target == CLOUD and not slot.cloud:
+                    target = EDGE
+            return target
+
+        return choose
+
+    return ReplayPolicy(
+        name, family or name, make, weight if cloud_usd_weight is not None else None
+    )
+
+
+def fixed_threshold(threshold: float, *, scorer: str, family: str) -> ReplayPolicy:
+    """Edge iff the score clears ``threshold`` (network- and queue-blind)."""
+    policy = FixedThresholdPolicy(threshold=threshold)
+
+    def make() -> ChooseFn:
+        def choose(view: StepView) -> str:
+            item = view.item
+            return policy.decide(item.features, item.scores[scorer], view.network).target
+
+        return choose
+
+    return ReplayPolicy(f"{family}@{threshold:.3f}", family, make, threshold)
+
+
+def random_at(share: float, *, config: BenchConfig, family: str = "random") -> ReplayPolicy:
+    """The cloud with probability ``share``, seeded per share."""
+
+    def make() -> ChooseFn:
+        policy = RandomPolicy(cloud_share=share, seed=stable_seed(config.seed, "random", share))
+
+        def choose(view: StepView) -> str:
+            item = view.item
+            return policy.decide(item.features, 0.5, view.network).target
+
+        return choose
+
+    return ReplayPolicy(f"{family}@{share:.3f}", family, make, share)
+
+
+def oracle() -> ReplayPolicy:
+    """Knows both outcomes: the cloud only when the edge is wrong and the cloud right."""
+
+    def make() -> ChooseFn:
+        def choose(view: StepView) -> str:
+            return CLOUD if not view.item.edge.correct and view.cloud_correct else EDGE
+
+        return choose
+
+    return ReplayPolicy("oracle", "oracle", make)
+
+
+def constant(target: str) -> ReplayPolicy:
+    """Always ``target`` (``"edge"`` or ``"cloud"``)."""
+
+    def make() -> ChooseFn:
+        return lambda view: target
+
+    return ReplayPolicy(f"always-{target}", f"always-{target}", make)

@@ -1,0 +1,420 @@
+"""Trace-driven replay of routing policies over recorded BFCL outcomes, in simulated time.
+
+Each scenario is a network trace (mahimahi, with a base RTT) and an arrival process. Steps arrive
+on the simulated clock; the policy sees the step's features and score, the network state the
+trace gives at that moment, and how long the busy edge would make it wait. An edge step is served
+by a single FIFO edge server whose service time is the recorded edge latency, and its outcome is
+the recorded one. A cloud step pays the uplink transfer of its payload over the trace, the base
+RTT, the cloud's compute time (:class:`~langchain_netgpt.latency.SideProfile`) and the downlink
+transfer of the answer; its outcome is BFCL ground truth right with probability
+``cloud_accuracy`` (one seeded draw per task, shared by every policy), or a recorded cloud
+outcome when a cloud results file is given.
+
+Example:
+    .. code-block:: python
+
+        from langchain_netgpt.bench.replay import BenchConfig
+
+        config = BenchConfig(seed=1, cloud_accuracy=0.85)
+        assert config.workloads["poisson"].mean_rate_per_s > 0
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from langchain_netgpt.bench.bfcl import BfclTask
+from langchain_netgpt.bench.metrics import StepResult
+from langchain_netgpt.bench.record import EdgeOutcome
+from langchain_netgpt.bench.workload import (
+    ArrivalProcess,
+    BurstyArrivals,
+    EdgeQueue,
+    PoissonArrivals,
+)
+from langchain_netgpt.features import RequestFeatures, ToolsSummary
+from langchain_netgpt.latency import DEFAULT_CLOUD, SideProfile
+from langchain_netgpt.network import LinkTrace, NetworkMonitor, NetworkState
+
+__all__ = [
+    "BenchConfig",
+    "ReplayTask",
+    "Scenario",
+    "TraceSpec",
+    "pair_traces",
+    "prepare_tasks",
+    "replay",
+    "split_tasks",
+    "stable_seed",
+]
+
+
+def _default_workloads() -> dict[str, PoissonArrivals | BurstyArrivals]:
+    return {
+        # About half the bundled CPU edge's capacity (~5 s a step) if every step stayed there.
+        "poisson": PoissonArrivals(rate_per_s=0.1),
+        # The same mean load in bursts of ~4 steps in 10 s, then 40 s of near silence.
+        "bursty": BurstyArrivals(
+            on_rate_per_s=0.4, off_rate_per_s=0.04, mean_on_s=10.0, mean_off_s=40.0
+        ),
+    }
+
+
+class BenchConfig(BaseModel):
+    """Everything a benchmark run depends on besides its files (same config, same report).
+
+    The utility every policy is scored with (and NetGPT optimises) is
+    ``value_correct_usd * correct - latency_usd_per_s * latency - cloud_usd_weight * price``.
+    The defaults describe a cost-sensitive deployment: a correct step is worth about three
+    gpt-4o-mini calls of this size, and a second of waiting costs 2% of a correct step.
+
+    Args:
+        seed: Seeds the split, the arrivals, the cloud's right/wrong draws and random policies.
+        test_fraction: Share of each category held out for scoring (the rest trains the
+            learned scorer and calibrates the edge latency model).
+        cloud_accuracy: Probability the simulated cloud answers a step right (ignored when
+            recorded cloud outcomes are given).
+        cloud: The cloud's compute speed and token prices (default: gpt-4o-mini list prices).
+        value_correct_usd: ``V``, value of a correct step.
+        latency_usd_per_s: ``lambda_t``, price of a second of latency.
+        cloud_usd_weight: ``lambda_c``, weight of a cloud dollar.
+        base_rtts_ms: Base RTT per trace, in the order traces are given (cycled if shorter).
+        workloads: Arrival processes by name; every trace is replayed under each.
+        window_s: Window over which the monitor averages the trace's bandwidth.
+        budget_cloud_share: Cloud-share cap of the budget-constrained policy.
+        budget_window_steps: Window of that cap.
+        sweep_points: Operating points per threshold sweep.
+        cloud_weight_sweep: ``lambda_c`` values swept to trace the NetGPT policies' curve.
+        random_shares: Cloud shares of the random baseline's curve.
+
+    Raises:
+        pydantic.ValidationError: A value is out of range (the message names the field).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = 0
+    test_fraction: float = Field(default=0.5, gt=0, lt=1)
+    cloud_accuracy: float = Field(default=0.9, ge=0, le=1)
+    cloud: SideProfile = Field(default=DEFAULT_CLOUD)
+    value_correct_usd: float = Field(default=0.0002, gt=0, allow_inf_nan=False)
+    latency_usd_per_s: float = Field(default=0.000004, ge=0, allow_inf_nan=False)
+    cloud_usd_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    base_rtts_ms: list[float] = Field(default_factory=lambda: [40.0, 80.0, 150.0], min_length=1)
+    workloads: dict[str, ArrivalProcess] = Field(default_factory=_default_workloads, min_length=1)
+    window_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    budget_cloud_share: float = Field(default=0.3, ge=0, le=1)
+    budget_window_steps: int = Field(default=50, gt=0)
+    sweep_points: int = Field(default=21, ge=2)
+    cloud_weight_sweep: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0]
+    )
+    random_shares: list[float] = Field(
+        default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    )
+
+    @field_validator("base_rtts_ms")
+    @classmethod
+    def _rtts_non_negative(cls, values: list[float]) -> list[float]:
+        for value in values:
+            if not 0 <= value < 10_000:
+                raise ValueError(f"base_rtts_ms values must be in [0, 10000) ms, got {value!r}")
+        return values
+
+    @field_validator("cloud_weight_sweep")
+    @classmethod
+    def _weights_non_negative(cls, values: list[float]) -> list[float]:
+        if any(not 0 <= v < float("inf") for v in values):
+            raise ValueError(f"cloud_weight_sweep values must be finite and >= 0, got {values}")
+        return values
+
+    @field_validator("random_shares")
+    @classmethod
+    def _shares_in_range(cls, values: list[float]) -> list[float]:
+        if any(not 0 <= v <= 1 for v in values):
+            raise ValueError(f"random_shares values must lie in [0, 1], got {values}")
+        return values
+
+
+def stable_seed(*parts: object) -> int:
+    """A 32-bit seed derived from ``parts`` (stable across processes, unlike ``hash``)."""
+    return zlib.crc32(":".join(str(p) for p in parts).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTask:
+    """One task ready to replay: its features, scores and recorded outcomes.
+
+    Attributes:
+        task: The BFCL task.
+        features: Request features of its first turn with its tools.
+        edge: The recorded edge outcome.
+        cloud: A recorded cloud outcome, or ``None`` to simulate the cloud from ground truth.
+        scores: Edge-success score per scorer name (filled once the scorers exist).
+    """
+
+    task: BfclTask
+    features: RequestFeatures
+    edge: EdgeOutcome
+    cloud: EdgeOutcome | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def edge_valid(self) -> bool:
+        """The edge's answer was schema-valid, or a correct abstention."""
+        return self.edge.schema_valid or (self.edge.correct and not self.edge.made_call)
+
+
+def _messages(task: BfclTask) -> list[BaseMessage]:
+    return [
+        SystemMessage(m["content"]) if m["role"] == "system" else HumanMessage(m["content"])
+        for m in task.messages
+    ]
+
+
+def prepare_tasks(
+    tasks: Sequence[BfclTask],
+    edge: Mapping[str, EdgeOutcome],
+    cloud: Mapping[str, EdgeOutcome] | None = None,
+) -> list[ReplayTask]:
+    """The tasks that have a recorded edge outcome (and a cloud one, when cloud rows are given).
+
+    Tasks without an outcome (a recording still running) are left out; compare the lengths to
+    report coverage.
+    """
+    out: list[ReplayTask] = []
+    for task in tasks:
+        outcome = edge.get(task.id)
+        if outcome is None or (cloud is not None and task.id not in cloud):
+            continue
+        features = RequestFeatures.from_messages(
+            _messages(task), ToolsSummary.from_tools(task.tools)
+        )
+        out.append(ReplayTask(task, features, outcome, None if cloud is None else cloud[task.id]))
+    return out
+
+
+def split_tasks(
+    tasks: Sequence[ReplayTask], *, test_fraction: float, seed: int
+) -> tuple[list[ReplayTask], list[ReplayTask]]:
+    """Split by task id into (train, test), stratified by category, seeded.
+
+    Each category is shuffled with its own seeded generator and its first
+    ``round(n * test_fraction)`` tasks (at least one, and at least one left to train when the
+    category has two or more) go to the test split.
+    """
+    by_category: dict[str, list[ReplayTask]] = {}
+    for item in sorted(tasks, key=lambda t: t.task.id):
+        by_category.setdefault(item.task.category, []).append(item)
+    train: list[ReplayTask] = []
+    test: list[ReplayTask] = []
+    for category in sorted(by_category):
+        items = by_category[category]
+        random.Random(stable_seed(seed, "split", category)).shuffle(items)
+        n_test = max(1, round(len(items) * test_fraction))
+        if len(items) >= 2:
+            n_test = min(n_test, len(items) - 1)
+        test.extend(items[:n_test])
+        train.extend(items[n_test:])
+    return train, test
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSpec:
+    """A network trace: its name and its downlink and uplink files."""
+
+    name: str
+    down: Path
+    up: Path
+
+
+def pair_traces(paths: Sequence[str | Path]) -> list[TraceSpec]:
+    """Group mahimahi files into traces: ``X.down`` and ``X.up`` make one trace ``X``.
+
+    A file without a partner (or without a ``.down``/``.up`` suffix) serves both directions.
+
+    Raises:
+        FileNotFoundError: A path does not exist.
+    """
+    groups: dict[str, dict[str, Path]] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise FileNotFoundError(f"trace file {str(path)!r} does not exist")
+        if path.suffix in (".down", ".up"):
+            groups.setdefault(path.stem, {})[path.suffix[1:]] = path
+        else:
+            groups.setdefault(path.name, {})["both"] = path
+    specs: list[TraceSpec] = []
+    for name in sorted(groups):
+        files = groups[name]
+        down = files.get("down") or files.get("both") or files["up"]
+        up = files.get("up") or files.get("both") or down
+        specs.append(TraceSpec(name, down, up))
+    return specs
+
+
+class Scenario:
+    """A trace with its base RTT under one arrival process, ready to replay.
+
+    Args:
+        trace: The trace files.
+        base_rtt_ms: Propagation RTT of the scenario.
+        workload_name: Name of the arrival process.
+        workload: The arrival process.
+        window_s: Bandwidth averaging window of the monitor.
+    """
+
+    def __init__(
+        self,
+        trace: TraceSpec,
+        *,
+        base_rtt_ms: float,
+        workload_name: str,
+        workload: PoissonArrivals | BurstyArrivals,
+        window_s: float = 1.0,
+    ) -> None:
+        self.trace = trace
+        self.base_rtt_ms = base_rtt_ms
+        self.workload_name = workload_name
+        self.workload = workload
+        self.monitor = NetworkMonitor.from_trace(
+            trace.down, trace.up, base_rtt_ms=base_rtt_ms, window_s=window_s, clock=lambda: 0.0
+        )
+        self.down = LinkTrace.from_file(trace.down)
+        self.up = self.down if trace.up == trace.down else LinkTrace.from_file(trace.up)
+
+    @property
+    def name(self) -> str:
+        """``trace/rtt/workload`` label."""
+        return f"{self.trace.name} rtt={self.base_rtt_ms:g}ms {self.workload_name}"
+
+    def network(self, at_s: float, payload_bytes: int) -> NetworkState:
+        """What the monitor reports at ``at_s`` for a payload of ``payload_bytes``."""
+        return self.monitor.state(at_s=at_s, payload_bytes=payload_bytes)
+
+    def cloud_latency_s(
+        self, *, at_s: float, up_bytes: int, down_bytes: int, compute_s: float
+    ) -> float:
+        """Upload over the trace, base RTT, cloud compute, download over the trace."""
+        up_s = self.up.delivery_time_s(start_s=at_s, nbytes=up_bytes)
+        ready = at_s + up_s + self.base_rtt_ms / 1000 + compute_s
+        down_s = self.down.delivery_time_s(start_s=ready, nbytes=down_bytes)
+        return ready + down_s - at_s
+
+
+@dataclass(slots=True)
+class StepView:
+    """What a replay policy may look at for one step (and, for the oracle only, the outcomes).
+
+    Attributes:
+        item: The task (features, scores; its outcomes are for the oracle alone).
+        at_s: Arrival time.
+        network: Network state from the monitor at arrival.
+        edge_wait_s: How long the edge queue would make the step wait.
+        cloud_correct: Whether the cloud would answer right (for the oracle alone).
+    """
+
+    item: ReplayTask
+    at_s: float
+    network: NetworkState
+    edge_wait_s: float
+    cloud_correct: bool
+
+
+ChooseFn = Callable[[StepView], str]
+"""Picks ``"edge"`` or ``"cloud"`` for a step."""
+
+
+_RESPONSE_ENVELOPE_BYTES = 400
+_BYTES_PER_OUTPUT_TOKEN = 6.0
+
+
+def cloud_draws(tasks: Sequence[ReplayTask], config: BenchConfig) -> dict[str, bool]:
+    """Whether the cloud answers each task right: recorded, or one seeded draw per task."""
+    out: dict[str, bool] = {}
+    for item in tasks:
+        if item.cloud is not None:
+            out[item.task.id] = item.cloud.correct
+        else:
+            u = random.Random(stable_seed(config.seed, "cloud", item.task.id)).random()
+            out[item.task.id] = u < config.cloud_accuracy
+    return out
+
+
+def replay(
+    tasks: Sequence[ReplayTask],
+    arrivals: Sequence[float],
+    scenario: Scenario,
+    choose: ChooseFn,
+    config: BenchConfig,
+    cloud_correct: Mapping[str, bool],
+) -> list[StepResult]:
+    """Replay one policy: ``tasks[i]`` arrives at ``arrivals[i]``.
+
+    Raises:
+        ValueError: The lengths differ or the policy names an unknown target.
+    """
+    if len(tasks) != len(arrivals):
+        raise ValueError(f"{len(tasks)} tasks but {len(arrivals)} arrival times")
+    queue = EdgeQueue()
+    cloud = config.cloud
+    v, lt, lc = config.value_correct_usd, config.latency_usd_per_s, config.cloud_usd_weight
+    results: list[StepResult] = []
+    for item, at_s in zip(tasks, arrivals, strict=True):
+        network = scenario.network(at_s, item.features.payload_bytes)
+        correct_in_cloud = cloud_correct[item.task.id]
+        view = StepView(item, at_s, network, queue.wait_s(at_s), correct_in_cloud)
+        target = choose(view)
+        wait = 0.0
+        if target == "edge":
+            wait = queue.serve(at_s=at_s, service_s=item.edge.latency_s)
+            latency = wait + item.edge.latency_s
+            correct, valid, price = item.edge.correct, item.edge_valid, 0.0
+        elif target == "cloud":
+            source = item.cloud or item.edge
+            out_tokens = source.output_tokens
+            in_tokens = source.input_tokens or item.features.prompt_tokens
+            if item.cloud is not None and item.cloud.generation_time_s > 0:
+                compute = item.cloud.generation_time_s
+            else:
+                compute = (
+                    cloud.overhead_s
+                    + in_tokens / cloud.prefill_tokens_per_s
+                    + out_tokens / cloud.decode_tokens_per_s
+                )
+            latency = scenario.cloud_latency_s(
+                at_s=at_s,
+                up_bytes=item.features.payload_bytes,
+                down_bytes=int(_RESPONSE_ENVELOPE_BYTES + out_tokens * _BYTES_PER_OUTPUT_TOKEN),
+                compute_s=compute,
+            )
+            price = (
+                in_tokens * cloud.usd_per_1k_input_tokens
+                + out_tokens * cloud.usd_per_1k_output_tokens
+            ) / 1000
+            correct = correct_in_cloud
+            # A wrong simulated cloud answer is a plausible wrong call: schema-valid, wrong values.
+            valid = True if item.cloud is None else item.cloud.schema_valid or item.cloud.correct
+        else:
+            raise ValueError(f"policy chose unknown target {target!r}; expected 'edge' or 'cloud'")
+        results.append(
+            StepResult(
+                task_id=item.task.id,
+                target=target,
+                correct=correct,
+                valid=valid,
+                latency_s=latency,
+                price_usd=price,
+                utility=v * correct - lt * latency - lc * price,
+                edge_wait_s=wait,
+            )
+        )
+    return results
