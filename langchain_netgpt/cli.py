@@ -206,6 +206,104 @@ def demo(
         _fail("demo", str(exc), code=1)
 
 
+# -------------------------------------------------------------------------------------- bench
+
+_BENCH_HELP = (
+    "Replay routing policies over BFCL tasks and network traces from recorded edge outcomes.\n\n"
+    "Defaults: every BFCL file in ../shared/data/bfcl, every trace in "
+    "../shared/data/network-traces, the committed SmolLM2-135M outcomes. Writes report.md, "
+    "report.json and two Pareto PNGs to --out. --record (re)records the edge outcomes instead "
+    "(resumable; on a GPU when one is present)."
+)
+
+
+@app.command("bench", help=_BENCH_HELP)
+def bench(
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="BFCL task file (repeatable).")
+    ] = None,
+    trace: Annotated[
+        list[Path] | None,
+        typer.Option("--trace", help="Mahimahi trace file; X.down + X.up pair up (repeatable)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("bench-results"),
+    edge_outcomes: Annotated[
+        Path | None, typer.Option(help="Recorded edge outcomes (JSONL); default: the bundled one.")
+    ] = None,
+    cloud_outcomes: Annotated[
+        Path | None,
+        typer.Option(help="Recorded cloud outcomes (same format) instead of simulated ones."),
+    ] = None,
+    cloud_accuracy: Annotated[
+        float, typer.Option(help="Accuracy of the simulated cloud (ground truth replay).")
+    ] = 0.9,
+    base_rtt_ms: Annotated[
+        list[float] | None,
+        typer.Option("--base-rtt-ms", help="Base RTT per trace, in order (repeatable)."),
+    ] = None,
+    test_fraction: Annotated[float, typer.Option(help="Held-out share per category.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of the split, arrivals and draws.")] = 0,
+    plots: Annotated[bool, typer.Option(help="Write the Pareto PNGs (needs matplotlib).")] = True,
+    record: Annotated[
+        bool, typer.Option("--record", help="Record the edge outcomes instead of replaying.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="Device for --record: auto, cpu, cuda.")] = "auto",
+    limit: Annotated[
+        int | None, typer.Option(help="With --record: tasks per file (default all).")
+    ] = None,
+) -> None:
+    """Run the replay benchmark (or, with --record, refresh the recorded edge outcomes)."""
+    from pydantic import ValidationError
+
+    from langchain_netgpt.bench.command import record_command, resolve_inputs, run_bench_command
+    from langchain_netgpt.bench.replay import BenchConfig
+    from langchain_netgpt.bench.report import default_edge_outcomes
+    from langchain_netgpt.errors import NetGPTError
+
+    data_files, trace_files = resolve_inputs(data or [], trace or [])
+    if not data_files:
+        _fail("bench", "no BFCL files: pass --data FILE (../shared/data/bfcl was not found)")
+    for path in [*data_files, *trace_files, *([cloud_outcomes] if cloud_outcomes else [])]:
+        if not path.is_file():
+            _fail("bench", f"file not found: {path}")
+    outcomes = edge_outcomes or default_edge_outcomes()
+    if record:
+        if limit is not None and limit < 1:
+            _fail("bench", f"--limit must be >= 1, got {limit}")
+        try:
+            rows = record_command(data_files, outcomes, device=device, limit=limit)
+        except (NetGPTError, ImportError) as exc:
+            _fail("bench", str(exc), code=1)
+        typer.echo(f"{outcomes}: {rows} recorded outcomes")
+        return
+    if not trace_files:
+        _fail("bench", "no traces: pass --trace FILE (../shared/data/network-traces not found)")
+    if not outcomes.is_file():
+        _fail("bench", f"edge outcomes file not found: {outcomes} (record it with --record)")
+    try:
+        config = BenchConfig(
+            seed=seed,
+            cloud_accuracy=cloud_accuracy,
+            test_fraction=test_fraction,
+            **({"base_rtts_ms": base_rtt_ms} if base_rtt_ms else {}),
+        )
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail("bench", f"bad option: {errors}")
+    try:
+        run_bench_command(
+            data_files,
+            trace_files,
+            out,
+            outcomes,
+            config=config,
+            cloud_outcomes=cloud_outcomes,
+            plots=plots,
+        )
+    except (NetGPTError, ImportError) as exc:
+        _fail("bench", str(exc), code=1)
+
+
 # ------------------------------------------------------------------------------------- export
 
 _HOSTED_LANGSMITH = "https://api.smith.langchain.com"
