@@ -19,7 +19,7 @@ import typer
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from langchain_netgpt.export import LangSmithExportSummary
+    from langchain_netgpt.export import ExportSummary, LangSmithExportSummary
 
 __all__ = ["app"]
 
@@ -341,15 +341,73 @@ def export(
             help="LangSmith API key (prefer the LANGSMITH_API_KEY variable to the option).",
         ),
     ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", help="TraceStore file (SQLite) to build a dataset from."),
+    ] = None,
+    traces: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE.jsonl", help="JSONL trace file to build a dataset from."),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="Dataset to build: router, sft, preferences or grpo.")
+    ] = "router",
+    format: Annotated[
+        str, typer.Option("--format", help="jsonl, parquet or hf (Dataset.save_to_disk folder).")
+    ] = "parquet",
+    since: Annotated[
+        str | None, typer.Option(help="Only traces created at/after (ISO 8601 or Unix seconds).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only traces created before (ISO 8601 or Unix seconds).")
+    ] = None,
+    route: Annotated[
+        str | None, typer.Option(help="Only steps answered by this target (edge, cloud).")
+    ] = None,
+    session: Annotated[str | None, typer.Option(help="Only steps of this session id.")] = None,
+    valid_only: Annotated[
+        bool, typer.Option("--valid-only", help="Only steps whose tool calls were valid.")
+    ] = False,
+    value_usd: Annotated[
+        float | None, typer.Option(help="Router reward: value of a correct step, USD.")
+    ] = None,
+    lambda_t: Annotated[
+        float | None, typer.Option(help="Router reward: USD per second of latency.")
+    ] = None,
+    lambda_c: Annotated[
+        float | None, typer.Option(help="Router reward: weight of one cloud dollar.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")
+    ] = False,
 ) -> None:
-    """Read routed runs back from LangSmith into the trace format (one JSON line per run).
+    """Export routed steps: LangSmith runs to traces, or traces to training datasets.
 
-    Each routed model run becomes one RouteTrace; fields LangSmith does not hold (features,
-    expected latencies, prices, bytes) stay at their defaults. Secrets (API keys,
-    Authorization headers, values of *_KEY / *_TOKEN variables) are scrubbed before writing.
+    With --from-langsmith PROJECT: each routed model run becomes one RouteTrace line in --out;
+    fields LangSmith does not hold (features, expected latencies, prices, bytes) stay at their
+    defaults. With --store PATH or --traces FILE.jsonl: build a --kind dataset (router bandit
+    data, SFT, DPO preference pairs, GRPO prompts) as JSONL, Parquet or an HF dataset folder.
+    Secrets (API keys, Authorization headers, values of *_KEY / *_TOKEN variables) are scrubbed
+    before writing.
     """
+    sources = [s for s in (from_langsmith, store, traces) if s is not None]
+    if len(sources) > 1:
+        _fail("export", "give one source: --from-langsmith, --store or --traces")
+    if store is not None or traces is not None:
+        _export_dataset_command(
+            source=store or traces,  # type: ignore[arg-type]
+            out=out,
+            kind=kind,
+            format=format,
+            limit=limit,
+            filters={"since": since, "until": until, "route": route, "session_id": session},
+            valid_only=valid_only,
+            reward={"value_usd": value_usd, "lambda_t": lambda_t, "lambda_c": lambda_c},
+            overwrite=overwrite,
+        )
+        return
     if from_langsmith is None or not from_langsmith.strip():
-        _fail("export", "a source is required: --from-langsmith PROJECT")
+        _fail("export", "a source is required: --from-langsmith PROJECT, --store or --traces")
     if out is None:
         _fail("export", "--out FILE.jsonl is required")
     if limit is not None and limit < 1:
@@ -364,6 +422,125 @@ def export(
         _fail("export", f"no API key for {endpoint}: set LANGSMITH_API_KEY")
     summary = _export_langsmith(from_langsmith, out, limit=limit, endpoint=endpoint, key=api_key)
     _print_export_summary(summary)
+
+
+def _export_dataset_command(
+    *,
+    source: Path,
+    out: Path | None,
+    kind: str,
+    format: str,
+    limit: int | None,
+    filters: dict[str, str | None],
+    valid_only: bool,
+    reward: dict[str, float | None],
+    overwrite: bool,
+) -> None:
+    """``netgpt export --store/--traces``: validate, then stream the dataset with a progress bar."""
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from langchain_netgpt.errors import NetGPTError
+    from langchain_netgpt.export import (
+        EXPORT_FORMATS,
+        RewardParams,
+        TraceFilter,
+        parse_time,
+        read_traces,
+    )
+    from langchain_netgpt.export.kinds import DATASET_KINDS, export_dataset
+
+    if kind not in DATASET_KINDS:
+        _fail("export", f"--kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    if format not in EXPORT_FORMATS:
+        _fail("export", f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    if out is None:
+        _fail("export", "--out is required (a file, or a folder for --format hf)")
+    if not source.is_file():
+        _fail("export", f"trace source {source} is not a file")
+    if out.exists() and not overwrite:
+        _fail("export", f"--out {out} already exists; pass --overwrite to replace it")
+    if limit is not None and limit < 1:
+        _fail("export", f"--limit must be >= 1, got {limit}")
+    given = {name: value for name, value in reward.items() if value is not None}
+    if given and kind != "router":
+        _fail("export", f"--value-usd/--lambda-t/--lambda-c apply to --kind router, not {kind}")
+    try:
+        times = {
+            name: parse_time(value)
+            for name, value in filters.items()
+            if name in ("since", "until") and value is not None
+        }
+        where = TraceFilter(
+            route=filters["route"],
+            session_id=filters["session_id"],
+            valid=True if valid_only else None,
+            limit=limit,
+            **times,
+        )
+        params = RewardParams(**given) if kind == "router" else None
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False, include_input=False)[0]
+        where_ = ".".join(str(part) for part in problem["loc"])
+        _fail("export", f"--{where_.replace('_', '-')}: {problem['msg']}")
+    except ValueError as exc:
+        _fail("export", str(exc))
+    total = None
+    if source.suffix != ".jsonl":
+        from langchain_netgpt.tracing.store import TraceStore
+
+        try:
+            with TraceStore(source) as counter:
+                total = counter.count(
+                    since=where.since,
+                    until=where.until,
+                    route=where.route,
+                    session_id=where.session_id,
+                    valid=where.valid,
+                )
+        except NetGPTError as exc:
+            _fail("export", str(exc), code=1)
+        total = min(total, limit) if limit is not None else total
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    try:
+        with progress:
+            task = progress.add_task(f"{kind} from {source.name}", total=total)
+            summary = export_dataset(
+                kind,  # type: ignore[arg-type]
+                read_traces(source, where),
+                out,
+                format=format,  # type: ignore[arg-type]
+                params=params,
+                overwrite=overwrite,
+                on_trace=lambda _trace: progress.advance(task),
+            )
+    except (NetGPTError, OSError, ValueError) as exc:
+        _fail("export", f"{type(exc).__name__}: {exc}", code=1)
+    _print_dataset_summary(summary)
+
+
+def _print_dataset_summary(summary: ExportSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"netgpt export --kind {summary.kind}: {summary.path} ({summary.format})")
+    table.add_column("", justify="left")
+    table.add_column("rows", justify="right")
+    table.add_row("read", str(summary.rows_read))
+    table.add_row("written", str(summary.rows_written))
+    for reason, count in sorted(summary.skipped.items(), key=lambda item: -item[1]):
+        table.add_row(f"skipped: {reason}", str(count))
+    Console().print(table)
 
 
 def _export_langsmith(

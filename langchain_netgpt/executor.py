@@ -163,6 +163,7 @@ def _attempt(
     error: str | None = None,
     tool_calls_valid: bool | None = None,
     problems: list[str] | None = None,
+    output: AIMessage | None = None,
 ) -> AttemptRecord:
     # Built on the hot path from trusted values: skip validation (see RoutedStep.finish).
     return AttemptRecord.model_construct(
@@ -173,6 +174,7 @@ def _attempt(
         error=error,
         tool_calls_valid=tool_calls_valid,
         problems=problems or [],
+        output=output,
     )
 
 
@@ -349,6 +351,7 @@ class RoutedStep:
                 tool_calls_valid=valid,
                 problems=problems[:20],
                 error_type=InvalidToolCallError.__name__ if problems else None,
+                output=message,
             )
         )
         if problems:

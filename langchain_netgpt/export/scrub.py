@@ -54,6 +54,28 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)\b(api[_-]?key|token|secret|password)=[^\s&\"']{6,}"),  # in URLs / logs
 )
 
+# Credentials given as "name: value" / "name=value" in free text; the name is kept, the value goes.
+_SECRET_ASSIGNMENTS = (
+    # HTTP headers written out: "Authorization: token abc", "Cookie: session=..."
+    re.compile(r"(?i)\b((?:proxy-)?authorization|set-cookie|cookie)(\s*:\s*)([^\r\n\"']+)"),
+    # Environment variables: "OPENAI_API_KEY=...", "export HF_TOKEN: ..." (upper case names only,
+    # so prose such as "the monkey: bananas" is left alone).
+    re.compile(
+        r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD))\b"
+        r"(\s*[=:]\s*[\"']?)([^\s\"'&,;]{6,})"
+    ),
+    # JSON / YAML / headers in text: "api_key": "...", x-api-key: ..., password = ...
+    re.compile(
+        r"(?i)([\"']?\b(?:x[_-])?(?:api[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token"
+        r"|client[_-]?secret|secret[_-]?key|password|passwd)[\"']?)(\s*[:=]\s*[\"']?)"
+        r"([^\s\"'&,;]{6,})"
+    ),
+)
+
+
+def _redact_value(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{match.group(2)}{REDACTED}"
+
 
 def _is_secret_key(key: str) -> bool:
     normal = key.strip().lower().replace("-", "_")
@@ -69,7 +91,9 @@ class SecretScrubber:
       ``*_token``, ``*_secret``, ``password``, ``cookie``, ...) is replaced whole; a container
       under such a key (a JSON schema property named ``api_key``) is scrubbed, not dropped;
     * text shaped like a credential (``Bearer ...``, ``sk-...``, ``lsv2_...``, ``hf_...``, GitHub
-      and AWS key ids, ``token=...`` in URLs) is replaced;
+      and AWS key ids, ``token=...`` in URLs) is replaced, and so is the value of a credential
+      written out in text: an ``Authorization:`` / ``Cookie:`` header line, an environment
+      assignment ``SOME_KEY=...`` / ``SOME_TOKEN: ...``, or ``"api_key": "..."`` in JSON;
     * every known secret value (:meth:`from_environ` takes the values of ``*_KEY``, ``*_TOKEN``,
       ``*_SECRET``, ``*_PASSWORD`` environment variables) is replaced wherever it appears.
       Values shorter than ``min_secret_length`` are ignored: replacing a 3-letter word
@@ -127,6 +151,8 @@ class SecretScrubber:
                 text = text.replace(secret, REDACTED)
         for pattern in _SECRET_PATTERNS:
             text = pattern.sub(REDACTED, text)
+        for assignment in _SECRET_ASSIGNMENTS:
+            text = assignment.sub(_redact_value, text)
         return text
 
     def scrub(self, value: Any) -> Any:

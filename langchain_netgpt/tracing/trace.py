@@ -28,6 +28,8 @@ class AttemptRecord(BaseModel):
         error: Exception message when it failed.
         tool_calls_valid: Whether its tool calls matched the bound schemas (``None``: no tools).
         problems: Validation problems of its tool calls.
+        output: The message the try returned, accepted or not (``None`` when it raised);
+            kept so both sides of a fallback can become a preference pair.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +41,7 @@ class AttemptRecord(BaseModel):
     error: str | None = None
     tool_calls_valid: bool | None = None
     problems: list[str] = Field(default_factory=list)
+    output: AnyMessage | None = None
 
 
 class RouteTrace(BaseModel):

@@ -282,7 +282,7 @@ def test_export_without_a_source_exits_2_with_a_one_line_reason(tmp_path: Path) 
     result = export("--out", str(tmp_path / "r.jsonl"))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "netgpt export: error: a source is required: --from-langsmith PROJECT"
+        "netgpt export: error: a source is required: --from-langsmith PROJECT, --store or --traces"
     ]
 
 
