@@ -626,3 +626,84 @@ def _print_export_summary(summary: LangSmithExportSummary) -> None:
         str(summary.errors),
     )
     Console().print(table)
+
+
+# ------------------------------------------------------------------------------ finetune-edge
+
+
+@app.command("finetune-edge")
+def finetune_edge_command(
+    data: Annotated[
+        Path, typer.Option(help="Exported SFT/GRPO rows: .jsonl, .parquet or a datasets folder.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the LoRA adapter and its manifest.")],
+    method: Annotated[
+        str, typer.Option(help="sft (cloud answers) or grpo (edge rewards).")
+    ] = "sft",
+    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 100,
+    model: Annotated[
+        str, typer.Option(help="'bundled' (SmolLM2-135M-Instruct) or a local model folder.")
+    ] = "bundled",
+    kl_beta: Annotated[float, typer.Option(help="KL penalty towards the frozen base.")] = 0.0,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
+    batch_size: Annotated[int, typer.Option(help="Examples (GRPO: completions) per step.")] = 4,
+    max_length: Annotated[int, typer.Option(help="Longest prompt+completion (tokens).")] = 1024,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    num_generations: Annotated[int, typer.Option(help="GRPO completions per prompt.")] = 4,
+    max_completion_length: Annotated[int, typer.Option(help="GRPO generation budget.")] = 96,
+    max_examples: Annotated[int | None, typer.Option(help="Use only the first N rows.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+) -> None:
+    """Fine-tune the edge model with LoRA (TRL) on exported traces; save the adapter.
+
+    Serve the result with HuggingFaceEdgeModel.from_bundled(adapter_path=OUT).
+    """
+    from pydantic import ValidationError
+
+    from langchain_netgpt.errors import NetGPTError
+    from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
+
+    try:
+        config = EdgeFinetuneConfig(
+            base_model=model,
+            data_path=data,
+            output_dir=out,
+            method=method,
+            steps=steps,
+            kl_beta=kl_beta,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_length=max_length,
+            lora_r=lora_r,
+            num_generations=num_generations,
+            max_completion_length=max_completion_length,
+            max_examples=max_examples,
+            seed=seed,
+            device=device,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "options"
+        _fail("finetune-edge", f"{where}: {error['msg']} (got {error.get('input')!r})")
+    try:
+        result = finetune_edge(config, show_progress=True)
+    except NetGPTError as exc:
+        _fail("finetune-edge", str(exc), code=1)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"netgpt finetune-edge ({result.method})")
+    for column in ("steps", "examples", "first loss", "last loss", "seconds", "adapter"):
+        table.add_column(column, justify="left" if column == "adapter" else "right")
+    first = f"{result.mean_loss(first=True):.4f}" if result.losses else "-"
+    last = f"{result.mean_loss(first=False):.4f}" if result.losses else "-"
+    table.add_row(
+        str(result.steps),
+        f"{result.examples} ({result.skipped} skipped)",
+        first,
+        last,
+        f"{result.seconds:.1f}",
+        str(result.adapter_path),
+    )
+    Console().print(table)

