@@ -15,12 +15,27 @@ if TYPE_CHECKING:
         EdgeFinetuneResult,
         finetune_edge,
     )
+    from langchain_netgpt.learn.off_policy import (
+        BanditData,
+        RidgeRewardModel,
+        ValueEstimate,
+        estimate_value,
+    )
+    from langchain_netgpt.learn.policy_file import (
+        LearnedThresholdPolicy,
+        PolicyFile,
+        load_policy,
+        load_policy_scorer,
+        read_policy_file,
+    )
+    from langchain_netgpt.learn.replay import RouterReplayConfig, replay_router_log
     from langchain_netgpt.learn.rewards import (
         EscalationAwareReward,
         agreement_reward,
         combined_reward,
         schema_validity_reward,
     )
+    from langchain_netgpt.learn.router import RouterFit, fit_router, train_router
 
 _LAZY = {
     "EdgeFinetuneConfig": "langchain_netgpt.learn.edge",
@@ -30,9 +45,45 @@ _LAZY = {
     "agreement_reward": "langchain_netgpt.learn.rewards",
     "combined_reward": "langchain_netgpt.learn.rewards",
     "schema_validity_reward": "langchain_netgpt.learn.rewards",
+    "BanditData": "langchain_netgpt.learn.off_policy",
+    "RidgeRewardModel": "langchain_netgpt.learn.off_policy",
+    "ValueEstimate": "langchain_netgpt.learn.off_policy",
+    "estimate_value": "langchain_netgpt.learn.off_policy",
+    "LearnedThresholdPolicy": "langchain_netgpt.learn.policy_file",
+    "PolicyFile": "langchain_netgpt.learn.policy_file",
+    "load_policy": "langchain_netgpt.learn.policy_file",
+    "load_policy_scorer": "langchain_netgpt.learn.policy_file",
+    "read_policy_file": "langchain_netgpt.learn.policy_file",
+    "RouterFit": "langchain_netgpt.learn.router",
+    "fit_router": "langchain_netgpt.learn.router",
+    "train_router": "langchain_netgpt.learn.router",
+    "RouterReplayConfig": "langchain_netgpt.learn.replay",
+    "replay_router_log": "langchain_netgpt.learn.replay",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "BanditData",
+    "EdgeFinetuneConfig",
+    "EdgeFinetuneResult",
+    "EscalationAwareReward",
+    "LearnedThresholdPolicy",
+    "PolicyFile",
+    "RidgeRewardModel",
+    "RouterFit",
+    "RouterReplayConfig",
+    "ValueEstimate",
+    "agreement_reward",
+    "combined_reward",
+    "estimate_value",
+    "finetune_edge",
+    "fit_router",
+    "load_policy",
+    "load_policy_scorer",
+    "read_policy_file",
+    "replay_router_log",
+    "schema_validity_reward",
+    "train_router",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,262 @@
+"""A realistic routing log to learn from: the real router replaying BFCL tasks under LTE traces.
+
+:func:`replay_router_log` runs :class:`~langchain_netgpt.NetGPTRouter` (sync ``invoke``) over BFCL
+tasks with an exploring policy, and returns the traces:
+
+- the edge answers what the bundled SmolLM2-135M really answered on the task (a recorded
+  outcomes file, :func:`~langchain_netgpt.bench.record.load_edge_outcomes`): its calls, its
+  errors, its token counts;
+- the cloud answers BFCL's ground-truth call;
+- the network is replayed from a mahimahi LTE trace (``NetworkMonitor.from_trace`` on a replay
+  clock), under several base RTTs;
+- the policy is :class:`~langchain_netgpt.exploration.EpsilonGreedyPolicy` around
+  :class:`~langchain_netgpt.NetGPTPolicy`, so every trace carries its propensity;
+- each trace's ``quality`` is the BFCL checker's verdict on the returned calls.
+
+No model is loaded: both sides are :class:`~langchain_netgpt.testing.ScriptedChatModel`
+instances, so a step takes milliseconds of wall time. Its ``latency_s`` is therefore replaced
+by the replayed latency: the edge's from the recorded token counts on an edge device profile
+(:data:`~langchain_netgpt.latency.DEFAULT_EDGE`; the recording itself ran on a shared CPU), the
+cloud's from the base RTT plus the time the trace's packets take to carry the request and the
+response, plus the cloud profile's compute time. A fallback step pays for both tries.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_netgpt.bench.bfcl import BfclTask, check_calls
+from langchain_netgpt.bench.record import EdgeOutcome, load_edge_outcomes, tasks_by_id
+from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.exploration import EpsilonGreedyPolicy
+from langchain_netgpt.latency import DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
+from langchain_netgpt.network import LinkTrace, NetworkMonitor
+from langchain_netgpt.policy import NetGPTPolicy
+from langchain_netgpt.router import NetGPTRouter
+from langchain_netgpt.testing import ScriptedChatModel
+from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
+
+__all__ = ["BUNDLED_EDGE_OUTCOMES", "RouterReplayConfig", "replay_router_log"]
+
+BUNDLED_EDGE_OUTCOMES = (
+    Path(__file__).resolve().parents[1] / "bench" / "data" / "edge_outcomes_smollm2_135m.jsonl"
+)
+"""The recorded outcomes of the bundled SmolLM2-135M on BFCL, shipped with the package."""
+
+_BFCL_FILES = ("simple_python", "multiple", "parallel", "irrelevance")
+
+
+class RouterReplayConfig(BaseModel):
+    """Where the replay's data lives and how it explores.
+
+    Args:
+        bfcl_dir: Folder of the BFCL files (``BFCL_v4_<category>.json`` and ``possible_answer/``).
+        traces_dir: Folder of mahimahi traces (``<name>.down`` / ``<name>.up``).
+        outcomes: Recorded edge outcomes (default: the bundled model's recording).
+        trace_names: Traces to replay, one scenario each per base RTT.
+        base_rtts_ms: Base RTTs of the scenarios (traces carry capacity, not RTT).
+        passes: Times every task is asked per scenario.
+        step_interval_s: Trace time between two steps.
+        epsilon: Exploration probability of the logging policy.
+        seed: Seed of the exploration and of the task order.
+        edge_profile: Edge device the replayed edge latency is computed for.
+        cloud_profile: Cloud compute profile of the replayed cloud latency.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.learn.replay import RouterReplayConfig
+
+            config = RouterReplayConfig(bfcl_dir="data/bfcl", traces_dir="data/traces")
+            assert config.epsilon == 0.2
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bfcl_dir: Path
+    traces_dir: Path
+    outcomes: Path = BUNDLED_EDGE_OUTCOMES
+    trace_names: tuple[str, ...] = Field(
+        default=("Verizon-LTE-short", "TMobile-LTE-short", "ATT-LTE-driving-2016"), min_length=1
+    )
+    base_rtts_ms: tuple[float, ...] = Field(default=(30, 150, 600, 1500, 3000), min_length=1)
+    passes: int = Field(default=1, ge=1)
+    max_tasks: int | None = Field(
+        default=None, ge=1, description="Use only this many recorded tasks (by id order)."
+    )
+    step_interval_s: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    epsilon: float = Field(default=0.2, gt=0, le=1)
+    seed: int = 0
+    edge_profile: SideProfile = DEFAULT_EDGE
+    cloud_profile: SideProfile = DEFAULT_CLOUD
+
+
+def _ground_truth_answer(task: BfclTask) -> AIMessage:
+    """The cloud's answer: BFCL's first accepted value of every parameter."""
+    if task.ground_truth is None:
+        return AIMessage(content="None of the available functions applies to this request.")
+    calls = []
+    for index, entry in enumerate(task.ground_truth):
+        for name, params in entry.items():
+            args = {}
+            for param, allowed in params.items():
+                chosen = next((v for v in allowed if v != ""), None)
+                if chosen is not None:
+                    args[param] = chosen
+            calls.append({"name": task.tool_name(name), "args": args, "id": f"call_gt_{index}"})
+    return AIMessage(content="", tool_calls=calls)
+
+
+def _edge_answer(task: BfclTask, outcome: EdgeOutcome) -> AIMessage:
+    """The edge's answer: what the recorded model did (its exception is raised again)."""
+    if outcome.error is not None:
+        raise RuntimeError(f"recorded edge failure: {outcome.error}")
+    if not outcome.calls:
+        return AIMessage(content=outcome.text)
+    calls = []
+    for index, call in enumerate(outcome.calls):
+        try:
+            name = task.tool_name(call["name"])
+        except KeyError:
+            name = str(call["name"])  # a name the task does not offer: the router will refuse it
+        calls.append({"name": name, "args": dict(call.get("args") or {}), "id": f"call_e{index}"})
+    return AIMessage(content="", tool_calls=calls)
+
+
+def _compute_s(profile: SideProfile, in_tokens: int, out_tokens: int) -> float:
+    return (
+        profile.overhead_s
+        + in_tokens / profile.prefill_tokens_per_s
+        + out_tokens / profile.decode_tokens_per_s
+    )
+
+
+def _replay_clock(now: list[float]) -> Callable[[], float]:
+    """A clock that reads the replay's own time (advanced by the loop, one step at a time)."""
+    return lambda: now[0]
+
+
+def replay_router_log(
+    config: RouterReplayConfig,
+    *,
+    on_step: Callable[[int, int], None] | None = None,
+) -> list[RouteTrace]:
+    """Run the router over the recorded BFCL tasks under replayed networks; return its traces.
+
+    Args:
+        config: Data locations and exploration settings.
+        on_step: Called as ``on_step(done, total)`` after each step.
+
+    Returns:
+        One trace per step, with ``quality`` (BFCL correctness), ``propensity`` and the replayed
+        ``latency_s``.
+
+    Raises:
+        BenchmarkDataError: The outcomes or BFCL files are missing or malformed.
+        FileNotFoundError: A trace file is missing.
+    """
+    outcomes = load_edge_outcomes(config.outcomes).rows
+    files = [config.bfcl_dir / f"BFCL_v4_{c}.json" for c in _BFCL_FILES]
+    tasks = {
+        i: t for i, t in tasks_by_id([f for f in files if f.is_file()]).items() if i in outcomes
+    }
+    ordered = sorted(tasks.values(), key=lambda t: t.id)[: config.max_tasks]
+    if not ordered:
+        raise BenchmarkDataError(
+            f"no task of {config.outcomes} was found in {config.bfcl_dir}",
+            path=str(config.outcomes),
+        )
+    rng = random.Random(config.seed)
+    current: list[BfclTask] = []
+
+    def edge_reply(_: Sequence[BaseMessage]) -> AIMessage:
+        return _edge_answer(current[0], outcomes[current[0].id])
+
+    def cloud_reply(_: Sequence[BaseMessage]) -> AIMessage:
+        return _ground_truth_answer(current[0])
+
+    edge = ScriptedChatModel(responses=[edge_reply], model_name="replayed-smollm2-135m")
+    cloud = ScriptedChatModel(responses=[cloud_reply], model_name="bfcl-ground-truth")
+    total = len(config.trace_names) * len(config.base_rtts_ms) * config.passes * len(ordered)
+    traces: list[RouteTrace] = []
+    done = 0
+    for trace_name in config.trace_names:
+        down = config.traces_dir / f"{trace_name}.down"
+        up = config.traces_dir / f"{trace_name}.up"
+        up_link = LinkTrace.from_file(up)
+        down_link = LinkTrace.from_file(down)
+        for base_rtt in config.base_rtts_ms:
+            now = [0.0]
+            sink = InMemoryTraceSink()
+            router = NetGPTRouter(
+                edge=edge,
+                cloud=cloud,
+                policy=EpsilonGreedyPolicy(
+                    base=NetGPTPolicy(), epsilon=config.epsilon, seed=rng.randrange(2**31)
+                ),
+                monitor=NetworkMonitor.from_trace(
+                    down, up, base_rtt_ms=base_rtt, clock=_replay_clock(now)
+                ),
+                sinks=[sink],
+            )
+            for _ in range(config.passes):
+                for task in rng.sample(ordered, len(ordered)):
+                    current[:] = [task]
+                    router.bind_tools(task.tools).invoke(task.messages)
+                    trace = sink.traces[-1]
+                    traces.append(
+                        _replayed(
+                            trace,
+                            task,
+                            outcomes[task.id],
+                            config,
+                            now[0],
+                            base_rtt,
+                            up_link,
+                            down_link,
+                        )
+                    )
+                    now[0] += config.step_interval_s
+                    done += 1
+                    if on_step is not None:
+                        on_step(done, total)
+    return traces
+
+
+def _replayed(
+    trace: RouteTrace,
+    task: BfclTask,
+    outcome: EdgeOutcome,
+    config: RouterReplayConfig,
+    at_s: float,
+    base_rtt_ms: float,
+    up: LinkTrace,
+    down: LinkTrace,
+) -> RouteTrace:
+    """The trace with BFCL quality and the replayed latency of the sides it tried."""
+    output = trace.output
+    calls: list[dict[str, Any]] = (
+        [dict(call) for call in output.tool_calls] if isinstance(output, AIMessage) else []
+    )
+    quality = 1.0 if output is not None and check_calls(task, calls).correct else 0.0
+    in_tokens = max(outcome.input_tokens, 1)
+    latency = 0.0
+    for attempt in trace.attempts:
+        if attempt.target == "edge":
+            latency += _compute_s(config.edge_profile, in_tokens, outcome.output_tokens)
+        else:
+            answer = _ground_truth_answer(task)
+            text = str(answer.tool_calls or answer.content)
+            start = at_s + latency
+            up_s = up.delivery_time_s(start_s=start, nbytes=trace.features["payload_bytes"])
+            # The response: the answer's JSON in an OpenAI chat-completion envelope (~400 bytes).
+            down_s = down.delivery_time_s(start_s=start + up_s, nbytes=400 + len(text))
+            compute = _compute_s(config.cloud_profile, in_tokens, len(text) // 4 + 1)
+            latency += base_rtt_ms / 1000 + up_s + down_s + compute
+    return trace.model_copy(update={"quality": quality, "latency_s": latency})
