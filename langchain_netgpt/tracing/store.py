@@ -252,7 +252,8 @@ class TraceStore:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", None) not in _BUSY_CODES:
+                # sqlite_errorcode is the extended code (SQLITE_BUSY_SNAPSHOT, ...): keep the base.
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _BUSY_CODES:
                     raise
                 if time.monotonic() + delay > deadline:
                     raise

@@ -305,6 +305,29 @@ def test_the_router_opens_a_store_from_a_path_and_writes_every_step(tmp_path: Pa
 
 
 # -- concurrency and crashes -------------------------------------------------------------------
+def test_a_write_waits_for_another_writer_to_release_the_lock(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "t.db", busy_timeout_s=5)
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    threading.Timer(0.2, lambda: other.execute("COMMIT")).start()
+    store.write(make_trace("a", 1.0))
+    assert store.count() == 1
+    other.close()
+
+
+def test_a_write_blocked_past_the_busy_timeout_raises_naming_the_cause(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "t.db", busy_timeout_s=0.2)
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(TraceStoreError, match="locked") as info:
+        store.write(make_trace("a", 1.0))
+    assert info.value.cause == "SQLITE_BUSY"
+    other.execute("ROLLBACK")
+    store.write(make_trace("a", 1.0))  # the store is usable again once the lock is free
+    assert store.count() == 1
+    other.close()
+
+
 def test_concurrent_threads_and_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     TraceStore(path).close()  # created once up front; the writers race on writes, not on creation
