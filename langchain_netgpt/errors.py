@@ -75,6 +75,41 @@ class RoutingError(NetGPTError):
         self.attempts = list(attempts or [])
 
 
+class PrivateStepError(RoutingError):
+    """A private step (a privacy rule matched) could not be answered on the edge.
+
+    The cloud is not tried for a private step unless
+    ``PrivacyRules(allow_cloud_fallback=True)``.
+
+    Attributes:
+        rule: The privacy rule that made the step private (its name, never the matched text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str,
+        attempts: list[tuple[str, BaseException]] | None = None,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.rule = rule
+
+
+class CircuitOpenError(NetGPTError):
+    """A side was not called because its circuit breaker is open.
+
+    Attributes:
+        target: The side whose circuit is open.
+        retry_in_s: Seconds until the circuit lets a probe through.
+    """
+
+    def __init__(self, message: str, *, target: str, retry_in_s: float) -> None:
+        super().__init__(message)
+        self.target = target
+        self.retry_in_s = retry_in_s
+
+
 class InvalidToolCallError(NetGPTError, ValueError):
     """A model produced a tool call that does not match the bound tools' JSON schemas.
 

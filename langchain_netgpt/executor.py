@@ -8,6 +8,7 @@ drive it differ only in how they call the child model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -27,10 +28,18 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from langchain_netgpt._jsonschema import validate_json_schema
-from langchain_netgpt.errors import InvalidToolCallError, RoutingError
+from langchain_netgpt.errors import (
+    CircuitOpenError,
+    InvalidToolCallError,
+    PrivateStepError,
+    RoutingError,
+    StepTimeoutError,
+)
 from langchain_netgpt.features import RequestFeatures, ToolsSummary
 from langchain_netgpt.network import NetworkMonitor, NetworkState
 from langchain_netgpt.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
+from langchain_netgpt.privacy import PrivacyMatch, PrivacyRules
+from langchain_netgpt.reliability import CircuitBreaker, CircuitState, RetryPolicy
 from langchain_netgpt.tracing import TRACE_SCHEMA_VERSION, AttemptRecord, RouteTrace
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
@@ -51,6 +60,13 @@ class StepOwner(Protocol):
 
     fallback: bool
     validate_tool_calls: bool
+    step_deadline_s: float | None
+    retry: RetryPolicy
+    privacy: PrivacyRules | None
+
+    def breaker_for(self, target: str) -> CircuitBreaker | None:
+        """The circuit breaker of a side, if any."""
+        ...
 
     @property
     def budget(self) -> CloudBudget | None:
@@ -206,8 +222,10 @@ class RoutedStep:
         mode: str,
         run_id: str | None,
         session_id: str | None,
+        private: PrivacyMatch | None = None,
     ) -> None:
         self.router = router
+        self.private = private
         self.messages = messages
         self.binding = binding
         self.features = features
@@ -218,6 +236,8 @@ class RoutedStep:
         self.run_id = run_id
         self.session_id = session_id
         self.started = time.perf_counter()
+        deadline_s = router.step_deadline_s
+        self.deadline = None if deadline_s is None else self.started + deadline_s
         self.attempts: list[AttemptRecord] = []
         self.answer: AIMessage | None = None
         self.answer_target: str | None = None
@@ -231,10 +251,15 @@ class RoutedStep:
     def candidates(self) -> Iterator[str]:
         """Targets to try, in order: the decision, then (with fallback on) the other side."""
         first = self.decision.target
-        yield first
+        if self._gate(first):
+            yield first
         if not self.router.fallback or self.answer is not None:
             return
         second = CLOUD if first == EDGE else EDGE
+        privacy = self.router.privacy
+        if second == CLOUD and self.private is not None:
+            if privacy is None or not privacy.allow_cloud_fallback:
+                return  # a private step never leaves the device unless the user opted in
         if second == CLOUD and self.slot is not None and self.router.budget is not None:
             if not self.router.budget.upgrade(
                 self.slot, price_usd=self.decision.expected_cloud_price_usd
@@ -243,7 +268,77 @@ class RoutedStep:
                 return
         if second == EDGE and self.slot is not None and self.router.budget is not None:
             self.router.budget.downgrade(self.slot)
-        yield second
+        if self._gate(second):
+            yield second
+
+    # -- deadline, circuit breakers and retries ------------------------------------------------
+    def time_left_s(self) -> float | None:
+        """Seconds left before the step's deadline (``None``: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def try_timeout_s(self, per_try_s: float | None) -> float | None:
+        """The timeout of the next try: ``per_try_s`` capped by the time left in the step."""
+        left = self.time_left_s()
+        if left is None:
+            return per_try_s
+        left = max(left, 0.001)
+        return left if per_try_s is None else min(per_try_s, left)
+
+    def _gate(self, target: str) -> bool:
+        """Whether ``target`` may be tried now; a refusal is recorded as a failed attempt."""
+        left = self.time_left_s()
+        if left is not None and left <= 0:
+            deadline = self.router.step_deadline_s or 0.0
+            self.failed(
+                target,
+                StepTimeoutError(
+                    f"step_deadline_s={deadline} passed before {target} could be tried",
+                    target=target,
+                    timeout_s=deadline,
+                ),
+                0.0,
+                count=False,
+            )
+            return False
+        breaker = self.router.breaker_for(target)
+        if breaker is None or breaker.allow():
+            return True
+        wait = breaker.seconds_until_probe()
+        self.failed(
+            target,
+            CircuitOpenError(
+                f"{target} circuit is open (next probe in {wait:.1f} s)",
+                target=target,
+                retry_in_s=wait,
+            ),
+            0.0,
+            count=False,
+        )
+        self.fallback_reason = f"circuit_open: {target} circuit is open"
+        return False
+
+    def retry_wait_s(self, target: str, error: BaseException, retry: int) -> float | None:
+        """Seconds to wait before retry number ``retry`` of ``target``, or ``None``: do not.
+
+        A retry needs a retryable error, tries left, a closed circuit, and a wait that leaves
+        time for the retry before the step's deadline.
+        """
+        policy = self.router.retry
+        if retry >= policy.attempts or not policy.is_retryable(error):
+            return None
+        breaker = self.router.breaker_for(target)
+        if breaker is not None and breaker.state is not CircuitState.CLOSED:
+            return None
+        wait = policy.backoff_s(retry=retry, error=error)
+        left = self.time_left_s()
+        if left is not None and wait >= left:
+            return None
+        return wait
+
+    def _release(self, target: str) -> None:
+        breaker = self.router.breaker_for(target)
+        if breaker is not None:
+            breaker.release()
 
     def model_for(self, target: str) -> Runnable[Any, Any]:
         """The child model (with tools bound) for a target."""
@@ -282,16 +377,25 @@ class RoutedStep:
             RoutingError: No target answered (the trace is written first).
         """
         for target in self.candidates():
-            t0 = time.perf_counter()
-            try:
-                answer = call(target)
-            except passthrough:
-                self.abandon()
-                raise
-            except Exception as exc:
-                self.failed(target, exc, time.perf_counter() - t0)
-                continue
-            if self.accept(target, answer, time.perf_counter() - t0):
+            retry = 0
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    answer = call(target)
+                except passthrough:
+                    self._release(target)
+                    self.abandon()
+                    raise
+                except Exception as exc:
+                    self.failed(target, exc, time.perf_counter() - t0)
+                    retry += 1
+                    wait = self.retry_wait_s(target, exc, retry)
+                    if wait is None:
+                        break
+                    time.sleep(wait)
+                    continue
+                if self.accept(target, answer, time.perf_counter() - t0):
+                    return self.finish()
                 break
         return self.finish()
 
@@ -303,16 +407,28 @@ class RoutedStep:
     ) -> AIMessage:
         """Async twin of :meth:`run` (only the call is awaited)."""
         for target in self.candidates():
-            t0 = time.perf_counter()
-            try:
-                answer = await call(target)
-            except passthrough:
-                self.abandon()
-                raise
-            except Exception as exc:
-                self.failed(target, exc, time.perf_counter() - t0)
-                continue
-            if self.accept(target, answer, time.perf_counter() - t0):
+            retry = 0
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    answer = await call(target)
+                except passthrough:
+                    self._release(target)
+                    self.abandon()
+                    raise
+                except asyncio.CancelledError:
+                    self._release(target)  # a cancelled probe must not hold the circuit
+                    raise
+                except Exception as exc:
+                    self.failed(target, exc, time.perf_counter() - t0)
+                    retry += 1
+                    wait = self.retry_wait_s(target, exc, retry)
+                    if wait is None:
+                        break
+                    await asyncio.sleep(wait)
+                    continue
+                if self.accept(target, answer, time.perf_counter() - t0):
+                    return self.finish()
                 break
         return self.finish()
 
@@ -322,8 +438,13 @@ class RoutedStep:
             self.router.budget.downgrade(self.slot)
 
     # -- outcomes -----------------------------------------------------------------------------
-    def failed(self, target: str, exc: BaseException, elapsed_s: float) -> None:
-        """Record a try that raised."""
+    def failed(
+        self, target: str, exc: BaseException, elapsed_s: float, *, count: bool = True
+    ) -> None:
+        """Record a try that raised (``count``: it counts against the side's circuit)."""
+        breaker = self.router.breaker_for(target) if count else None
+        if breaker is not None:
+            breaker.record_failure()
         self.attempts.append(
             _attempt(
                 target,
@@ -341,6 +462,9 @@ class RoutedStep:
         An answer whose tool calls do not fit the bound schemas is refused while another target
         remains to be tried; the last one is returned as it is (and traced as invalid).
         """
+        breaker = self.router.breaker_for(target)
+        if breaker is not None:
+            breaker.record_success()  # the side answered, even if its tool calls are invalid
         problems = self.binding.problems(message) if self.router.validate_tool_calls else []
         valid: bool | None = None if self.binding.tools is None else not problems
         self.attempts.append(
@@ -471,10 +595,17 @@ class RoutedStep:
         info["trace_id"] = trace.trace_id
         self.router.emit_trace(trace)
         if answer is None:
-            raise RoutingError(
-                f"netgpt: {error_text}",
-                attempts=[(a.target, RuntimeError(a.error or "")) for a in self.attempts],
-            )
+            attempts: list[tuple[str, BaseException]] = [
+                (a.target, RuntimeError(a.error or "")) for a in self.attempts
+            ]
+            if self.private is not None:
+                raise PrivateStepError(
+                    f"netgpt: {error_text}; the step is private ({self.private.rule}), so it was "
+                    "not sent to the cloud (PrivacyRules(allow_cloud_fallback=True) allows it)",
+                    rule=self.private.rule,
+                    attempts=attempts,
+                )
+            raise RoutingError(f"netgpt: {error_text}", attempts=attempts)
         answer.response_metadata = {**answer.response_metadata, "netgpt": info}
         return answer
 

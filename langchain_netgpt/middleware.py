@@ -188,6 +188,7 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             self._binding(request),
             mode=mode,
             session_id=str(session) if session is not None else None,
+            metadata=config["metadata"],
         )
         return step, config
 
@@ -221,7 +222,7 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
             run = partial(contextvars.copy_context().run, _run_in_config, child, handler, routed)
-            responses[target] = self.router.call_with_deadline(run, target)
+            responses[target] = self.router.call_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 
         return _with_answer(responses, step.run(call, passthrough=(GraphBubbleUp,)))
@@ -236,7 +237,7 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         async def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
             run = _arun_in_config(child, handler, routed)
-            responses[target] = await self.router.acall_with_deadline(run, target)
+            responses[target] = await self.router.acall_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 
         return _with_answer(responses, await step.arun(call, passthrough=(GraphBubbleUp,)))

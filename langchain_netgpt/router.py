@@ -11,8 +11,9 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -35,9 +36,17 @@ from langchain_netgpt.executor import (
     child_callbacks,
     invoke_child,
 )
+from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.network import NetworkMonitor
 from langchain_netgpt.policy import CLOUD, EDGE, CloudBudget, NetGPTPolicy, RoutePolicy
+from langchain_netgpt.privacy import PrivacyRules, scrub_trace
+from langchain_netgpt.reliability import (
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    CircuitState,
+    RetryPolicy,
+)
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.streaming import StreamRelay
 from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
@@ -79,6 +88,15 @@ class NetGPTRouter(BaseChatModel):
         step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
         fallback: Whether to try the other side when the first fails.
         validate_tool_calls: Whether to check tool calls against the bound schemas.
+        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
+            ``None``; each try gets ``min(step_timeout_s, time left)``.
+        retry: Retries of the same side (default: none) for 429/5xx/connection failures.
+        circuit_breaker: A circuit breaker per side, or ``None``: once open, steps go to the
+            other side at once (``fallback_reason`` starts with ``circuit_open``).
+        privacy: Rules that keep a step on the edge (``overridden_by="privacy"``); a private
+            step does not fall back to the cloud unless the rules allow it.
+        scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
+            ``*_TOKEN`` environment values) from traces before the sinks see them.
 
     Example:
         .. code-block:: python
@@ -110,11 +128,30 @@ class NetGPTRouter(BaseChatModel):
     step_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     fallback: bool = True
     validate_tool_calls: bool = True
+    step_deadline_s: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="One deadline for the whole step: every try, retry wait and the fallback.",
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    circuit_breaker: CircuitBreakerConfig | None = Field(
+        default=None, description="Circuit breaker per side (None: none)."
+    )
+    privacy: PrivacyRules | None = Field(
+        default=None, description="Rules that keep a step on the edge whatever the score."
+    )
+    scrub_secrets: bool = Field(
+        default=True, description="Remove credentials from traces before they reach the sinks."
+    )
 
     _bindings: OrderedDict[tuple[int, str], tuple[Any, ToolBinding]] = PrivateAttr(
         default_factory=OrderedDict
     )
     _pool: concurrent.futures.ThreadPoolExecutor | None = PrivateAttr(default=None)
+    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
+    _breakers_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _scrubber: SecretScrubber | None = PrivateAttr(default=None)
     sink_errors: int = Field(default=0, exclude=True, description="Traces a sink failed to take.")
 
     @field_validator("store", mode="before")
@@ -230,6 +267,7 @@ class NetGPTRouter(BaseChatModel):
             run_id=str(run_manager.run_id) if run_manager is not None else None,
             session_id=str(session) if session is not None else None,
             previous_target=previous if isinstance(previous, str) else None,
+            metadata=metadata,
         )
 
     def plan_step(
@@ -241,6 +279,7 @@ class NetGPTRouter(BaseChatModel):
         run_id: str | None = None,
         session_id: str | None = None,
         previous_target: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> RoutedStep:
         """Decide where a call with these tools goes: the decision every front door shares.
 
@@ -252,9 +291,13 @@ class NetGPTRouter(BaseChatModel):
             session_id: Conversation / thread id, if known.
             previous_target: Side of the conversation's previous turn; by default read from the
                 routing metadata of the last AI message.
+            metadata: The run's metadata (``sensitive=True`` makes the step private).
 
         Returns:
             The step, ready to be run (this router owns its budget, monitor and sinks).
+
+        Raises:
+            TypeError: A ``sensitive`` flag is not a bool.
         """
         features = RequestFeatures.from_messages(
             messages, binding.summary, previous_target=previous_target
@@ -264,6 +307,16 @@ class NetGPTRouter(BaseChatModel):
         budget = self.budget
         shift = -budget.threshold_shift if budget is not None else 0.0
         decision = self.policy.decide(features, score, network, threshold_shift=shift)
+        private = self.privacy.check(messages, metadata) if self.privacy is not None else None
+        if private is not None:
+            # Forced: the score does not matter and the trace names the rule, not the text.
+            decision = replace(
+                decision,
+                target=EDGE,
+                overridden_by="privacy",
+                reason=private.describe(),
+                propensity=1.0,
+            )
         slot = None
         if budget is not None:
             slot = budget.reserve(
@@ -289,10 +342,40 @@ class NetGPTRouter(BaseChatModel):
             mode=mode,
             run_id=run_id,
             session_id=session_id,
+            private=private,
         )
+
+    # -- reliability ---------------------------------------------------------------------------
+    def breaker_for(self, target: str) -> CircuitBreaker | None:
+        """The circuit breaker of a side (``None`` when ``circuit_breaker`` is not set)."""
+        if self.circuit_breaker is None:
+            return None
+        with self._breakers_lock:
+            breaker = self._breakers.get(target)
+            if breaker is None:
+                breaker = self._breakers[target] = CircuitBreaker(self.circuit_breaker)
+            return breaker
+
+    def circuit_state(self, target: str) -> CircuitState:
+        """State of a side's circuit (``closed`` when no breaker is configured).
+
+        Raises:
+            ValueError: ``target`` is neither ``"edge"`` nor ``"cloud"``.
+        """
+        if target not in (EDGE, CLOUD):
+            raise ValueError(f"target must be {EDGE!r} or {CLOUD!r}, got {target!r}")
+        breaker = self.breaker_for(target)
+        return CircuitState.CLOSED if breaker is None else breaker.state
+
+    def _scrubbed(self, trace: RouteTrace) -> RouteTrace:
+        if self._scrubber is None:
+            self._scrubber = SecretScrubber.from_environ()
+        return scrub_trace(trace, self._scrubber)
 
     def emit_trace(self, trace: RouteTrace) -> None:
         """Send a trace to every sink; a failing sink is counted and logged, never fatal."""
+        if self.scrub_secrets:
+            trace = self._scrubbed(trace)
         for sink in [*self.sinks, self.store] if self.store is not None else self.sinks:
             try:
                 sink.write(trace)
@@ -303,43 +386,57 @@ class NetGPTRouter(BaseChatModel):
                 logger.exception("netgpt: sink %r failed to store trace %s", sink, trace.trace_id)
 
     # -- calls ---------------------------------------------------------------------------------
-    def _timeout_error(self, target: str) -> StepTimeoutError:
-        timeout = self.step_timeout_s or 0.0
+    def _timeout_error(self, target: str, timeout: float) -> StepTimeoutError:
         return StepTimeoutError(
-            f"{target} did not answer within step_timeout_s={timeout}",
+            f"{target} did not answer within {timeout:.3f} s "
+            f"(step_timeout_s={self.step_timeout_s}, step_deadline_s={self.step_deadline_s})",
             target=target,
             timeout_s=timeout,
         )
 
-    def call_with_deadline(self, call: Callable[[], _T], target: str) -> _T:
+    def _try_timeout(self, step: RoutedStep | None) -> float | None:
+        return self.step_timeout_s if step is None else step.try_timeout_s(self.step_timeout_s)
+
+    def call_with_deadline(
+        self, call: Callable[[], _T], target: str, *, step: RoutedStep | None = None
+    ) -> _T:
         """Run ``call()``, giving up after ``step_timeout_s`` (the call runs in a worker thread).
+
+        Args:
+            call: The model call.
+            target: The side called (for the error).
+            step: The step the call belongs to; its ``step_deadline_s`` shortens the wait.
 
         Raises:
             StepTimeoutError: The deadline passed first.
         """
-        if self.step_timeout_s is None:
+        timeout = self._try_timeout(step)
+        if timeout is None:
             return call()
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="netgpt-step")
         future = self._pool.submit(call)
         try:
-            return future.result(timeout=self.step_timeout_s)
+            return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise self._timeout_error(target) from None
+            raise self._timeout_error(target, timeout) from None
 
-    async def acall_with_deadline(self, call: Awaitable[_T], target: str) -> _T:
-        """Await ``call``, cancelling it after ``step_timeout_s``.
+    async def acall_with_deadline(
+        self, call: Awaitable[_T], target: str, *, step: RoutedStep | None = None
+    ) -> _T:
+        """Await ``call``, cancelling it after ``step_timeout_s`` (or the step's deadline).
 
         Raises:
             StepTimeoutError: The deadline passed first.
         """
-        if self.step_timeout_s is None:
+        timeout = self._try_timeout(step)
+        if timeout is None:
             return await call
         try:
-            return await asyncio.wait_for(call, self.step_timeout_s)
+            return await asyncio.wait_for(call, timeout)
         except TimeoutError:
-            raise self._timeout_error(target) from None
+            raise self._timeout_error(target, timeout) from None
 
     def _generate(
         self,
@@ -356,7 +453,7 @@ class NetGPTRouter(BaseChatModel):
             child = partial(
                 invoke_child, step.model_for(target), messages, config, {"stop": stop, **kwargs}
             )
-            return self.call_with_deadline(child, target)
+            return self.call_with_deadline(child, target, step=step)
 
         return ChatResult(generations=[ChatGeneration(message=step.run(call))])
 
@@ -375,7 +472,7 @@ class NetGPTRouter(BaseChatModel):
             child = ainvoke_child(
                 step.model_for(target), messages, config, {"stop": stop, **kwargs}
             )
-            return await self.acall_with_deadline(child, target)
+            return await self.acall_with_deadline(child, target, step=step)
 
         return ChatResult(generations=[ChatGeneration(message=await step.arun(call))])
 

@@ -41,6 +41,9 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
     set); ``NETGPT_CLOUD_BASE_URL`` alone selects an OpenAI-compatible server that needs no key
     (vLLM, TGI, ``netgpt serve``). ``NETGPT_CLOUD_MODEL`` names the model (default
     ``gpt-4o-mini``). The key is held as a ``SecretStr`` and never shown in ``repr`` or errors.
+    The client makes no retries of its own (``max_retries=0``): the router's ``retry`` policy and
+    ``step_deadline_s`` are the single source of truth; its 60 s ``timeout`` only frees a worker
+    thread the router has already given up on.
 
     Args:
         **overrides: ``ChatOpenAI`` arguments that take precedence over the environment
@@ -80,7 +83,9 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
         "api_key": secret,
         "base_url": base_url,
         "timeout": _DEFAULT_TIMEOUT_S,
-        "max_retries": 2,
+        # The router owns retries (NetGPTRouter.retry) and deadlines (step_deadline_s); client
+        # retries would hide failures from the circuit breaker and overrun the step's deadline.
+        "max_retries": 0,
         # Token usage on streamed answers, and response headers (server timing such as
         # openai-processing-ms) that let the router separate compute from network time.
         "stream_usage": True,
