@@ -1,0 +1,116 @@
+"""Fine-tuning the bundled edge model on CPU: the loss falls and the adapter serves tool calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from langchain_netgpt._jsonschema import validate_json_schema
+from langchain_netgpt.bench import load_bfcl
+from langchain_netgpt.cli import app
+from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache
+from langchain_netgpt.errors import EdgeModelError
+from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
+from langchain_netgpt.learn.edge_data import rows_from_bfcl
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def bfcl_rows(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    tasks = load_bfcl(shared_data / "bfcl" / "BFCL_v4_simple_python.json", limit=16)
+    path = tmp_path_factory.mktemp("data") / "sft.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows_from_bfcl(tasks)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sft_adapter(tmp_path_factory: pytest.TempPathFactory, bfcl_rows: Path) -> Path:
+    out = tmp_path_factory.mktemp("adapter") / "sft"
+    result = CliRunner().invoke(
+        app,
+        [
+            "finetune-edge",
+            "--data",
+            str(bfcl_rows),
+            "--out",
+            str(out),
+            "--steps",
+            "12",
+            "--batch-size",
+            "2",
+            "--max-length",
+            "512",
+            "--learning-rate",
+            "1e-3",
+            "--kl-beta",
+            "0.05",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sft_lowers_the_training_loss(sft_adapter: Path) -> None:
+    manifest = json.loads((sft_adapter / "netgpt_adapter.json").read_text())
+    losses = manifest["result"]["losses"]
+    assert manifest["result"]["steps"] == 12
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.8 * first, losses
+
+
+def test_the_adapter_reloads_in_the_edge_model_and_makes_a_valid_call(
+    sft_adapter: Path, shared_data: Path
+) -> None:
+    task = load_bfcl(shared_data / "bfcl" / "BFCL_v4_simple_python.json", limit=20)[18]
+    edge = HuggingFaceEdgeModel.from_bundled(
+        device="cpu",
+        adapter_path=str(sft_adapter),
+        max_new_tokens=96,
+        model_cache=LoadedModelCache(),
+    )
+    message = edge.bind_tools(task.tools).invoke(task.messages)
+    assert message.tool_calls, message
+    schema = task.tools[0]["function"]["parameters"]
+    assert validate_json_schema(message.tool_calls[0]["args"], schema) == []
+
+
+def test_an_adapter_for_another_base_is_refused(sft_adapter: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "adapter"
+    copy.mkdir()
+    for file in sft_adapter.iterdir():
+        if file.is_file():
+            (copy / file.name).write_bytes(file.read_bytes())
+    manifest = json.loads((copy / "netgpt_adapter.json").read_text())
+    manifest["base_model"]["hidden_size"] = 2048
+    (copy / "netgpt_adapter.json").write_text(json.dumps(manifest))
+    edge = HuggingFaceEdgeModel.from_bundled(
+        device="cpu", adapter_path=str(copy), model_cache=LoadedModelCache()
+    )
+    with pytest.raises(EdgeModelError, match="trained on base model"):
+        edge.load()
+
+
+def test_a_short_grpo_run_trains_against_the_rewards(bfcl_rows: Path, tmp_path: Path) -> None:
+    config = EdgeFinetuneConfig(
+        data_path=bfcl_rows,
+        output_dir=tmp_path / "grpo",
+        method="grpo",
+        steps=2,
+        batch_size=2,
+        num_generations=2,
+        max_completion_length=24,
+        max_length=512,
+        kl_beta=0.05,
+        device="cpu",
+    )
+    result = finetune_edge(config)
+    assert result.steps == 2
+    assert len(result.rewards) == 2
+    assert all(0.0 <= r <= 1.0 for r in result.rewards)
+    assert (tmp_path / "grpo" / "adapter_config.json").is_file()
