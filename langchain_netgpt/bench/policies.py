@@ -65,15 +65,49 @@ class ReplayPolicy:
     parameter: float | None = None
 
 
-def fit_scorers(train: Sequence[ReplayTask], tasks: Sequence[ReplayTask]) -> LearnedScorer:
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+"""L2 penalties :func:`fit_scorers` chooses from by cross-validation on the train split."""
+
+
+def _cv_log_loss(train: Sequence[ReplayTask], l2: float, folds: int) -> float:
+    import math
+
+    loss = 0.0
+    for k in range(folds):
+        fit_rows = [t for i, t in enumerate(train) if i % folds != k]
+        held = [t for i, t in enumerate(train) if i % folds == k]
+        labels = [t.edge.correct for t in fit_rows]
+        if not held or len(set(labels)) < 2:
+            continue
+        scorer = LearnedScorer.fit([t.features for t in fit_rows], labels, l2=l2)
+        for t in held:
+            s = min(max(scorer.score(t.features, []), 1e-6), 1 - 1e-6)
+            loss -= math.log(s if t.edge.correct else 1 - s)
+    return loss
+
+
+def fit_scorers(
+    train: Sequence[ReplayTask], tasks: Sequence[ReplayTask], *, folds: int = 5
+) -> LearnedScorer:
     """Fit a :class:`LearnedScorer` on ``train`` (edge correct or not) and score every task.
 
-    Fills ``scores["heuristic"]`` and ``scores["learned"]`` of each of ``tasks``.
+    The L2 penalty is chosen from :data:`L2_GRID` by ``folds``-fold cross-validated log loss
+    within ``train`` (small train splits overfit otherwise, and the policy's threshold needs
+    calibrated scores, not only a good ranking). Fills ``scores["heuristic"]`` and
+    ``scores["learned"]`` of each of ``tasks``.
 
     Raises:
         ValueError: ``train`` has fewer than two tasks.
     """
-    learned = LearnedScorer.fit([t.features for t in train], [t.edge.correct for t in train])
+    ordered = sorted(train, key=lambda t: t.task.id)
+    l2 = (
+        min(L2_GRID, key=lambda value: _cv_log_loss(ordered, value, folds))
+        if len(ordered) >= 2 * folds
+        else 1.0
+    )
+    learned = LearnedScorer.fit(
+        [t.features for t in ordered], [t.edge.correct for t in ordered], l2=l2
+    )
     heuristic = HeuristicScorer()
     for item in tasks:
         item.scores[HEURISTIC] = heuristic.score(item.features, [])
