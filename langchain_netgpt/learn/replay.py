@@ -88,7 +88,7 @@ class RouterReplayConfig(BaseModel):
     base_rtts_ms: tuple[float, ...] = Field(default=(30, 150, 600, 1500, 3000), min_length=1)
     passes: int = Field(default=1, ge=1)
     max_tasks: int | None = Field(
-        default=None, ge=1, description="Use only this many recorded tasks (by id order)."
+        default=None, ge=1, description="Use only the first N recorded tasks (recording order)."
     )
     step_interval_s: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     epsilon: float = Field(default=0.2, gt=0, le=1)
@@ -166,7 +166,8 @@ def replay_router_log(
     tasks = {
         i: t for i, t in tasks_by_id([f for f in files if f.is_file()]).items() if i in outcomes
     }
-    ordered = sorted(tasks.values(), key=lambda t: t.id)[: config.max_tasks]
+    # Recording order (the file is append-only), so a given max_tasks always picks the same tasks.
+    ordered = [tasks[i] for i in outcomes if i in tasks][: config.max_tasks]
     if not ordered:
         raise BenchmarkDataError(
             f"no task of {config.outcomes} was found in {config.bfcl_dir}",
@@ -208,7 +209,10 @@ def replay_router_log(
             for _ in range(config.passes):
                 for task in rng.sample(ordered, len(ordered)):
                     current[:] = [task]
-                    router.bind_tools(task.tools).invoke(task.messages)
+                    # The task id is the session: fit_router keeps a task's steps on one side.
+                    router.bind_tools(task.tools).invoke(
+                        task.messages, config={"metadata": {"session_id": task.id}}
+                    )
                     trace = sink.traces[-1]
                     traces.append(
                         _replayed(

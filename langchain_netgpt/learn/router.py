@@ -2,7 +2,8 @@
 
 :func:`fit_router` takes router bandit rows (``netgpt export`` router data: one row per step with
 the logged action, its propensity, the network, the features ``f_<name>`` and the reward),
-splits them, and on the training split
+splits them (by ``session_id`` where rows have one, so a conversation stays on one side), and on
+the training split
 
 1. fits a :class:`~langchain_netgpt.scoring.LearnedScorer` on the steps the edge was asked to
    answer (label: the edge's answer was good -- the step's quality, 0 when it fell back);
@@ -301,7 +302,8 @@ def fit_router(
     Args:
         rows: Router-data rows (see the module docstring for the columns).
         estimator: Estimator of the headline value (``"dr"``, ``"ips"`` or ``"snips"``).
-        test_fraction: Share of rows held out for the estimates, in (0, 1).
+        test_fraction: Share of rows held out for the estimates, in (0, 1); rows sharing a
+            ``session_id`` are held out together.
         seed: Seed of the split, the fitting restarts and the bootstrap.
         l2: Ridge / logistic L2 penalty.
         restarts: Seeded starts of the threshold fit.
@@ -339,11 +341,18 @@ def fit_router(
             f"{n} rows split {n - n_test}/{n_test} is too few: need >= 20 training and >= 10 "
             "held-out steps"
         )
-    order = npy.random.default_rng(seed).permutation(n)
-    train, test = steps.subset(order[n_test:]), steps.subset(order[:n_test])
+    test_index, train_index = _split(rows, n_test, seed)
+    n_test = len(test_index)
+    if n - n_test < 20:
+        raise ValueError(
+            f"splitting {n} rows by session left {n - n_test} training steps (need >= 20); "
+            "lower test_fraction"
+        )
+    train, test = steps.subset(train_index), steps.subset(test_index)
 
     scorer = _fit_scorer(train, l2)
-    train_scores = _scores(scorer, train.features)
+    train_rows = [rows[i] for i in train_index]
+    train_scores = _out_of_fold_scores(train, train_rows, l2, seed)
     advantage = _edge_advantage(train.data, l2, seed)
     w, means, scales = _fit_threshold(
         train_scores, train.network, advantage, seed=seed, restarts=restarts, progress=progress
@@ -417,6 +426,54 @@ def fit_router(
     return RouterFit(
         policy_file, estimates, headline, logging, tau_by_rtt, falls, n - n_test, n_test, notes
     )
+
+
+def _out_of_fold_scores(
+    train: _Steps, rows: Sequence[Mapping[str, Any]], l2: float, seed: int, folds: int = 5
+) -> NDArray[np.float64]:
+    """Scores of the training steps from scorers that did not see their session.
+
+    The threshold is fitted against these: in-sample scores are overconfident (the scorer has
+    seen the step's own label), and a threshold tuned to them would be too loose on new steps.
+    """
+    npy = require_numpy()
+    n = len(train.data)
+    scores = npy.zeros(n)
+    remaining = npy.arange(n)
+    for fold in range(folds, 0, -1):
+        # Peel off ~1/fold of what is left, by session, so every step is scored exactly once.
+        held_local, _ = _split([rows[i] for i in remaining], round(len(remaining) / fold), seed)
+        held = remaining[held_local]
+        rest = npy.setdiff1d(npy.arange(n), held)
+        scorer = _fit_scorer(train.subset(rest), l2)
+        scores[held] = _scores(scorer, train.features[held])
+        remaining = npy.setdiff1d(remaining, held)
+    return scores  # type: ignore[no-any-return]
+
+
+def _split(
+    rows: Sequence[Mapping[str, Any]], n_test: int, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Held-out and training row indices; the steps of one session stay on one side.
+
+    Splitting by session (conversation, or task in a replay) keeps the held-out estimate honest:
+    a scorer that memorised a conversation's steps is not scored on that conversation again.
+    """
+    npy = require_numpy()
+    groups: dict[Any, list[int]] = {}
+    for index, row in enumerate(rows):
+        session = row.get("session_id")
+        groups.setdefault(("row", index) if session is None else session, []).append(index)
+    keys = list(groups)
+    order = npy.random.default_rng(seed).permutation(len(keys))
+    test: list[int] = []
+    for k in order:
+        if len(test) >= n_test:
+            break
+        test.extend(groups[keys[k]])
+    held = set(test)
+    train = [i for i in range(len(rows)) if i not in held]
+    return npy.asarray(sorted(test), dtype=npy.int64), npy.asarray(train, dtype=npy.int64)
 
 
 def _fields(estimate: ValueEstimate) -> tuple[float, float, float, int, float]:

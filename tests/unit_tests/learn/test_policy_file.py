@@ -68,7 +68,8 @@ def test_a_file_of_another_kind_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "scorer.json"
     path.write_text(json.dumps({"kind": "netgpt.scorer", "schema_version": 1}), encoding="utf-8")
 
-    with pytest.raises(ConfigurationError, match=r"kind 'netgpt\.scorer', expected 'netgpt\.policy'"):
+    expected = r"kind 'netgpt\.scorer', expected 'netgpt\.policy'"
+    with pytest.raises(ConfigurationError, match=expected):
         load_policy(path)
 
 
