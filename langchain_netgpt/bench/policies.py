@@ -115,8 +115,13 @@ def fit_scorers(
     return learned
 
 
-def calibrate_latency_model(train: Sequence[ReplayTask], cloud: SideProfile) -> LatencyModel:
-    """A latency model whose edge profile fits the train split's recorded edge latencies.
+def calibrate_latency_model(
+    train: Sequence[ReplayTask], cloud: SideProfile, edge_profile: SideProfile | None = None
+) -> LatencyModel:
+    """A latency model whose edge profile fits the train split's edge service times.
+
+    The service times are the recorded latencies, or those of ``edge_profile`` when given (see
+    :attr:`BenchConfig.edge_profile`).
 
     Least squares of ``latency = overhead + prompt_tokens / prefill + output_tokens / decode``
     over the train tasks (prompt tokens as the features estimate them, output tokens as recorded);
@@ -133,7 +138,7 @@ def calibrate_latency_model(train: Sequence[ReplayTask], cloud: SideProfile) -> 
     x = np.asarray(
         [[1.0, t.features.prompt_tokens, t.edge.output_tokens] for t in train], dtype=float
     )
-    y = np.asarray([t.edge.latency_s for t in train], dtype=float)
+    y = np.asarray([t.edge_service_s(edge_profile) for t in train], dtype=float)
     mean_out = max(1, round(float(x[:, 2].mean())))
     coef = np.linalg.lstsq(x, y, rcond=None)[0] if len(train) >= 3 else np.zeros(3)
     overhead, per_prompt, per_output = (float(c) for c in coef)

@@ -82,6 +82,10 @@ class BenchConfig(BaseModel):
         cloud_accuracy: Probability the simulated cloud answers a step right (ignored when
             recorded cloud outcomes are given).
         cloud: The cloud's compute speed and token prices (default: gpt-4o-mini list prices).
+        edge_profile: ``None`` serves each edge step in its recorded latency; a profile
+            serves it in ``overhead + input_tokens / prefill + output_tokens / decode`` from the
+            recorded tokens instead (e.g. :data:`~langchain_netgpt.latency.DEFAULT_EDGE`, a small
+            GPU near the user, to replay a CPU recording as if it ran there).
         value_correct_usd: ``V``, value of a correct step.
         latency_usd_per_s: ``lambda_t``, price of a second of latency.
         cloud_usd_weight: ``lambda_c``, weight of a cloud dollar.
@@ -104,6 +108,7 @@ class BenchConfig(BaseModel):
     test_fraction: float = Field(default=0.5, gt=0, lt=1)
     cloud_accuracy: float = Field(default=0.9, ge=0, le=1)
     cloud: SideProfile = Field(default=DEFAULT_CLOUD)
+    edge_profile: SideProfile | None = None
     value_correct_usd: float = Field(default=0.0002, gt=0, allow_inf_nan=False)
     latency_usd_per_s: float = Field(default=0.000004, ge=0, allow_inf_nan=False)
     cloud_usd_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
@@ -165,6 +170,16 @@ class ReplayTask:
     edge: EdgeOutcome
     cloud: EdgeOutcome | None = None
     scores: dict[str, float] = field(default_factory=dict)
+
+    def edge_service_s(self, profile: SideProfile | None) -> float:
+        """Edge service time: recorded, or from the recorded tokens at ``profile``'s speed."""
+        if profile is None:
+            return self.edge.latency_s
+        return (
+            profile.overhead_s
+            + self.edge.input_tokens / profile.prefill_tokens_per_s
+            + self.edge.output_tokens / profile.decode_tokens_per_s
+        )
 
     @property
     def edge_valid(self) -> bool:
@@ -375,8 +390,9 @@ def replay(
         target = choose(view)
         wait = 0.0
         if target == "edge":
-            wait = queue.serve(at_s=at_s, service_s=item.edge.latency_s)
-            latency = wait + item.edge.latency_s
+            service = item.edge_service_s(config.edge_profile)
+            wait = queue.serve(at_s=at_s, service_s=service)
+            latency = wait + service
             correct, valid, price = item.edge.correct, item.edge_valid, 0.0
         elif target == "cloud":
             source = item.cloud or item.edge

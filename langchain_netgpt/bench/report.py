@@ -432,7 +432,7 @@ def run_benchmark(
         )
     train, test = split_tasks(prepared, test_fraction=config.test_fraction, seed=config.seed)
     scorer = fit_scorers(train, prepared)
-    latency_model = calibrate_latency_model(train, config.cloud)
+    latency_model = calibrate_latency_model(train, config.cloud, config.edge_profile)
     draws = cloud_draws(prepared, config)
     specs = pair_traces(trace_files)
     scenarios: list[ScenarioReport] = []
@@ -500,7 +500,12 @@ def render_markdown(report: BenchReport) -> str:
         "",
         f"- Edge: `{e['model']}` on `{e['device']}` (recorded in `{e['file']}`), "
         f"{e['tasks_covered']} of {e['tasks_in_files']} tasks covered "
-        f"({e['tasks_skipped_without_outcome']} skipped without an outcome).",
+        f"({e['tasks_skipped_without_outcome']} skipped without an outcome); edge service time: "
+        + (
+            "the recorded latency."
+            if report.config["edge_profile"] is None
+            else f"recorded tokens at the speed of {report.config['edge_profile']}."
+        ),
         f"- Cloud: {report.cloud_mode}.",
         f"- Split: {report.split['train']} train / {report.split['test']} test tasks "
         f"({report.split['by']}); every policy is scored on the test split only.",

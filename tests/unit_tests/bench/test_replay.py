@@ -162,3 +162,18 @@ def test_report_files_include_markdown_json_and_both_pareto_plots(
     assert (tmp_path / "out" / "pareto_accuracy_vs_latency.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| netgpt-learned |" in markdown and "APGR" in markdown
+
+
+def test_edge_profile_replaces_recorded_latency_with_token_based_service(
+    bench_files: BenchFiles,
+) -> None:
+    from langchain_netgpt.latency import SideProfile
+
+    profile = SideProfile(overhead_s=1.0, prefill_tokens_per_s=120.0, decode_tokens_per_s=20.0)
+    config = SMALL.model_copy(update={"edge_profile": profile})
+    tasks = [t for t in _tasks(bench_files) if t.task.category == "toyadd"][:2]
+    draws = {t.task.id: True for t in tasks}
+    results = replay(
+        tasks, [0.0, 100.0], _scenario(bench_files), constant("edge").make(), config, draws
+    )
+    assert [r.latency_s for r in results] == [3.0, 3.0]  # 1 + 120/120 + 20/20
