@@ -23,8 +23,10 @@ from langchain_netgpt.errors import (
     TraceFormatError,
     TraceStoreError,
 )
+from langchain_netgpt.exploration import EpsilonGreedyPolicy
 from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.latency import LatencyModel, SideProfile
+from langchain_netgpt.learn.policy_file import LearnedThresholdPolicy
 from langchain_netgpt.network import NetworkMonitor, NetworkState
 from langchain_netgpt.policy import (
     AlwaysCloud,
@@ -62,6 +64,7 @@ __all__ = [
     "ConfigurationError",
     "EdgeModelError",
     "EdgeScorer",
+    "EpsilonGreedyPolicy",
     "FixedThresholdPolicy",
     "HeuristicScorer",
     "HuggingFaceEdgeModel",
@@ -71,6 +74,7 @@ __all__ = [
     "JsonlTraceSink",
     "LatencyModel",
     "LearnedScorer",
+    "LearnedThresholdPolicy",
     "MissingExtraError",
     "NetGPTError",
     "NetGPTPolicy",
