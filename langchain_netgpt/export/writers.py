@@ -119,7 +119,9 @@ class _ParquetWriter:
         self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        table = self._pa.Table.from_pylist(rows, schema=self._schema)
+        # Column lists, then one Arrow array per column: faster than converting row dicts.
+        columns = {name: [row[name] for row in rows] for name in self._schema.names}
+        table = self._pa.Table.from_pydict(columns, schema=self._schema)
         self._writer.write_table(table, row_group_size=max(1, len(rows)))
 
     def close(self) -> None:
