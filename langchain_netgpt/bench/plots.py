@@ -86,7 +86,15 @@ def plot_pareto(report: BenchReport, out: str | Path) -> list[Path]:
                 ax.legend(fontsize=7, loc="lower right")
         for index in range(n, rows * cols):
             axes[index // cols][index % cols].axis("off")
-        fig.suptitle(f"{report.edge_outcomes['model']} edge vs cloud ({report.cloud_mode[:60]})")
+        cloud = (
+            "recorded cloud"
+            if report.cloud_mode.startswith("recorded")
+            else f"simulated cloud, accuracy {report.config['cloud_accuracy']:g}"
+        )
+        fig.suptitle(
+            f"{report.edge_outcomes['model']} edge vs {cloud}; test split of "
+            f"{report.split['test']} tasks"
+        )
         fig.tight_layout()
         path = directory / file_name
         fig.savefig(path, dpi=110)
