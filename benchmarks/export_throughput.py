@@ -147,16 +147,22 @@ def _timed(label: str, n: int, body: Any) -> dict[str, Any]:
     start = time.perf_counter()
     body()
     seconds = time.perf_counter() - start
-    return {"run": label, "traces": n, "seconds": seconds, "rows_per_s": n / seconds,
-            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+    return {
+        "run": label,
+        "traces": n,
+        "seconds": seconds,
+        "rows_per_s": n / seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--json-traces", type=int, default=100_000)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" /
-                        "export_throughput.json")  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "export_throughput.json"
+    )
     args = parser.parse_args()
     baseline = _peak_rss_mb()
     results = []
@@ -175,7 +181,9 @@ def main() -> None:
 
         def from_json() -> None:
             lines = (t.to_json() for t in synthetic_traces(args.json_traces, seed=1))
-            export_router_data((RouteTrace.from_json(line) for line in lines), f"{folder}/j.parquet")
+            export_router_data(
+                (RouteTrace.from_json(line) for line in lines), f"{folder}/j.parquet"
+            )
 
         results.append(_timed("export_from_json", args.json_traces, from_json))
     generate, export = results[0], results[1]
@@ -184,12 +192,21 @@ def main() -> None:
     )
     print(f"{'run':<18}{'traces':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}")
     for r in results:
-        print(f"{r['run']:<18}{r['traces']:>10}{r['seconds']:>10.1f}{r['rows_per_s']:>12,.0f}"
-              f"{r['peak_rss_mb']:>13.0f}")  # fmt: skip
-    print(f"baseline RSS after imports: {baseline:.0f} MB; parquet file: {size_mb:.1f} MB; "
-          f"export excluding generation: {export['rows_per_s_excluding_generation']:,.0f} rows/s")  # fmt: skip
-    report = {"python": platform.python_version(), "machine": platform.machine(),
-              "baseline_rss_mb": baseline, "parquet_mb": size_mb, "results": results}  # fmt: skip
+        print(
+            f"{r['run']:<18}{r['traces']:>10}{r['seconds']:>10.1f}{r['rows_per_s']:>12,.0f}"
+            f"{r['peak_rss_mb']:>13.0f}"
+        )
+    print(
+        f"baseline RSS after imports: {baseline:.0f} MB; parquet file: {size_mb:.1f} MB; "
+        f"export excluding generation: {export['rows_per_s_excluding_generation']:,.0f} rows/s"
+    )
+    report = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "baseline_rss_mb": baseline,
+        "parquet_mb": size_mb,
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
