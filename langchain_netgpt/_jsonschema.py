@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
-__all__ = ["validate_json_schema"]
+__all__ = ["schema_problems", "validate_json_schema"]
 
 _MAX_REPR = 60
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
@@ -359,3 +359,66 @@ def _sub_problems(instance: object, schema: Any, path: str, root: Mapping[str, A
     found: list[str] = []
     _validate(instance, schema, path, found, root)
     return found
+
+
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("not", "additionalProperties", "items", "additionalItems")
+
+
+def schema_problems(schema: object, path: str = "parameters") -> list[str]:
+    """Structural problems of a JSON Schema (``[]`` when the keywords used are well formed).
+
+    Checks what would otherwise make validation silently accept anything: unknown ``type``
+    names, ``properties`` that are not schemas, ``required`` that is not a list of names,
+    ``enum`` that is not a list. Unknown keywords are allowed (the specification ignores them).
+    """
+    if isinstance(schema, bool):
+        return []
+    if not isinstance(schema, Mapping):
+        return [f"{path}: a schema must be an object or a boolean, got {_describe(schema)}"]
+    problems: list[str] = []
+    declared = schema.get("type")
+    if declared is not None:
+        names = declared if isinstance(declared, list) else [declared]
+        bad = [n for n in names if not isinstance(n, str) or n not in _JSON_TYPES]
+        if bad:
+            problems.append(
+                f"{path}.type: unknown type {_short(bad[0])}; expected one of {sorted(_JSON_TYPES)}"
+            )
+    required = schema.get("required")
+    if required is not None and (
+        not isinstance(required, list) or not all(isinstance(n, str) for n in required)
+    ):
+        problems.append(f"{path}.required must be a list of property names, got {_short(required)}")
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        problems.append(f"{path}.enum must be a list, got {_short(schema['enum'])}")
+    for key in _SCHEMA_MAPS:
+        children = schema.get(key)
+        if children is None:
+            continue
+        if not isinstance(children, Mapping):
+            problems.append(f"{path}.{key} must be an object of schemas, got {_short(children)}")
+            continue
+        for name, child in children.items():
+            problems.extend(schema_problems(child, f"{path}.{key}.{name}"))
+    for key in _SCHEMA_LISTS:
+        children = schema.get(key)
+        if children is None:
+            continue
+        if not isinstance(children, list):
+            problems.append(f"{path}.{key} must be a list of schemas, got {_short(children)}")
+            continue
+        for i, child in enumerate(children):
+            problems.extend(schema_problems(child, f"{path}.{key}[{i}]"))
+    for key in _SCHEMA_ONE:
+        child = schema.get(key)
+        if child is None:
+            continue
+        if key == "items" and isinstance(child, list):  # draft-7 tuple form
+            for i, item in enumerate(child):
+                problems.extend(schema_problems(item, f"{path}.items[{i}]"))
+        else:
+            problems.extend(schema_problems(child, f"{path}.{key}"))
+    return problems

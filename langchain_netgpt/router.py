@@ -28,6 +28,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
+from langchain_netgpt._jsonschema import schema_problems
 from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.executor import (
     RoutedStep,
@@ -206,10 +207,18 @@ class NetGPTRouter(BaseChatModel):
             **kwargs: Bound as call arguments.
 
         Raises:
-            ValueError: ``tool_choice`` names a tool that is not bound.
+            ValueError: ``tool_choice`` names a tool that is not bound, or a tool's parameters
+                are not a well-formed JSON schema (an unknown ``type``, say).
         """
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         names = [t["function"]["name"] for t in formatted]
+        for tool_spec in formatted:
+            problems = schema_problems(tool_spec["function"].get("parameters", {}))
+            if problems:
+                raise ValueError(
+                    f"tool {tool_spec['function']['name']!r} has an invalid JSON schema: "
+                    + "; ".join(problems[:3])
+                )
         forced = ToolBinding(formatted, tool_choice, self.edge, self.cloud).forced_tool()
         if forced not in (None, "*") and forced not in names:
             raise ValueError(f"tool_choice names {forced!r}, which is not a bound tool: {names}")
