@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from langchain_netgpt.export.router_data import export_router_data
-from langchain_netgpt.learn import RouterReplayConfig, load_policy, replay_router_log, train_router
+from langchain_netgpt.learn import (
+    RouterFit,
+    RouterReplayConfig,
+    load_policy,
+    replay_router_log,
+    train_router,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +46,25 @@ def test_replayed_traces_carry_propensities_and_bfcl_quality(router_data: Path) 
     assert {r["quality"] for r in rows} == {0.0, 1.0}
 
 
-def test_the_trained_router_beats_the_logging_policy_on_held_out_steps(
-    router_data: Path, tmp_path: Path
-) -> None:
-    fit = train_router(router_data, tmp_path / "policy.json", seed=0)
+@pytest.fixture(scope="module")
+def policy_path(router_data: Path) -> Path:
+    return router_data.with_name("policy.json")
 
+
+@pytest.fixture(scope="module")
+def fit(router_data: Path, policy_path: Path) -> RouterFit:
+    return train_router(router_data, policy_path, seed=0)
+
+
+def test_the_trained_router_beats_the_logging_policy_on_held_out_steps(fit: RouterFit) -> None:
     assert fit.headline.value > fit.logging.value  # held-out DR estimate vs logged mean reward
-    assert load_policy(tmp_path / "policy.json").name == "policynet"
 
 
-def test_the_learned_threshold_falls_as_rtt_rises_on_the_replay(
-    router_data: Path, tmp_path: Path
+def test_the_written_policy_file_loads_as_a_routing_policy(
+    fit: RouterFit, policy_path: Path
 ) -> None:
-    fit = train_router(router_data, tmp_path / "policy.json", seed=0)
+    assert load_policy(policy_path).name == "policynet"
 
+
+def test_the_learned_threshold_falls_as_rtt_rises_on_the_replay(fit: RouterFit) -> None:
     assert fit.tau_falls_with_rtt, fit.notes
