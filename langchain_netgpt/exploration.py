@@ -35,8 +35,11 @@ class EpsilonGreedyPolicy(BaseModel):
     with ``K = len(targets)``, is recorded as the decision's ``propensity`` (and by the router in
     ``RouteTrace.propensity``), so the traces can be used for off-policy evaluation and learning.
 
+    The base policy must be deterministic (its own choice is taken as certain); wrapping a
+    random policy such as :class:`~langchain_netgpt.RandomPolicy` would log wrong propensities.
+
     Args:
-        base: The policy to follow when not exploring.
+        base: The (deterministic) policy to follow when not exploring.
         epsilon: Exploration probability in ``[0, 1]``.
         targets: Targets explored uniformly (at least two distinct names, the base's choices
             among them).
