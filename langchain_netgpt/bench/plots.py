@@ -97,7 +97,7 @@ def plot_pareto(report: BenchReport, out: str | Path) -> list[Path]:
         )
         fig.tight_layout()
         path = directory / file_name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)
     return written

@@ -532,7 +532,7 @@ def render_markdown(report: BenchReport) -> str:
             f"## {s.name} (mean arrival rate {s.mean_arrival_rate_per_s:.3f}/s)",
             "",
             "| policy | accuracy | valid | cloud share | p50 (s) | p95 (s) | mean (s) | "
-            "price (USD) | PGR | utility (USD/step) |",
+            "price (USD, total) | PGR | utility (µUSD/step) |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         shown = [s.policy(n) for n in HEADLINE] + [s.policy(s.best_fixed)]
@@ -541,7 +541,7 @@ def render_markdown(report: BenchReport) -> str:
             lines.append(
                 f"| {label} | {m.accuracy:.3f} | {m.validity:.3f} | {m.cloud_share:.3f} | "
                 f"{m.latency_p50_s:.2f} | {m.latency_p95_s:.2f} | {m.latency_mean_s:.2f} | "
-                f"{m.price_usd:.4f} | {_fmt(m.pgr)} | {m.utility_mean * 1e6:.1f}e-6 |"
+                f"{m.price_usd:.4f} | {_fmt(m.pgr)} | {m.utility_mean * 1e6:.1f} |"
             )
         lines += ["", "| curve | APGR | CPT(50%) | CPT(80%) |", "|---|---:|---:|---:|"]
         for c in s.curves:
