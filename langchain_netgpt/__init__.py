@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_netgpt.errors import (
     BudgetExceededError,
+    CircuitOpenError,
     CloudUnavailableError,
     ConfigurationError,
     EdgeModelError,
@@ -18,6 +19,7 @@ from langchain_netgpt.errors import (
     InvalidToolCallError,
     MissingExtraError,
     NetGPTError,
+    PrivateStepError,
     RoutingError,
     StepTimeoutError,
     TraceFormatError,
@@ -38,6 +40,8 @@ from langchain_netgpt.policy import (
     RouteDecision,
     RoutePolicy,
 )
+from langchain_netgpt.privacy import PrivacyRules
+from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.router import NetGPTRouter
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer, LearnedScorer
 from langchain_netgpt.tracing import (
@@ -59,6 +63,8 @@ __all__ = [
     "AlwaysCloud",
     "AlwaysEdge",
     "BudgetExceededError",
+    "CircuitBreakerConfig",
+    "CircuitOpenError",
     "CloudBudget",
     "CloudUnavailableError",
     "ConfigurationError",
@@ -83,8 +89,11 @@ __all__ = [
     "NetGPTState",
     "NetworkMonitor",
     "NetworkState",
+    "PrivacyRules",
+    "PrivateStepError",
     "RandomPolicy",
     "RequestFeatures",
+    "RetryPolicy",
     "RouteDecision",
     "RoutePolicy",
     "RouteTrace",

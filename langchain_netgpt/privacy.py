@@ -132,7 +132,7 @@ class PrivacyRules(BaseModel):
         patterns: Named regular expressions (``{"project": r"Project\s+Falcon"}``); a match in
             any message makes the step private.
         pii: Kinds of personal data the built-in detector looks for (see :data:`PII_KINDS`);
-            empty to switch the detector off.
+            any collection, kept sorted; empty to switch the detector off.
         honour_sensitive_flag: Whether ``sensitive=True`` in message or run metadata counts.
         allow_cloud_fallback: Whether a private step may fall back to the cloud when the edge
             fails (default: no; the step raises
@@ -153,7 +153,7 @@ class PrivacyRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     patterns: dict[str, str] = Field(default_factory=dict)
-    pii: frozenset[str] = Field(default=PII_KINDS)
+    pii: tuple[str, ...] = Field(default=tuple(sorted(PII_KINDS)))
     honour_sensitive_flag: bool = True
     allow_cloud_fallback: bool = False
 
@@ -174,13 +174,15 @@ class PrivacyRules(BaseModel):
                 )
         return value
 
-    @field_validator("pii")
+    @field_validator("pii", mode="before")
     @classmethod
-    def _known_kinds(cls, value: frozenset[str]) -> frozenset[str]:
-        unknown = sorted(value - PII_KINDS)
+    def _known_kinds(cls, value: Any) -> Any:
+        if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+            raise ValueError(f"pii must be a collection of kinds, got {value!r}")
+        unknown = sorted(str(kind) for kind in set(value) - PII_KINDS)
         if unknown:
             raise ValueError(f"pii holds unknown kinds {unknown}; known: {sorted(PII_KINDS)}")
-        return value
+        return tuple(sorted(set(value)))
 
     def check(
         self,
@@ -205,7 +207,7 @@ class PrivacyRules(BaseModel):
                     if _flag(value, f"messages[{i}].{where}"):
                         return PrivacyMatch(f"flag:{SENSITIVE_KEY}", i)
         compiled = [(name, re.compile(p)) for name, p in self.patterns.items()]
-        detectors = [(kind, _DETECTORS[kind]) for kind in sorted(self.pii)]
+        detectors = [(kind, _DETECTORS[kind]) for kind in self.pii]
         for i, message in enumerate(messages):
             for text in _texts(message):
                 for name, regex in compiled:

@@ -162,14 +162,14 @@ class RetryPolicy(BaseModel):
         return _is_connection_error(error)
 
     def backoff_s(
-        self, *, retry: int, error: BaseException, rng: Callable[[], float] = random.random
+        self, *, retry: int, error: BaseException, rng: Callable[[], float] | None = None
     ) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry).
 
         Args:
             retry: Which retry this is (1-based).
             error: The failure being retried (its ``Retry-After`` may set the wait).
-            rng: Uniform draw in ``[0, 1)`` for the jitter.
+            rng: Uniform draw in ``[0, 1)`` for the jitter (default ``random.random``).
 
         Raises:
             ValueError: ``retry`` is below 1.
@@ -181,7 +181,8 @@ class RetryPolicy(BaseModel):
             if asked is not None:
                 return min(asked, self.max_backoff_s)
         wait = min(self.max_backoff_s, self.base_backoff_s * 2 ** (retry - 1))
-        return float(wait * (1 - self.jitter) + wait * self.jitter * rng())
+        draw = (rng or random.random)()
+        return float(wait * (1 - self.jitter) + wait * self.jitter * draw)
 
 
 class CircuitState(StrEnum):
