@@ -155,6 +155,28 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_FEATURE_COLUMNS = tuple(f"f_{name}" for name in FEATURE_NAMES)
+_NO_FEATURES = (None,) * len(FEATURE_NAMES)
+
+
+class _CachedScrubber(SecretScrubber):
+    """A scrubber that remembers its last few thousand answers (session ids repeat a lot)."""
+
+    def __init__(self, inner: SecretScrubber, size: int = 4096) -> None:
+        super().__init__()
+        self._inner = inner
+        self._size = size
+        self._seen: dict[str, str] = {}
+
+    def scrub_text(self, text: str) -> str:
+        clean = self._seen.get(text)
+        if clean is None:
+            if len(self._seen) >= self._size:
+                self._seen.clear()
+            clean = self._seen[text] = self._inner.scrub_text(text)
+        return clean
+
+
 def router_row(
     trace: RouteTrace, params: RewardParams, scrubber: SecretScrubber | None = None
 ) -> dict[str, Any]:
@@ -180,8 +202,7 @@ def router_row(
         "loss": network.loss,
     }
     vector = _feature_vector(trace.features)
-    for index, name in enumerate(FEATURE_NAMES):
-        row[f"f_{name}"] = None if vector is None else vector[index]
+    row.update(zip(_FEATURE_COLUMNS, vector or _NO_FEATURES, strict=True))
     row["latency_s"] = trace.latency_s
     row["price_usd"] = trace.cloud_price_usd
     row["valid"] = trace.tool_calls_valid
@@ -249,7 +270,7 @@ def export_router_data(
         Rows read and written.
     """
     params = params or RewardParams()
-    scrub = scrubber or SecretScrubber.from_environ()
+    scrub = _CachedScrubber(scrubber or SecretScrubber.from_environ())
     return write_dataset(
         traces,
         lambda trace: router_row(trace, params, scrub),
