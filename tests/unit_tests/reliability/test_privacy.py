@@ -186,3 +186,20 @@ def test_secrets_never_reach_traces_or_logs(
         assert secret not in dumped
         assert secret not in logged
     assert sink.traces[0].final_target == "cloud"
+
+
+def test_the_middleware_keeps_a_private_step_of_an_agent_on_the_edge() -> None:
+    from langchain.agents import create_agent
+
+    from langchain_netgpt.middleware import NetGPTRoutingMiddleware
+
+    sink = InMemoryTraceSink()
+    routing = NetGPTRoutingMiddleware.from_router(
+        cloud_router(ScriptedChatModel(responses=["edge"]), sink, privacy=PrivacyRules())
+    )
+    agent = create_agent(ScriptedChatModel(responses=["unused"]), tools=[], middleware=[routing])
+    reply = agent.invoke(
+        {"messages": [("user", "an ordinary question")]}, {"metadata": {"sensitive": True}}
+    )["messages"][-1]
+    assert reply.content == "edge"
+    assert sink.traces[0].overridden_by == "privacy"
