@@ -184,7 +184,7 @@ class FaultProxy:
         self._loop = loop
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", self._requested_port)
+                asyncio.start_server(self._handle, "127.0.0.1", self._requested_port, backlog=1024)
             )
             self._port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # re-raised by start()
