@@ -8,7 +8,9 @@ decisions with fallbacks, a share of feedback-rated steps. Three runs in one pro
 * ``generate``: the generator alone (the cost of the source, for the ratio);
 * ``export``: ``export_router_data(generator, out.parquet)`` over ``--traces`` traces;
 * ``export_from_json``: the same over ``--json-traces`` traces parsed from JSON lines with
-  ``RouteTrace.from_json`` (the path a ``TraceStore`` or a JSONL file takes).
+  ``RouteTrace.from_json`` (the path a ``TraceStore`` or a JSONL file takes);
+* ``export_from_json_fields``: the same lines parsed into ``RouterTraceFields`` (the fast path
+  ``netgpt export --traces ... --kind router`` takes: messages are not built).
 
 Peak RSS is the process's high-water mark (``ru_maxrss``) after each run; the baseline is taken
 after imports. Usage: python benchmarks/export_throughput.py [--traces 1000000] [--out FILE.json]
@@ -30,7 +32,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_netgpt import NetworkState, RequestFeatures, RouteTrace
-from langchain_netgpt.export import export_router_data
+from langchain_netgpt.export import RouterTraceFields, export_router_data
 from langchain_netgpt.tracing import AttemptRecord
 
 QUESTIONS = [
@@ -62,6 +64,35 @@ def _attempt(target: str, *, ok: bool, latency_s: float) -> AttemptRecord:
     )
 
 
+def _network(rng: random.Random) -> NetworkState:
+    up = rng.lognormvariate(1.5, 0.9)
+    return NetworkState.model_construct(
+        bandwidth_up_mbps=up,
+        bandwidth_down_mbps=up * rng.uniform(2, 6),
+        rtt_ms=rng.lognormvariate(4.0, 0.6),
+        loss=rng.choice((0.0, 0.0, 0.0, 0.01, 0.05)),
+    )
+
+
+def _features(rng: random.Random) -> dict[str, Any]:
+    tokens = rng.randint(80, 4000)
+    return RequestFeatures(
+        prompt_tokens=tokens,
+        question_tokens=rng.randint(5, 60),
+        new_tokens=rng.randint(10, tokens),
+        payload_bytes=tokens * 4,
+        message_count=rng.randint(1, 9),
+        tool_count=rng.randint(0, 6),
+        schema_bytes=rng.randint(0, 4000),
+        schema_depth=rng.randint(0, 3),
+        required_params=rng.randint(0, 8),
+        turn_index=rng.randint(0, 4),
+        after_tool_result=rng.random() < 0.3,
+        multi_call_hints=rng.randint(0, 3),
+        previous_target=rng.choice((None, "edge", "cloud")),
+    ).to_dict()
+
+
 def synthetic_traces(n: int, seed: int = 0) -> Iterator[RouteTrace]:
     """``n`` realistic traces, generated one at a time."""
     rng = random.Random(seed)
@@ -71,31 +102,13 @@ def synthetic_traces(n: int, seed: int = 0) -> Iterator[RouteTrace]:
         AIMessage("The area is 176.7."),
     ]
     t0 = 1_767_225_600.0
+    # Pools of distinct network states and request features, drawn per trace: the exporter does
+    # the same work per trace as with all-distinct values, and generation stays cheap.
+    networks = [_network(rng) for _ in range(997)]
+    features = [_features(rng) for _ in range(1009)]
     for i in range(n):
-        up = rng.lognormvariate(1.5, 0.9)
-        network = NetworkState.model_construct(
-            bandwidth_up_mbps=up,
-            bandwidth_down_mbps=up * rng.uniform(2, 6),
-            rtt_ms=rng.lognormvariate(4.0, 0.6),
-            loss=rng.choice((0.0, 0.0, 0.0, 0.01, 0.05)),
-        )
+        network = networks[rng.randrange(997)]
         q = rng.randrange(len(QUESTIONS))
-        tokens = rng.randint(80, 4000)
-        features = RequestFeatures(
-            prompt_tokens=tokens,
-            question_tokens=len(QUESTIONS[q]) // 4,
-            new_tokens=rng.randint(10, tokens),
-            payload_bytes=tokens * 4,
-            message_count=rng.randint(1, 9),
-            tool_count=rng.randint(0, 6),
-            schema_bytes=rng.randint(0, 4000),
-            schema_depth=rng.randint(0, 3),
-            required_params=rng.randint(0, 8),
-            turn_index=rng.randint(0, 4),
-            after_tool_result=rng.random() < 0.3,
-            multi_call_hints=rng.randint(0, 3),
-            previous_target=rng.choice((None, "edge", "cloud")),
-        ).to_dict()
         score = rng.random()
         threshold = rng.uniform(0.2, 0.8)
         decided = "edge" if score >= threshold else "cloud"
@@ -123,7 +136,7 @@ def synthetic_traces(n: int, seed: int = 0) -> Iterator[RouteTrace]:
             expected_cloud_s=1.1,
             expected_cloud_price_usd=0.0004,
             network=network,
-            features=features,
+            features=features[rng.randrange(1009)],
             attempts=attempts,
             final_target=final,
             fallback=fallback,
@@ -186,14 +199,23 @@ def main() -> None:
             )
 
         results.append(_timed("export_from_json", args.json_traces, from_json))
+
+        def from_json_fields() -> None:
+            lines = (t.to_json() for t in synthetic_traces(args.json_traces, seed=1))
+            export_router_data(
+                (RouterTraceFields.model_validate_json(line) for line in lines),
+                f"{folder}/k.parquet",
+            )
+
+        results.append(_timed("export_from_json_fields", args.json_traces, from_json_fields))
     generate, export = results[0], results[1]
     export["rows_per_s_excluding_generation"] = args.traces / (
         export["seconds"] - generate["seconds"]
     )
-    print(f"{'run':<18}{'traces':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}")
+    print(f"{'run':<24}{'traces':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}")
     for r in results:
         print(
-            f"{r['run']:<18}{r['traces']:>10}{r['seconds']:>10.1f}{r['rows_per_s']:>12,.0f}"
+            f"{r['run']:<24}{r['traces']:>10}{r['seconds']:>10.1f}{r['rows_per_s']:>12,.0f}"
             f"{r['peak_rss_mb']:>13.0f}"
         )
     print(

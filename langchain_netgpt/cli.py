@@ -517,7 +517,7 @@ def _export_dataset_command(
             task = progress.add_task(f"{kind} from {source.name}", total=total)
             summary = export_dataset(
                 kind,  # type: ignore[arg-type]
-                read_traces(source, where),
+                read_traces(source, where, router_fields=kind == "router"),
                 out,
                 format=format,  # type: ignore[arg-type]
                 params=params,

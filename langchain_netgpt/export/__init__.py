@@ -19,8 +19,10 @@ from langchain_netgpt.export.router_data import (
     ROUTER_COLUMNS,
     RewardParams,
     RouterData,
+    RouterTraceFields,
     export_router_data,
     read_router_data,
+    read_router_traces,
 )
 from langchain_netgpt.export.scrub import REDACTED, SecretScrubber
 from langchain_netgpt.export.sft import SFT_COLUMNS, export_sft
@@ -39,6 +41,7 @@ __all__ = [
     "LangSmithExportSummary",
     "RewardParams",
     "RouterData",
+    "RouterTraceFields",
     "SecretScrubber",
     "TraceFilter",
     "export_grpo",
@@ -49,6 +52,7 @@ __all__ = [
     "load_export",
     "parse_time",
     "read_router_data",
+    "read_router_traces",
     "read_traces",
     "route_trace_from_run",
     "routes_from_langsmith",

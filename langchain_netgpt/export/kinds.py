@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from langchain_netgpt.export.grpo import export_grpo
 from langchain_netgpt.export.preference import export_preferences
@@ -12,9 +12,6 @@ from langchain_netgpt.export.router_data import RewardParams, export_router_data
 from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.sft import export_sft
 from langchain_netgpt.export.writers import ExportFormat, ExportSummary
-
-if TYPE_CHECKING:
-    from langchain_netgpt.tracing import RouteTrace
 
 __all__ = ["DATASET_KINDS", "DatasetKind", "export_dataset"]
 
@@ -24,16 +21,19 @@ DATASET_KINDS: tuple[str, ...] = ("router", "sft", "preferences", "grpo")
 
 def export_dataset(
     kind: DatasetKind,
-    traces: Iterable[RouteTrace],
+    traces: Iterable[Any],
     out: str | Path,
     *,
     format: ExportFormat = "parquet",
     params: RewardParams | None = None,
     scrubber: SecretScrubber | None = None,
     overwrite: bool = False,
-    on_trace: Callable[[RouteTrace], None] | None = None,
+    on_trace: Callable[[Any], None] | None = None,
 ) -> ExportSummary:
     """Run the exporter named by ``kind`` (``params`` applies to router data only).
+
+    ``traces`` holds :class:`~langchain_netgpt.RouteTrace` records; for ``router`` it may also
+    hold :class:`~langchain_netgpt.export.router_data.RouterTraceFields` (the fast path).
 
     Raises:
         ValueError: ``kind`` is not one of :data:`DATASET_KINDS`, or ``params`` is given for

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from langchain_netgpt.errors import TraceFileError
 from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.writers import (
     METADATA_KEY,
@@ -29,6 +30,7 @@ from langchain_netgpt.export.writers import (
     write_dataset,
 )
 from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
+from langchain_netgpt.network import NetworkState
 from langchain_netgpt.policy import EDGE, NetGPTPolicy
 
 if TYPE_CHECKING:
@@ -42,8 +44,10 @@ __all__ = [
     "ROUTER_DATA_SCHEMA_VERSION",
     "RewardParams",
     "RouterData",
+    "RouterTraceFields",
     "export_router_data",
     "read_router_data",
+    "read_router_traces",
     "router_row",
 ]
 
@@ -131,7 +135,68 @@ else 0.0 (``quality_source == "validity"``). ``reward`` uses the file's :class:`
 """
 
 
-def _quality(trace: RouteTrace) -> tuple[float, str]:
+class RouterTraceFields(BaseModel):
+    """The fields of a :class:`~langchain_netgpt.RouteTrace` that router data reads, and no more.
+
+    Parsing a trace line into this model skips building its messages (most of the cost of
+    ``RouteTrace.from_json``); the fields it keeps are validated exactly as in ``RouteTrace``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    trace_id: str
+    created_at: float
+    session_id: str | None = None
+    decided_target: str
+    final_target: str | None = None
+    propensity: float = 1.0
+    score: float
+    threshold: float
+    policy: str
+    network: NetworkState
+    features: dict[str, Any]
+    latency_s: float = 0.0
+    cloud_price_usd: float = 0.0
+    tool_calls_valid: bool | None = None
+    quality: float | None = Field(default=None, ge=0, le=1)
+    error: str | None = None
+    fallback: bool = False
+
+
+def read_router_traces(path: str | Path) -> Iterator[RouterTraceFields]:
+    """Stream a JSONL trace file as :class:`RouterTraceFields` (the fast path for router data).
+
+    Like :func:`~langchain_netgpt.tracing.read_jsonl_traces`: a truncated final line is skipped,
+    a corrupt line anywhere else raises.
+
+    Raises:
+        TraceFileError: A line before the last one is not a valid trace.
+    """
+    with Path(path).open("rb") as file:
+        pending: tuple[int, bytes] | None = None
+        for lineno, line in enumerate(file, start=1):
+            if pending is not None:
+                yield _parse_fields(path, *pending)
+            pending = (lineno, line)
+        if pending is not None:
+            lineno, line = pending
+            if line.endswith(b"\n"):
+                yield _parse_fields(path, lineno, line)
+            else:
+                try:
+                    yield RouterTraceFields.model_validate_json(line)
+                except ValidationError:
+                    return  # a half-written last record: the writer died mid-line
+
+
+def _parse_fields(path: str | Path, lineno: int, line: bytes) -> RouterTraceFields:
+    try:
+        return RouterTraceFields.model_validate_json(line)
+    except ValidationError as exc:
+        raise TraceFileError(f"{path}: line {lineno} is not a valid trace: {exc}") from exc
+
+
+def _quality(trace: RouteTrace | RouterTraceFields) -> tuple[float, str]:
     if trace.quality is not None:
         return float(trace.quality), "feedback"
     ok = (
@@ -178,7 +243,9 @@ class _CachedScrubber(SecretScrubber):
 
 
 def router_row(
-    trace: RouteTrace, params: RewardParams, scrubber: SecretScrubber | None = None
+    trace: RouteTrace | RouterTraceFields,
+    params: RewardParams,
+    scrubber: SecretScrubber | None = None,
 ) -> dict[str, Any]:
     """One trace as a router-data row (keys :data:`ROUTER_COLUMNS`)."""
     network = trace.network
@@ -242,7 +309,7 @@ def _header(params: RewardParams) -> dict[str, Any]:
 
 
 def export_router_data(
-    traces: Iterable[RouteTrace],
+    traces: Iterable[RouteTrace | RouterTraceFields],
     out: str | Path,
     *,
     format: ExportFormat = "parquet",
@@ -250,12 +317,13 @@ def export_router_data(
     scrubber: SecretScrubber | None = None,
     batch_rows: int = 10_000,
     overwrite: bool = False,
-    on_trace: Callable[[RouteTrace], None] | None = None,
+    on_trace: Callable[[RouteTrace | RouterTraceFields], None] | None = None,
 ) -> ExportSummary:
     """Write one router-data row per trace (bounded memory: ``batch_rows`` rows at a time).
 
     Args:
-        traces: Any iterable of traces (``TraceStore.query()``, ``read_jsonl_traces()``, a list).
+        traces: Any iterable of traces (``TraceStore.query()``, ``read_jsonl_traces()``, a list),
+            or of :class:`RouterTraceFields` (:func:`read_router_traces`, the fast path).
         out: Output file (``jsonl``, ``parquet``) or folder (``hf``).
         format: ``jsonl`` (first line: header with the reward params), ``parquet`` (params in the
             schema metadata) or ``hf`` (``Dataset.save_to_disk``, params in ``info.description``).

@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,8 @@ METADATA_KEY = b"netgpt"
 
 RowBuilder = Callable[["RouteTrace"], "dict[str, Any] | str"]
 """Turns one trace into one row, or into the reason it is skipped."""
+
+_T = TypeVar("_T")
 
 
 class ExportSummary(BaseModel):
@@ -158,8 +160,8 @@ def _dataset_from_parquet(datasets: Any, path: Path, cache_dir: str | None = Non
 
 
 def write_dataset(
-    traces: Iterable[RouteTrace],
-    build: RowBuilder,
+    traces: Iterable[_T],
+    build: Callable[[_T], dict[str, Any] | str],
     *,
     kind: str,
     schema: Callable[[], pa.Schema],
@@ -169,7 +171,7 @@ def write_dataset(
     jsonl_header: bool = False,
     batch_rows: int = 10_000,
     overwrite: bool = False,
-    on_trace: Callable[[RouteTrace], None] | None = None,
+    on_trace: Callable[[_T], None] | None = None,
 ) -> ExportSummary:
     """Stream traces through ``build`` into a dataset file; the loop every exporter shares.
 

@@ -15,6 +15,7 @@ from langchain_netgpt.export import (
     RewardParams,
     export_router_data,
     read_router_data,
+    read_router_traces,
 )
 from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
 
@@ -153,3 +154,22 @@ def test_reading_a_file_of_another_kind_names_what_was_expected(
     (tmp_path / "x.jsonl").write_text('{"kind": "netgpt.sft"}\n')
     with pytest.raises(ValueError, match=r"not router data: expected a 'netgpt.router_data'"):
         read_router_data(tmp_path / "x.jsonl")
+
+
+def test_the_fast_field_parser_gives_the_same_rows_as_full_traces(
+    routed_traces: list[RouteTrace], tmp_path: Path
+) -> None:
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text("".join(t.to_json() + "\n" for t in routed_traces))
+    export_router_data(routed_traces, tmp_path / "full.jsonl", format="jsonl")
+    export_router_data(read_router_traces(lines), tmp_path / "fast.jsonl", format="jsonl")
+    assert read_router_data(tmp_path / "fast.jsonl") == read_router_data(tmp_path / "full.jsonl")
+
+
+def test_the_fast_field_parser_names_a_corrupt_line(
+    routed_traces: list[RouteTrace], tmp_path: Path
+) -> None:
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text("{}\n" + routed_traces[0].to_json() + "\n")
+    with pytest.raises(ValueError, match="line 1 is not a valid trace"):
+        list(read_router_traces(lines))
