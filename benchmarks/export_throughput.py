@@ -7,9 +7,9 @@ decisions with fallbacks, a share of feedback-rated steps. Three runs in one pro
 
 * ``generate``: the generator alone (the cost of the source, for the ratio);
 * ``export``: ``export_router_data(generator, out.parquet)`` over ``--traces`` traces;
-* ``export_from_json``: the same over ``--json-traces`` traces parsed from JSON lines with
-  ``RouteTrace.from_json`` (the path a ``TraceStore`` or a JSONL file takes);
-* ``export_from_json_fields``: the same lines parsed into ``RouterTraceFields`` (the fast path
+* ``export_from_json``: ``--json-traces`` traces written to a JSONL trace file beforehand (not
+  timed), read back with ``read_jsonl_traces`` (``RouteTrace.from_json``, as a store does);
+* ``export_from_json_fields``: the same file read with ``read_router_traces`` (the fast path
   ``netgpt export --traces ... --kind router`` takes: messages are not built).
 
 Peak RSS is the process's high-water mark (``ru_maxrss``) after each run; the baseline is taken
@@ -32,8 +32,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_netgpt import NetworkState, RequestFeatures, RouteTrace
-from langchain_netgpt.export import RouterTraceFields, export_router_data
-from langchain_netgpt.tracing import AttemptRecord
+from langchain_netgpt.export import export_router_data, read_router_traces
+from langchain_netgpt.tracing import AttemptRecord, read_jsonl_traces
 
 QUESTIONS = [
     "What is the weather in Paris tomorrow?",
@@ -192,22 +192,25 @@ def main() -> None:
         )
         size_mb = Path(folder, "r.parquet").stat().st_size / 1e6
 
-        def from_json() -> None:
-            lines = (t.to_json() for t in synthetic_traces(args.json_traces, seed=1))
-            export_router_data(
-                (RouteTrace.from_json(line) for line in lines), f"{folder}/j.parquet"
+        # A JSONL trace file written beforehand (untimed), read back the two ways.
+        trace_file = Path(folder, "traces.jsonl")
+        with trace_file.open("w") as file:
+            for trace in synthetic_traces(args.json_traces, seed=1):
+                file.write(trace.to_json() + "\n")
+        results.append(
+            _timed(
+                "export_from_json",
+                args.json_traces,
+                lambda: export_router_data(read_jsonl_traces(trace_file), f"{folder}/j.parquet"),
             )
-
-        results.append(_timed("export_from_json", args.json_traces, from_json))
-
-        def from_json_fields() -> None:
-            lines = (t.to_json() for t in synthetic_traces(args.json_traces, seed=1))
-            export_router_data(
-                (RouterTraceFields.model_validate_json(line) for line in lines),
-                f"{folder}/k.parquet",
+        )
+        results.append(
+            _timed(
+                "export_from_json_fields",
+                args.json_traces,
+                lambda: export_router_data(read_router_traces(trace_file), f"{folder}/k.parquet"),
             )
-
-        results.append(_timed("export_from_json_fields", args.json_traces, from_json_fields))
+        )
     generate, export = results[0], results[1]
     export["rows_per_s_excluding_generation"] = args.traces / (
         export["seconds"] - generate["seconds"]
