@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from langchain_netgpt.completion import EdgePromptCompleter, LocalContext, PromptCompletion
 from langchain_netgpt.errors import (
     BudgetExceededError,
     CircuitOpenError,
@@ -30,6 +31,7 @@ from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.latency import LatencyModel, SideProfile
 from langchain_netgpt.learn.policy_file import LearnedThresholdPolicy
 from langchain_netgpt.network import NetworkMonitor, NetworkState
+from langchain_netgpt.offload import escalation_message, escalation_reason
 from langchain_netgpt.policy import (
     AlwaysCloud,
     AlwaysEdge,
@@ -69,6 +71,7 @@ __all__ = [
     "CloudUnavailableError",
     "ConfigurationError",
     "EdgeModelError",
+    "EdgePromptCompleter",
     "EdgeScorer",
     "EpsilonGreedyPolicy",
     "FixedThresholdPolicy",
@@ -81,6 +84,7 @@ __all__ = [
     "LatencyModel",
     "LearnedScorer",
     "LearnedThresholdPolicy",
+    "LocalContext",
     "MissingExtraError",
     "NetGPTError",
     "NetGPTPolicy",
@@ -91,6 +95,7 @@ __all__ = [
     "NetworkState",
     "PrivacyRules",
     "PrivateStepError",
+    "PromptCompletion",
     "RandomPolicy",
     "RequestFeatures",
     "RetryPolicy",
@@ -106,6 +111,8 @@ __all__ = [
     "TraceStoreError",
     "__version__",
     "create_netgpt_agent",
+    "escalation_message",
+    "escalation_reason",
     "netgpt_router_node",
 ]
 

@@ -28,6 +28,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from langchain_netgpt._jsonschema import validate_json_schema
+from langchain_netgpt.completion import CompletedPrompt, EdgePromptCompleter
 from langchain_netgpt.errors import (
     CircuitOpenError,
     InvalidToolCallError,
@@ -37,10 +38,16 @@ from langchain_netgpt.errors import (
 )
 from langchain_netgpt.features import RequestFeatures, ToolsSummary
 from langchain_netgpt.network import NetworkMonitor, NetworkState
+from langchain_netgpt.offload import escalation_reason
 from langchain_netgpt.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
 from langchain_netgpt.privacy import PrivacyMatch, PrivacyRules
 from langchain_netgpt.reliability import CircuitBreaker, CircuitState, RetryPolicy
-from langchain_netgpt.tracing import TRACE_SCHEMA_VERSION, AttemptRecord, RouteTrace
+from langchain_netgpt.tracing import (
+    TRACE_SCHEMA_VERSION,
+    AttemptRecord,
+    PromptCompletionRecord,
+    RouteTrace,
+)
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
 __all__ = [
@@ -223,9 +230,14 @@ class RoutedStep:
         run_id: str | None,
         session_id: str | None,
         private: PrivacyMatch | None = None,
+        completion: EdgePromptCompleter | None = None,
     ) -> None:
         self.router = router
         self.private = private
+        self.completion = completion
+        self.completion_record: PromptCompletionRecord | None = None
+        self._completed: list[BaseMessage] | None = None
+        self.escalation_reason: str | None = None
         self.messages = messages
         self.binding = binding
         self.features = features
@@ -339,6 +351,26 @@ class RoutedStep:
         breaker = self.router.breaker_for(target)
         if breaker is not None:
             breaker.release()
+
+    def messages_for(self, target: str) -> list[BaseMessage]:
+        """The messages a target sees: the cloud gets the edge-completed prompt, if configured."""
+        if target != CLOUD or self.completion is None:
+            return self.messages
+        if self._completed is None:
+            self._use_completion(self.completion.complete(self.messages))
+        return self._completed or self.messages
+
+    async def amessages_for(self, target: str) -> list[BaseMessage]:
+        """Async twin of :meth:`messages_for` (only the completer's model call is awaited)."""
+        if target != CLOUD or self.completion is None:
+            return self.messages
+        if self._completed is None:
+            self._use_completion(await self.completion.acomplete(self.messages))
+        return self._completed or self.messages
+
+    def _use_completion(self, result: CompletedPrompt) -> None:
+        self._completed = result.messages
+        self.completion_record = result.record
 
     def model_for(self, target: str) -> Runnable[Any, Any]:
         """The child model (with tools bound) for a target."""
@@ -465,6 +497,8 @@ class RoutedStep:
         breaker = self.router.breaker_for(target)
         if breaker is not None:
             breaker.record_success()  # the side answered, even if its tool calls are invalid
+        if target == EDGE and escalation_reason(message) is not None:
+            return self._escalated(message, elapsed_s)
         problems = self.binding.problems(message) if self.router.validate_tool_calls else []
         valid: bool | None = None if self.binding.tools is None else not problems
         self.attempts.append(
@@ -490,6 +524,29 @@ class RoutedStep:
         if target == CLOUD:
             self._observe(message, elapsed_s)
         return True
+
+    def _escalated(self, message: AIMessage, elapsed_s: float) -> bool:
+        """The edge handed the step over (self-offload): not a failure, but not an answer."""
+        reason = escalation_reason(message) or ""
+        self.escalation_reason = reason
+        problem = f"edge escalated: {reason}"
+        self.attempts.append(
+            _attempt(
+                EDGE,
+                ok=False,
+                latency_s=elapsed_s,
+                tool_calls_valid=None if self.binding.tools is None else False,
+                problems=[problem],
+                output=message,
+            )
+        )
+        self.fallback_reason = f"edge_escalated: {reason}"
+        if self._pending is None:
+            # Returned only when the cloud cannot be tried (fallback off, budget, privacy).
+            self._pending = message
+            self.answer_target, self.answer_valid = EDGE, False
+            self.answer_problems = [problem]
+        return False
 
     def _observe(self, message: AIMessage, elapsed_s: float) -> None:
         server_s = _reported_server_s(message)
@@ -546,6 +603,7 @@ class RoutedStep:
             "fallback": fallback,
             "fallback_reason": self.fallback_reason if fallback or answer is None else None,
             "tool_calls_valid": self.answer_valid,
+            "escalated": self.escalation_reason is not None,
             "latency_ms": round(latency * 1000, 3),
             "rtt_ms": self.network.rtt_ms,
             "bandwidth_up_mbps": self.network.bandwidth_up_mbps,
@@ -587,6 +645,9 @@ class RoutedStep:
             else None,
             tool_calls_valid=self.answer_valid,
             error=error_text,
+            escalated=self.escalation_reason is not None,
+            escalation_reason=self.escalation_reason,
+            prompt_completion=self.completion_record,
             tools=self.binding.tools or [],
             tool_choice=self.binding.tool_choice,
             messages=cast("list[AnyMessage]", self.messages),

@@ -29,6 +29,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_netgpt._jsonschema import schema_problems
+from langchain_netgpt.completion import EdgePromptCompleter, PromptCompletion
 from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.executor import (
     RoutedStep,
@@ -96,6 +97,9 @@ class NetGPTRouter(BaseChatModel):
             other side at once (``fallback_reason`` starts with ``circuit_open``).
         privacy: Rules that keep a step on the edge (``overridden_by="privacy"``); a private
             step does not fall back to the cloud unless the rules allow it.
+        prompt_completion: Before a cloud call, complete the last user message with the local
+            context it refers to (:class:`~langchain_netgpt.completion.PromptCompletion`);
+            personal fields stay on the device and the trace keeps ``prompt_completion``.
         scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
             ``*_TOKEN`` environment values) from traces before the sinks see them.
 
@@ -145,6 +149,10 @@ class NetGPTRouter(BaseChatModel):
     scrub_secrets: bool = Field(
         default=True, description="Remove credentials from traces before they reach the sinks."
     )
+    prompt_completion: PromptCompletion | None = Field(
+        default=None,
+        description="Complete the request with local context before cloud calls (edge-side).",
+    )
 
     _bindings: OrderedDict[tuple[int, str], tuple[Any, ToolBinding]] = PrivateAttr(
         default_factory=OrderedDict
@@ -153,6 +161,7 @@ class NetGPTRouter(BaseChatModel):
     _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
     _breakers_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _scrubber: SecretScrubber | None = PrivateAttr(default=None)
+    _completer: EdgePromptCompleter | None = PrivateAttr(default=None)
     sink_errors: int = Field(default=0, exclude=True, description="Traces a sink failed to take.")
 
     @field_validator("store", mode="before")
@@ -352,7 +361,18 @@ class NetGPTRouter(BaseChatModel):
             run_id=run_id,
             session_id=session_id,
             private=private,
+            completion=self._prompt_completer(),
         )
+
+    def _prompt_completer(self) -> EdgePromptCompleter | None:
+        option = self.prompt_completion
+        if option is None:
+            return None
+        if self._completer is None or self._completer.option is not option:
+            self._completer = EdgePromptCompleter(
+                option, model=self.edge if option.use_edge_model else None
+            )
+        return self._completer
 
     # -- reliability ---------------------------------------------------------------------------
     def breaker_for(self, target: str) -> CircuitBreaker | None:
@@ -460,7 +480,11 @@ class NetGPTRouter(BaseChatModel):
         def call(target: str) -> AIMessage:
             config = step.config_for(target, callbacks)
             child = partial(
-                invoke_child, step.model_for(target), messages, config, {"stop": stop, **kwargs}
+                invoke_child,
+                step.model_for(target),
+                step.messages_for(target),
+                config,
+                {"stop": stop, **kwargs},
             )
             return self.call_with_deadline(child, target, step=step)
 
@@ -479,7 +503,10 @@ class NetGPTRouter(BaseChatModel):
         async def call(target: str) -> AIMessage:
             config = step.config_for(target, callbacks)
             child = ainvoke_child(
-                step.model_for(target), messages, config, {"stop": stop, **kwargs}
+                step.model_for(target),
+                await step.amessages_for(target),
+                config,
+                {"stop": stop, **kwargs},
             )
             return await self.acall_with_deadline(child, target, step=step)
 
@@ -501,7 +528,10 @@ class NetGPTRouter(BaseChatModel):
             relay.begin(target)
             try:
                 stream = step.model_for(target).stream(
-                    messages, step.config_for(target, callbacks), stop=stop, **kwargs
+                    step.messages_for(target),
+                    step.config_for(target, callbacks),
+                    stop=stop,
+                    **kwargs,
                 )
                 for chunk in stream:
                     yield from relay.push(chunk, run_manager)
@@ -528,7 +558,10 @@ class NetGPTRouter(BaseChatModel):
             relay.begin(target)
             try:
                 stream = step.model_for(target).astream(
-                    messages, step.config_for(target, callbacks), stop=stop, **kwargs
+                    await step.amessages_for(target),
+                    step.config_for(target, callbacks),
+                    stop=stop,
+                    **kwargs,
                 )
                 async for chunk in stream:
                     for out in relay.push(chunk, None):

@@ -6,8 +6,9 @@ functions in :mod:`langchain_netgpt.learn.rewards` read:
 * ``reference_calls``: JSON string, the cloud's accepted tool calls
   ``[{"name": ..., "arguments": {...}}]``; ``"[]"`` when it answered in text;
 * ``reference_text``: the cloud's answer text (``""`` for a pure tool call);
-* ``escalated``: reserved for self-offload (issue 8): ``True`` marks a prompt whose right answer
-  is to escalate to the cloud. This exporter writes ``False`` for every row.
+* ``escalated``: self-offload: ``True`` where the edge itself escalated the step to the cloud
+  (``trace.escalated``), so :class:`~langchain_netgpt.learn.rewards.EscalationAwareReward` can
+  learn where escalating is right.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def grpo_row(
         "tools": tools_json(trace.tools, scrubber),
         "reference_calls": reference_calls(answer, scrubber),
         "reference_text": scrubber.scrub_text(answer.text),
-        "escalated": False,
+        "escalated": trace.escalated,
         "trace_id": trace.trace_id,
         "created_at": trace.created_at,
     }

@@ -120,6 +120,7 @@ ROUTER_COLUMNS: tuple[str, ...] = (
     "quality",
     "quality_source",
     "fallback",
+    "escalated",
     "reward",
 )
 """Columns of a router-data row, in order.
@@ -131,7 +132,8 @@ for the edge; ``None`` when the trace holds no features, e.g. read back from Lan
 ``valid`` is whether the answer's tool calls matched the bound schemas (``None``: no tools).
 ``quality`` is the trace's feedback / ground truth when set (``quality_source == "feedback"``),
 otherwise the validity proxy: 1.0 when a side answered without error and with valid tool calls,
-else 0.0 (``quality_source == "validity"``). ``reward`` uses the file's :class:`RewardParams`.
+else 0.0 (``quality_source == "validity"``). ``escalated`` marks a step the edge handed to the
+cloud itself (self-offload). ``reward`` uses the file's :class:`RewardParams`.
 """
 
 
@@ -161,6 +163,7 @@ class RouterTraceFields(BaseModel):
     quality: float | None = Field(default=None, ge=0, le=1)
     error: str | None = None
     fallback: bool = False
+    escalated: bool = False
 
 
 def read_router_traces(path: str | Path) -> Iterator[RouterTraceFields]:
@@ -276,6 +279,7 @@ def router_row(
     row["quality"] = quality
     row["quality_source"] = source
     row["fallback"] = trace.fallback
+    row["escalated"] = trace.escalated
     row["reward"] = params.reward(
         quality=quality, latency_s=trace.latency_s, price_usd=trace.cloud_price_usd
     )
@@ -295,6 +299,7 @@ def router_schema() -> pa.Schema:
         "valid": pa.bool_(),
         "quality_source": pa.string(),
         "fallback": pa.bool_(),
+        "escalated": pa.bool_(),
     }
     return pa.schema([(name, types.get(name, pa.float64())) for name in ROUTER_COLUMNS])
 

@@ -14,7 +14,12 @@ from langchain_netgpt.tracing.store import (
     TraceStore,
     TraceStoreError,
 )
-from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, AttemptRecord, RouteTrace
+from langchain_netgpt.tracing.trace import (
+    TRACE_SCHEMA_VERSION,
+    AttemptRecord,
+    PromptCompletionRecord,
+    RouteTrace,
+)
 
 __all__ = [
     "STORE_SCHEMA_VERSION",
@@ -23,6 +28,7 @@ __all__ = [
     "CallbackTraceSink",
     "InMemoryTraceSink",
     "JsonlTraceSink",
+    "PromptCompletionRecord",
     "RouteTrace",
     "TraceFileError",
     "TraceRetention",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_netgpt.network import NetworkState
 
-__all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "RouteTrace"]
+__all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "PromptCompletionRecord", "RouteTrace"]
 
 TRACE_SCHEMA_VERSION = 1
 """Bumped whenever a field of :class:`RouteTrace` changes meaning or is removed."""
@@ -42,6 +42,35 @@ class AttemptRecord(BaseModel):
     tool_calls_valid: bool | None = None
     problems: list[str] = Field(default_factory=list)
     output: AnyMessage | None = None
+
+
+class PromptCompletionRecord(BaseModel):
+    """What edge prompt completion did to a step's prompt before the cloud saw it.
+
+    The original prompt is kept only as a hash and a size (it stays on the device); the completed
+    prompt passed the privacy rules, so its text is kept.
+
+    Attributes:
+        completer: Name of the completer (``template``, ``edge``).
+        original_sha256: SHA-256 of the original last user message.
+        original_bytes: UTF-8 size of the original last user message.
+        completed_prompt: The rewritten last user message the cloud saw.
+        completed_bytes: UTF-8 size of ``completed_prompt``.
+        context_bytes: Size the local context would have added if sent whole (the baseline).
+        fields_used: Names of the context fields the completion drew on (never their values).
+        withheld: Names of the context fields the privacy rule kept on the device.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    completer: str
+    original_sha256: str
+    original_bytes: int = Field(ge=0)
+    completed_prompt: str
+    completed_bytes: int = Field(ge=0)
+    context_bytes: int = Field(ge=0)
+    fields_used: list[str] = Field(default_factory=list)
+    withheld: list[str] = Field(default_factory=list)
 
 
 class RouteTrace(BaseModel):
@@ -100,11 +129,29 @@ class RouteTrace(BaseModel):
     usage: dict[str, Any] | None = None
     tool_calls_valid: bool | None = None
     error: str | None = None
+    escalated: bool = Field(
+        default=False, description="The edge answered with an escalation (self-offload)."
+    )
+    escalation_reason: str | None = Field(
+        default=None, description="The reason the edge gave when it escalated."
+    )
+    prompt_completion: PromptCompletionRecord | None = Field(
+        default=None, description="Edge prompt completion applied before the cloud call."
+    )
     quality: float | None = Field(
         default=None,
         ge=0,
         le=1,
         description="How good the answer was in [0, 1], from feedback or replay ground truth.",
+    )
+    target_loads: dict[str, dict[str, float | int | None]] | None = Field(
+        default=None,
+        description="Load of every target at decision time (multi-target routing): in_flight, "
+        "queued, service_s, completed, slo_violations.",
+    )
+    slo_violated: bool | None = Field(
+        default=None,
+        description="The step took longer than the SLO of the target that answered (None: no SLO).",
     )
     # The data (for distillation and preference exports).
     tools: list[dict[str, Any]] = Field(default_factory=list)

@@ -54,6 +54,11 @@ EXPECTED = {
     "NetGPTState",
     "create_netgpt_agent",
     "netgpt_router_node",
+    "EdgePromptCompleter",
+    "LocalContext",
+    "PromptCompletion",
+    "escalation_message",
+    "escalation_reason",
 }
 
 

@@ -1,0 +1,168 @@
+"""Self-offload: an edge answer that escalates is honoured as a fallback to the cloud."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+from langchain_netgpt import (
+    AlwaysEdge,
+    CloudBudget,
+    NetGPTRouter,
+    NetworkState,
+    escalation_message,
+    escalation_reason,
+)
+from langchain_netgpt.export.grpo import grpo_row
+from langchain_netgpt.export.scrub import SecretScrubber
+from langchain_netgpt.learn.rewards import EscalationAwareReward
+from langchain_netgpt.reliability import CircuitBreakerConfig, CircuitState
+from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel, tool_call
+from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
+
+GOOD = NetworkState(bandwidth_up_mbps=50, bandwidth_down_mbps=100, rtt_ms=10)
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Weather for a city."""
+    return f"sunny in {city}"
+
+
+def _router(
+    edge: list[Any], cloud: list[Any], **kwargs: Any
+) -> tuple[NetGPTRouter, InMemoryTraceSink]:
+    sink = InMemoryTraceSink()
+    router = NetGPTRouter(
+        edge=ScriptedChatModel(responses=edge, cycle=True),
+        cloud=ScriptedChatModel(responses=cloud, cycle=True),
+        policy=AlwaysEdge(),
+        monitor=FixedNetworkMonitor(GOOD),
+        sinks=[sink],
+        **kwargs,
+    )
+    return router, sink
+
+
+def test_an_escalating_edge_answer_goes_to_the_cloud() -> None:
+    router, sink = _router([escalation_message("needs live data")], ["cloud answer"])
+
+    reply = router.invoke("What is the EUR/USD rate right now?")
+
+    assert reply.text == "cloud answer"
+    trace = sink.traces[0]
+    assert (trace.decided_target, trace.final_target) == ("edge", "cloud")
+    assert trace.escalated and trace.escalation_reason == "needs live data"
+    assert trace.fallback_reason == "edge_escalated: needs live data"
+    assert reply.response_metadata["netgpt"]["escalated"] is True
+
+
+async def test_async_calls_honour_the_escalation_too() -> None:
+    router, sink = _router([escalation_message("too hard")], ["cloud answer"])
+
+    reply = await router.ainvoke("Plan a 3-city trip")
+
+    assert reply.text == "cloud answer" and sink.traces[0].escalated
+
+
+def test_an_escalation_with_tools_bound_reaches_the_cloud_tool_call() -> None:
+    router, sink = _router(
+        [escalation_message("unsure of the city")], [tool_call("get_weather", {"city": "Lyon"})]
+    )
+
+    reply = router.bind_tools([get_weather], tool_choice="required").invoke("Weather?")
+
+    assert reply.tool_calls[0]["args"] == {"city": "Lyon"}
+    edge_try = sink.traces[0].attempts[0]
+    assert edge_try.target == "edge" and edge_try.problems == ["edge escalated: unsure of the city"]
+
+
+def test_escalations_do_not_open_the_edge_circuit() -> None:
+    router, _ = _router(
+        [escalation_message("hard")],
+        ["cloud answer"],
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=2, open_s=60),
+    )
+
+    for _ in range(4):
+        router.invoke("hard question")
+
+    assert router.circuit_state("edge") is CircuitState.CLOSED
+
+
+def test_a_plain_edge_answer_is_not_an_escalation() -> None:
+    router, sink = _router(["edge answer"], ["cloud answer"])
+
+    router.invoke("hi")
+
+    assert not sink.traces[0].escalated and sink.traces[0].escalation_reason is None
+
+
+def test_without_fallback_the_escalation_comes_back_marked() -> None:
+    router, sink = _router([escalation_message("hard")], ["cloud answer"], fallback=False)
+
+    reply = router.invoke("hard question")
+
+    assert escalation_reason(reply) == "hard"
+    assert sink.traces[0].final_target == "edge" and sink.traces[0].escalated
+
+
+def test_an_exhausted_budget_keeps_the_escalated_step_on_the_edge() -> None:
+    budget = CloudBudget(max_cloud_share=0.0)
+    router, sink = _router([escalation_message("hard")], ["cloud answer"], budget=budget)
+
+    reply = router.invoke("hard question")
+
+    assert escalation_reason(reply) == "hard" and sink.traces[0].final_target == "edge"
+
+
+def test_an_escalation_needs_a_reason() -> None:
+    with pytest.raises(ValueError, match="non-empty reason"):
+        escalation_message("  ")
+
+
+def test_escalated_traces_round_trip_through_json() -> None:
+    router, sink = _router([escalation_message("hard")], ["cloud answer"])
+    router.invoke("hard question")
+
+    again = RouteTrace.from_json(sink.traces[0].to_json())
+
+    assert again.escalated and again.escalation_reason == "hard"
+
+
+def test_grpo_rows_mark_escalated_steps() -> None:
+    router, sink = _router([escalation_message("hard")], ["cloud answer"])
+    router.bind_tools([get_weather]).invoke("hard question")
+
+    row = grpo_row(sink.traces[0], SecretScrubber())
+
+    assert isinstance(row, dict) and row["escalated"] is True
+
+
+def test_the_reward_pays_escalation_only_where_the_edge_failed() -> None:
+    reward = EscalationAwareReward(cloud_share_cap=1.0)
+    escalate = json.dumps({"escalate": True, "reason": "hard"})
+
+    scores = reward(
+        ["p1", "p2"],
+        [escalate, escalate],
+        tools=["[]", "[]"],
+        reference_calls=["[]", "[]"],
+        edge_failed=[True, False],
+    )
+
+    assert scores[0] > 0 > scores[1]
+
+
+def test_router_data_marks_escalated_steps() -> None:
+    from langchain_netgpt.export.router_data import RewardParams, router_row
+
+    router, sink = _router([escalation_message("hard")], ["cloud answer"])
+    router.invoke("hard question")
+
+    row = router_row(sink.traces[0], RewardParams())
+
+    assert row["escalated"] is True and row["fallback"] is True
