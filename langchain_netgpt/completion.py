@@ -169,10 +169,14 @@ class _Plan:
 def _render_facts(facts: dict[str, str]) -> str:
     if not facts:
         return ""
-    parts = [
-        f"{name.split('.', 1)[-1].replace('_', ' ')}: {value}" for name, value in facts.items()
-    ]
+    parts = [f"{_label(name)}: {value}" for name, value in facts.items()]
     return "(Context from the user's device: " + "; ".join(parts) + ".)"
+
+
+def _label(name: str) -> str:
+    if name.startswith("history."):
+        return "recent activity"
+    return name.split(".", 1)[-1].replace("_", " ")
 
 
 def _sha256(text: str) -> str:
@@ -261,9 +265,7 @@ class EdgePromptCompleter:
         return f"{plan.original}\n\n{block}" if block else plan.original
 
     def _rewrite_request(self, plan: _Plan) -> list[BaseMessage]:
-        facts = "\n".join(
-            f"- {n.split('.', 1)[-1].replace('_', ' ')}: {v}" for n, v in plan.facts.items()
-        )
+        facts = "\n".join(f"- {_label(n)}: {v}" for n, v in plan.facts.items())
         return [
             SystemMessage(
                 "Rewrite the user's request so that it stands on its own. Put every fact below "

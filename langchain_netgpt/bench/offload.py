@@ -1,0 +1,178 @@
+"""Self-offload on recorded BFCL outcomes: does the edge escalate where it would fail?
+
+Two recordings of the same edge model over the same task ids are compared: one made with
+``allow_escalation=True`` (the model may answer ``{"escalate": true, ...}``) and the usual one
+without it, whose BFCL verdicts say where the edge really fails. Reported:
+
+* escalation precision (escalated steps the edge would have failed) and recall (failures that
+  were escalated), against a random escalator's precision (the failure rate);
+* the self-offload operating point (edge first, escalate to the cloud): accuracy and PGR at its
+  own cloud share, next to a random router, the heuristic score-threshold router and the oracle
+  at the same share;
+* APGR of the heuristic threshold sweep with and without escalations sent to the cloud first.
+
+The cloud's verdicts are the replay benchmark's seeded draws (:func:`~.replay.cloud_draws`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict
+
+from langchain_netgpt.bench.bfcl import load_bfcl
+from langchain_netgpt.bench.metrics import apgr, pgr
+from langchain_netgpt.bench.record import load_edge_outcomes
+from langchain_netgpt.bench.replay import BenchConfig, cloud_draws, prepare_tasks
+from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.scoring import HeuristicScorer
+
+__all__ = ["OffloadReport", "measure_self_offload"]
+
+
+class OffloadReport(BaseModel):
+    """Self-offload measured against the edge's real failures.
+
+    Attributes:
+        tasks: Task ids in both recordings.
+        escalations: Steps the escalating edge handed over.
+        edge_failures: Steps the non-escalating edge got wrong.
+        precision: Share of escalations where the edge would have failed (``None``: none).
+        recall: Share of edge failures that were escalated.
+        random_precision: A random escalator's precision (the failure rate).
+        cloud_share: Self-offload's cloud share (escalations / tasks).
+        accuracy: Edge-first with escalation to the cloud.
+        accuracy_random: Random router at the same share (expected).
+        accuracy_heuristic: Heuristic score threshold at the same share.
+        accuracy_oracle: Oracle at the same share.
+        pgr: PGR of self-offload (``None`` when the cloud does not beat the edge).
+        pgr_random: PGR of the random router at the same share.
+        pgr_heuristic: PGR of the heuristic threshold at the same share.
+        apgr_heuristic: APGR of the heuristic threshold sweep.
+        apgr_escalation_first: APGR of the sweep that sends escalations to the cloud first
+            (other steps answered by the escalating edge).
+        edge_accuracy_kept: Accuracy of the escalating edge on the steps it kept.
+        edge_accuracy_same_steps: Accuracy of the plain edge on those same steps.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tasks: int
+    escalations: int
+    edge_failures: int
+    precision: float | None
+    recall: float
+    random_precision: float
+    cloud_share: float
+    accuracy: float
+    accuracy_random: float
+    accuracy_heuristic: float
+    accuracy_oracle: float
+    pgr: float | None
+    pgr_random: float | None
+    pgr_heuristic: float | None
+    apgr_heuristic: float | None
+    apgr_escalation_first: float | None
+    edge_accuracy_kept: float | None
+    edge_accuracy_same_steps: float | None
+
+
+def _messages(raw: Sequence[dict[str, str]]) -> list[BaseMessage]:
+    return [
+        SystemMessage(m["content"]) if m["role"] == "system" else HumanMessage(m["content"])
+        for m in raw
+    ]
+
+
+def _mean(values: Sequence[bool | float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def measure_self_offload(
+    escalating: str | Path,
+    plain: str | Path,
+    files: Sequence[str | Path],
+    *,
+    config: BenchConfig | None = None,
+) -> OffloadReport:
+    """Compare an escalating recording with the plain one over the task ids both hold.
+
+    Args:
+        escalating: Outcomes recorded with ``allow_escalation=True``.
+        plain: Outcomes recorded without escalation (the ground truth of edge failures).
+        files: The BFCL files both were recorded from.
+        config: Cloud accuracy and seed of the simulated cloud (the replay default).
+
+    Raises:
+        BenchmarkDataError: A file is bad or the recordings share no task.
+    """
+    config = config or BenchConfig()
+    esc = load_edge_outcomes(escalating).rows
+    base = load_edge_outcomes(plain).rows
+    tasks = [t for f in files for t in load_bfcl(f) if t.id in esc and t.id in base]
+    if not tasks:
+        raise BenchmarkDataError(
+            f"{escalating} and {plain} share no task id of the given files", path=str(escalating)
+        )
+    replay_tasks = prepare_tasks(tasks, base)
+    cloud = cloud_draws(replay_tasks, config)
+    scorer = HeuristicScorer()
+    score = {r.task.id: scorer.score(r.features, _messages(r.task.messages)) for r in replay_tasks}
+    ids = [t.id for t in tasks]
+    n = len(ids)
+    escalated = {i for i in ids if esc[i].escalated}
+    failed = {i for i in ids if not base[i].correct}
+    edge_acc = _mean([base[i].correct for i in ids])
+    cloud_acc = _mean([cloud[i] for i in ids])
+    share = len(escalated) / n
+    k = len(escalated)
+
+    def gain(acc: float) -> float | None:
+        return (
+            None
+            if cloud_acc <= edge_acc
+            else pgr(acc, edge_accuracy=edge_acc, cloud_accuracy=cloud_acc)
+        )
+
+    def sweep(order: Sequence[str], edge_ok: dict[str, bool]) -> list[tuple[float, float]]:
+        points = []
+        for m in range(1, n):
+            sent = set(order[:m])
+            acc = _mean([cloud[i] if i in sent else edge_ok[i] for i in ids])
+            points.append((m / n, gain(acc) or 0.0))
+        return points
+
+    plain_ok = {i: base[i].correct for i in ids}
+    esc_ok = {i: (not esc[i].escalated) and esc[i].correct for i in ids}
+    by_score = sorted(ids, key=lambda i: score[i])
+    heuristic_sent = set(by_score[:k])
+    oracle_order = sorted(ids, key=lambda i: (base[i].correct, not cloud[i]))
+    accuracy = _mean([cloud[i] if i in escalated else esc[i].correct for i in ids])
+    acc_heuristic = _mean([cloud[i] if i in heuristic_sent else plain_ok[i] for i in ids])
+    acc_oracle = _mean([cloud[i] if i in set(oracle_order[:k]) else plain_ok[i] for i in ids])
+    acc_random = (1 - share) * edge_acc + share * cloud_acc
+    kept = [i for i in ids if i not in escalated]
+    comparable = cloud_acc > edge_acc
+    escalation_first = sorted(ids, key=lambda i: (i not in escalated, score[i]))
+    return OffloadReport(
+        tasks=n,
+        escalations=k,
+        edge_failures=len(failed),
+        precision=len(escalated & failed) / k if k else None,
+        recall=len(escalated & failed) / len(failed) if failed else 0.0,
+        random_precision=len(failed) / n,
+        cloud_share=share,
+        accuracy=accuracy,
+        accuracy_random=acc_random,
+        accuracy_heuristic=acc_heuristic,
+        accuracy_oracle=acc_oracle,
+        pgr=gain(accuracy),
+        pgr_random=gain(acc_random),
+        pgr_heuristic=gain(acc_heuristic),
+        apgr_heuristic=apgr(sweep(by_score, plain_ok)) if comparable else None,
+        apgr_escalation_first=apgr(sweep(escalation_first, esc_ok)) if comparable else None,
+        edge_accuracy_kept=_mean([esc[i].correct for i in kept]) if kept else None,
+        edge_accuracy_same_steps=_mean([plain_ok[i] for i in kept]) if kept else None,
+    )
