@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
@@ -49,6 +49,10 @@ from langchain_netgpt.tracing import (
     RouteTrace,
 )
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
+
+if TYPE_CHECKING:
+    from langchain_netgpt.qos import TargetRouting
+    from langchain_netgpt.targets import LoadSnapshot
 
 __all__ = [
     "RoutedStep",
@@ -91,12 +95,13 @@ class StepOwner(Protocol):
 
 
 _FORCING_CHOICES = ("any", "required")
+_R = TypeVar("_R")
 
 
 class ToolBinding:
     """The tools bound for a call, bound once on both sides and summarised for routing."""
 
-    __slots__ = ("cloud", "edge", "schemas", "summary", "tool_choice", "tools")
+    __slots__ = ("cloud", "edge", "models", "schemas", "summary", "tool_choice", "tools")
 
     def __init__(
         self,
@@ -104,7 +109,9 @@ class ToolBinding:
         tool_choice: Any,
         edge: Runnable[Any, Any],
         cloud: Runnable[Any, Any],
+        models: Mapping[str, Runnable[Any, Any]] | None = None,
     ) -> None:
+        self.models = models  # every named target's model (multi-target routing)
         self.tools = tools
         self.tool_choice = tool_choice
         self.edge = edge
@@ -231,8 +238,12 @@ class RoutedStep:
         session_id: str | None,
         private: PrivacyMatch | None = None,
         completion: EdgePromptCompleter | None = None,
+        routing: TargetRouting | None = None,
+        target_loads: Mapping[str, LoadSnapshot] | None = None,
     ) -> None:
         self.router = router
+        self.routing = routing  # named targets (multi-target routing), or None: edge/cloud
+        self.target_loads = target_loads
         self.private = private
         self.completion = completion
         self.completion_record: PromptCompletionRecord | None = None
@@ -262,6 +273,9 @@ class RoutedStep:
     # -- the plan -----------------------------------------------------------------------------
     def candidates(self) -> Iterator[str]:
         """Targets to try, in order: the decision, then (with fallback on) the other side."""
+        if self.routing is not None:
+            yield from self._ranked_candidates(self.routing)
+            return
         first = self.decision.target
         if self._gate(first):
             yield first
@@ -282,6 +296,83 @@ class RoutedStep:
             self.router.budget.downgrade(self.slot)
         if self._gate(second):
             yield second
+
+    def _ranked_candidates(self, routing: TargetRouting) -> Iterator[str]:
+        """Multi-target order: the decision, then the policy's ranking, clouds gated as above."""
+        budget = self.router.budget
+        for i, target in enumerate((self.decision.target, *self.decision.alternatives)):
+            if i > 0 and (not self.router.fallback or self.answer is not None):
+                return
+            cloud = routing.is_cloud(target)
+            if i > 0 and cloud and self.private is not None:
+                privacy = self.router.privacy
+                if privacy is None or not privacy.allow_cloud_fallback:
+                    continue  # a private step never leaves the device unless the user opted in
+            if i > 0 and self.slot is not None and budget is not None:
+                if cloud and not budget.upgrade(
+                    self.slot, price_usd=self.decision.expected_cloud_price_usd
+                ):
+                    self.fallback_reason = (self.fallback_reason or "") + f"; {self.slot.reason}"
+                    continue
+                if not cloud:
+                    budget.downgrade(self.slot)
+            if self._gate(target):
+                yield target
+
+    def _slo_violated(self, final: str | None, latency_s: float) -> bool | None:
+        if self.routing is None or final is None:
+            return None
+        slo = self.routing.targets[final].slo_s
+        return None if slo is None else latency_s > slo
+
+    def _is_cloud(self, target: str | None) -> bool:
+        return target == CLOUD if self.routing is None else self.routing.is_cloud(target)
+
+    def _tracked(self, call: Callable[[str], _R]) -> Callable[[str], _R]:
+        """``call`` counted in the target's load (in flight, service time, SLO)."""
+        routing = self.routing
+        if routing is None:
+            return call
+        loads = routing.loads
+
+        def tracked(target: str) -> _R:
+            concurrent = loads.start(target)
+            t0 = time.perf_counter()
+            ok = False
+            try:
+                result = call(target)
+                ok = True
+                return result
+            finally:
+                loads.finish(
+                    target, elapsed_s=time.perf_counter() - t0, concurrent=concurrent, ok=ok
+                )
+
+        return tracked
+
+    def _atracked(
+        self, call: Callable[[str], Awaitable[AIMessage]]
+    ) -> Callable[[str], Awaitable[AIMessage]]:
+        """Async twin of :meth:`_tracked`."""
+        routing = self.routing
+        if routing is None:
+            return call
+        loads = routing.loads
+
+        async def tracked(target: str) -> AIMessage:
+            concurrent = loads.start(target)
+            t0 = time.perf_counter()
+            ok = False
+            try:
+                result = await call(target)
+                ok = True
+                return result
+            finally:
+                loads.finish(
+                    target, elapsed_s=time.perf_counter() - t0, concurrent=concurrent, ok=ok
+                )
+
+        return tracked
 
     # -- deadline, circuit breakers and retries ------------------------------------------------
     def time_left_s(self) -> float | None:
@@ -374,6 +465,8 @@ class RoutedStep:
 
     def model_for(self, target: str) -> Runnable[Any, Any]:
         """The child model (with tools bound) for a target."""
+        if self.binding.models is not None:
+            return self.binding.models[target]
         return self.binding.edge if target == EDGE else self.binding.cloud
 
     def config_for(self, target: str, callbacks: Any) -> RunnableConfig:
@@ -408,6 +501,7 @@ class RoutedStep:
         Raises:
             RoutingError: No target answered (the trace is written first).
         """
+        call = self._tracked(call)
         for target in self.candidates():
             retry = 0
             while True:
@@ -438,6 +532,7 @@ class RoutedStep:
         passthrough: tuple[type[BaseException], ...] = (),
     ) -> AIMessage:
         """Async twin of :meth:`run` (only the call is awaited)."""
+        call = self._atracked(call)
         for target in self.candidates():
             retry = 0
             while True:
@@ -521,7 +616,7 @@ class RoutedStep:
             return False
         self.answer, self.answer_target, self.answer_valid = message, target, valid
         self.answer_problems = []
-        if target == CLOUD:
+        if self._is_cloud(target):
             self._observe(message, elapsed_s)
         return True
 
@@ -582,11 +677,11 @@ class RoutedStep:
             self.answer = self._pending  # every side answered invalidly: return the first answer
         answer = self.answer
         final = self.answer_target if answer is not None else None
-        if self.slot is not None and self.router.budget is not None and final == EDGE:
+        if self.slot is not None and self.router.budget is not None and not self._is_cloud(final):
             self.router.budget.downgrade(self.slot)
         latency = time.perf_counter() - self.started
         fallback = final is not None and final != self.decision.target
-        price = self.decision.expected_cloud_price_usd if final == CLOUD else 0.0
+        price = self.decision.expected_cloud_price_usd if self._is_cloud(final) else 0.0
         error_text = None
         if answer is None:
             causes = "; ".join(f"{a.target}: {a.error_type}: {a.error}" for a in self.attempts)
@@ -637,9 +732,11 @@ class RoutedStep:
             latency_s=latency,
             cloud_price_usd=price,
             bytes_sent=self.features.payload_bytes
-            if CLOUD in {a.target for a in self.attempts}
+            if any(self._is_cloud(a.target) for a in self.attempts)
             else 0,
-            bytes_received=_response_bytes(answer) if answer is not None and final == CLOUD else 0,
+            bytes_received=_response_bytes(answer)
+            if answer is not None and self._is_cloud(final)
+            else 0,
             usage=dict(answer.usage_metadata)
             if answer is not None and answer.usage_metadata
             else None,
@@ -648,12 +745,18 @@ class RoutedStep:
             escalated=self.escalation_reason is not None,
             escalation_reason=self.escalation_reason,
             prompt_completion=self.completion_record,
+            target_loads=None
+            if self.target_loads is None
+            else {name: load.to_dict() for name, load in self.target_loads.items()},
+            slo_violated=self._slo_violated(final, latency),
             tools=self.binding.tools or [],
             tool_choice=self.binding.tool_choice,
             messages=cast("list[AnyMessage]", self.messages),
             output=answer,
         )
         info["trace_id"] = trace.trace_id
+        if self.routing is not None:
+            info["slo_violated"] = trace.slo_violated
         self.router.emit_trace(trace)
         if answer is None:
             attempts: list[tuple[str, BaseException]] = [

@@ -58,6 +58,8 @@ class RouteDecision:
             policies and for choices forced by an override; below 1 for exploring policies such
             as :class:`~langchain_netgpt.exploration.EpsilonGreedyPolicy`). Off-policy estimators
             divide by it.
+        alternatives: The other targets in fallback order (multi-target routing, see
+            :class:`~langchain_netgpt.qos.QoSPolicy`); empty: the other side of edge/cloud.
     """
 
     target: str
@@ -70,6 +72,7 @@ class RouteDecision:
     policy: str
     overridden_by: str | None = None
     propensity: float = 1.0
+    alternatives: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (an infinite latency becomes ``None``)."""

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -26,7 +26,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from langchain_netgpt._jsonschema import schema_problems
 from langchain_netgpt.completion import EdgePromptCompleter, PromptCompletion
@@ -41,8 +41,16 @@ from langchain_netgpt.executor import (
 from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.features import RequestFeatures
 from langchain_netgpt.network import NetworkMonitor
-from langchain_netgpt.policy import CLOUD, EDGE, CloudBudget, NetGPTPolicy, RoutePolicy
+from langchain_netgpt.policy import (
+    CLOUD,
+    EDGE,
+    CloudBudget,
+    NetGPTPolicy,
+    RouteDecision,
+    RoutePolicy,
+)
 from langchain_netgpt.privacy import PrivacyRules, scrub_trace
+from langchain_netgpt.qos import MultiTargetPolicy, QoSPolicy, TargetRouting
 from langchain_netgpt.reliability import (
     CircuitBreaker,
     CircuitBreakerConfig,
@@ -51,6 +59,7 @@ from langchain_netgpt.reliability import (
 )
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.streaming import StreamRelay
+from langchain_netgpt.targets import LoadSnapshot, TargetSpec
 from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
@@ -100,6 +109,12 @@ class NetGPTRouter(BaseChatModel):
         prompt_completion: Before a cloud call, complete the last user message with the local
             context it refers to (:class:`~langchain_netgpt.completion.PromptCompletion`);
             personal fields stay on the device and the trace keeps ``prompt_completion``.
+        targets: Several named targets instead of ``edge``/``cloud``: any number of edge
+            experts and one or more clouds (:class:`~langchain_netgpt.targets.TargetSpec`, each
+            with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
+            targets (default :class:`~langchain_netgpt.qos.QoSPolicy`); the router tracks every
+            target's load and falls back along the policy's ranking. ``edge``/``cloud`` are then
+            the first edge and cloud targets. See ``docs/howto/multi-target.md``.
         scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
             ``*_TOKEN`` environment values) from traces before the sinks see them.
 
@@ -161,8 +176,83 @@ class NetGPTRouter(BaseChatModel):
     _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
     _breakers_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _scrubber: SecretScrubber | None = PrivateAttr(default=None)
+    _routing: TargetRouting | None = PrivateAttr(default=None)
     _completer: EdgePromptCompleter | None = PrivateAttr(default=None)
     sink_errors: int = Field(default=0, exclude=True, description="Traces a sink failed to take.")
+
+    targets: dict[str, TargetSpec] | None = Field(
+        default=None, description="Named edge experts and clouds (instead of edge=/cloud=)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_name_edge_and_cloud(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("targets") is None:
+            return data
+        if data.get("edge") is not None or data.get("cloud") is not None:
+            raise ValueError("give either targets= or edge=/cloud=, not both")
+        raw = data["targets"]
+        if not isinstance(raw, Mapping) or not raw:
+            raise ValueError(
+                f"targets must be a non-empty mapping of name -> TargetSpec, got {raw!r}"
+            )
+        specs = {
+            str(name): spec if isinstance(spec, TargetSpec) else TargetSpec.model_validate(spec)
+            for name, spec in raw.items()
+        }
+        for name, spec in specs.items():
+            if spec.model is None:
+                raise ValueError(f"target {name!r} has no model; a router target needs model=")
+        first = {
+            kind: next((s.model for s in specs.values() if s.kind == kind), None)
+            for kind in (EDGE, CLOUD)
+        }
+        if first[EDGE] is None or first[CLOUD] is None:
+            kinds = {name: spec.kind for name, spec in specs.items()}
+            raise ValueError(f"targets need at least one edge and one cloud, got kinds {kinds}")
+        policy = data.get("policy") or QoSPolicy()
+        if not isinstance(policy, MultiTargetPolicy):
+            raise ValueError(
+                f"targets= needs a policy that ranks targets (QoSPolicy, LeastLoadedPolicy, "
+                f"RoundRobinPolicy, RandomTargetPolicy), got {type(policy).__name__}"
+            )
+        return {
+            **data,
+            "targets": specs,
+            "edge": first[EDGE],
+            "cloud": first[CLOUD],
+            "policy": policy,
+        }
+
+    def _target_routing(self) -> TargetRouting | None:
+        if self.targets is None:
+            return None
+        routing = self._routing
+        if (
+            routing is None
+            or routing.policy is not cast("MultiTargetPolicy", self.policy)
+            or routing.scorer is not self.scorer
+        ):
+            # Built once (and again only if the policy or scorer is swapped): it holds the loads.
+            loads = routing.loads if routing is not None else None
+            routing = TargetRouting(
+                self.targets, cast("MultiTargetPolicy", self.policy), self.scorer
+            )
+            if loads is not None:
+                routing.loads = loads
+            self._routing = routing
+        return routing
+
+    def target_loads(self) -> dict[str, LoadSnapshot]:
+        """Load of every named target now (in flight, queued, measured service time, SLO misses).
+
+        Raises:
+            ValueError: The router was built with ``edge=``/``cloud=``, not ``targets=``.
+        """
+        routing = self._target_routing()
+        if routing is None:
+            raise ValueError("target_loads() needs a router built with targets=")
+        return routing.loads.snapshot()
 
     @field_validator("store", mode="before")
     @classmethod
@@ -250,9 +340,20 @@ class NetGPTRouter(BaseChatModel):
             cloud: Runnable[Any, Any] = self.cloud.bind_tools(
                 tools, tool_choice=tool_choice, **extra
             )
-            binding = ToolBinding(list(tools), tool_choice, edge, cloud)
+            models = None
+            if self.targets is not None:
+                models = {
+                    name: cast("BaseChatModel", spec.model).bind_tools(
+                        tools, tool_choice=tool_choice, **extra
+                    )
+                    for name, spec in self.targets.items()
+                }
+            binding = ToolBinding(list(tools), tool_choice, edge, cloud, models)
         else:
-            binding = ToolBinding(None, None, self.edge, self.cloud)
+            plain = None
+            if self.targets is not None:
+                plain = {name: cast("BaseChatModel", t.model) for name, t in self.targets.items()}
+            binding = ToolBinding(None, None, self.edge, self.cloud, plain)
         # Keep a reference to `tools` so its id cannot be reused while the entry lives.
         self._bindings[key] = (tools, binding)
         if len(self._bindings) > 64:
@@ -320,31 +421,39 @@ class NetGPTRouter(BaseChatModel):
         features = RequestFeatures.from_messages(
             messages, binding.summary, previous_target=previous_target
         )
-        score = self.scorer.score(features, messages)
+        routing = self._target_routing()
         network = self.monitor.state(payload_bytes=features.payload_bytes)
         budget = self.budget
         shift = -budget.threshold_shift if budget is not None else 0.0
-        decision = self.policy.decide(features, score, network, threshold_shift=shift)
+        loads = None
+        if routing is None:
+            score = self.scorer.score(features, messages)
+            decision = self.policy.decide(features, score, network, threshold_shift=shift)
+        else:
+            decision, loads = routing.decide(features, messages, network, cloud_shift=shift)
         private = self.privacy.check(messages, metadata) if self.privacy is not None else None
         if private is not None:
             # Forced: the score does not matter and the trace names the rule, not the text.
-            decision = replace(
+            decision = _to_edge(
                 decision,
-                target=EDGE,
+                routing,
                 overridden_by="privacy",
                 reason=private.describe(),
                 propensity=1.0,
             )
         slot = None
         if budget is not None:
-            slot = budget.reserve(
-                wants_cloud=decision.target == CLOUD, price_usd=decision.expected_cloud_price_usd
+            wants_cloud = (
+                decision.target == CLOUD if routing is None else routing.is_cloud(decision.target)
             )
-            if decision.target == CLOUD and not slot.cloud:
+            slot = budget.reserve(
+                wants_cloud=wants_cloud, price_usd=decision.expected_cloud_price_usd
+            )
+            if wants_cloud and not slot.cloud:
                 # A forced action has propensity 1: the logged choice was not the policy's draw.
-                decision = replace(
+                decision = _to_edge(
                     decision,
-                    target=EDGE,
+                    routing,
                     overridden_by="budget",
                     reason=slot.reason or "budget",
                     propensity=1.0,
@@ -362,6 +471,8 @@ class NetGPTRouter(BaseChatModel):
             session_id=session_id,
             private=private,
             completion=self._prompt_completer(),
+            routing=routing,
+            target_loads=loads,
         )
 
     def _prompt_completer(self) -> EdgePromptCompleter | None:
@@ -389,8 +500,11 @@ class NetGPTRouter(BaseChatModel):
         """State of a side's circuit (``closed`` when no breaker is configured).
 
         Raises:
-            ValueError: ``target`` is neither ``"edge"`` nor ``"cloud"``.
+            ValueError: ``target`` is neither ``"edge"`` nor ``"cloud"`` (nor a named target).
         """
+        if self.targets is not None and target in self.targets:
+            breaker = self.breaker_for(target)
+            return CircuitState.CLOSED if breaker is None else breaker.state
         if target not in (EDGE, CLOUD):
             raise ValueError(f"target must be {EDGE!r} or {CLOUD!r}, got {target!r}")
         breaker = self.breaker_for(target)
@@ -577,6 +691,17 @@ class NetGPTRouter(BaseChatModel):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(out.text, chunk=out)
             yield out
+
+
+def _to_edge(
+    decision: RouteDecision, routing: TargetRouting | None, **changes: Any
+) -> RouteDecision:
+    """The decision moved to the edge (the best-ranked edge target with named targets)."""
+    if routing is None:
+        return replace(decision, target=EDGE, **changes)
+    target = routing.best_edge(decision)
+    rest = tuple(n for n in (decision.target, *decision.alternatives) if n != target)
+    return replace(decision, target=target, alternatives=rest, **changes)
 
 
 def _model_name(model: BaseChatModel) -> str:
