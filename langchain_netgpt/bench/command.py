@@ -25,6 +25,7 @@ from langchain_netgpt.bench.report import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 __all__ = ["record_command", "resolve_inputs", "run_bench_command"]
@@ -96,8 +97,31 @@ def run_bench_command(
     )
     for name, value in report.criteria.items():
         console.print(f"{name}: {'met' if value['met'] else 'NOT met'}")
+    written.append(_print_issue8_rows(console, data, edge_outcomes, config, out))
     console.print(f"wrote {', '.join(str(p) for p in written)} in {elapsed:.1f} s")
     return report
+
+
+def _print_issue8_rows(
+    console: Console, data: Sequence[Path], edge_outcomes: Path, config: BenchConfig, out: Path
+) -> Path:
+    """Self-offload and prompt-completion rows: a table, and ``extensions.json`` in ``out``."""
+    import json
+
+    from rich.table import Table
+
+    from langchain_netgpt.bench.completion import completion_bench_row
+    from langchain_netgpt.bench.offload import offload_bench_row
+
+    rows = [offload_bench_row(data, edge_outcomes, config=config), completion_bench_row()]
+    table = Table("part", "result", title="Edge extensions (issue 8)")
+    for row in rows:
+        table.add_row(row["part"], row["result"])
+    console.print(table)
+    path = out / "extensions.json"
+    payload = {r["part"]: json.loads(r["json"]) if "json" in r else r["result"] for r in rows}
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def record_command(

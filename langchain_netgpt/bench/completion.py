@@ -30,6 +30,7 @@ __all__ = [
     "DEMO_CONTEXT",
     "CompletionArmResult",
     "CompletionTask",
+    "completion_bench_row",
     "measure_prompt_completion",
 ]
 
@@ -223,3 +224,21 @@ def measure_prompt_completion(
         )
         for arm, mean, recall, leaks, success in scored
     ]
+
+
+def completion_bench_row(model: BaseChatModel | None = None) -> dict[str, str]:
+    """The ``netgpt bench`` row of edge prompt completion (the template completer by default)."""
+    results = {r.arm: r for r in measure_prompt_completion(model=model)}
+    arm = results["edge"] if "edge" in results else results["template"]
+    full, bare = results["full_context"], results["bare"]
+    return {
+        "part": "prompt completion",
+        "result": (
+            f"{arm.arm} on {arm.tasks} scripted tasks: {arm.mean_bytes:.0f} B/prompt vs "
+            f"{full.mean_bytes:.0f} B with the full context ({arm.bytes_saved_vs_full:.0%} "
+            f"saved), success {arm.success:.0%} vs {bare.success:.0%} bare / "
+            f"{full.success:.0%} full context ({full.private_leaks} private leaks), "
+            f"fact recall {arm.fact_recall:.0%}, leaks {arm.private_leaks}"
+        ),
+        "json": "[" + ",".join(r.model_dump_json() for r in results.values()) + "]",
+    }

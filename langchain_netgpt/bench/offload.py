@@ -29,7 +29,12 @@ from langchain_netgpt.bench.replay import BenchConfig, cloud_draws, prepare_task
 from langchain_netgpt.errors import BenchmarkDataError
 from langchain_netgpt.scoring import HeuristicScorer
 
-__all__ = ["OffloadReport", "measure_self_offload"]
+__all__ = [
+    "OffloadReport",
+    "default_escalation_outcomes",
+    "measure_self_offload",
+    "offload_bench_row",
+]
 
 
 class OffloadReport(BaseModel):
@@ -176,3 +181,48 @@ def measure_self_offload(
         edge_accuracy_kept=_mean([esc[i].correct for i in kept]) if kept else None,
         edge_accuracy_same_steps=_mean([plain_ok[i] for i in kept]) if kept else None,
     )
+
+
+def default_escalation_outcomes() -> Path:
+    """The committed recording of the bundled edge with ``allow_escalation=True``."""
+    return Path(__file__).resolve().parent / "data" / "edge_outcomes_smollm2_135m_escalate.jsonl"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def offload_bench_row(
+    files: Sequence[str | Path],
+    plain: str | Path,
+    *,
+    escalating: str | Path | None = None,
+    config: BenchConfig | None = None,
+) -> dict[str, str]:
+    """The ``netgpt bench`` row of self-offload: what it measured, or why it could not.
+
+    Args:
+        files: The BFCL files of the run.
+        plain: The plain edge outcomes the replay uses.
+        escalating: The escalating recording (default :func:`default_escalation_outcomes`).
+        config: The replay's configuration (cloud accuracy and seed).
+    """
+    path = Path(escalating) if escalating is not None else default_escalation_outcomes()
+    if not path.is_file():
+        return {"part": "self-offload", "result": f"no escalating recording at {path}"}
+    try:
+        r = measure_self_offload(path, plain, files, config=config)
+    except BenchmarkDataError as exc:
+        return {"part": "self-offload", "result": f"not measured: {exc}"}
+    return {
+        "part": "self-offload",
+        "result": (
+            f"{r.escalations}/{r.tasks} escalated (cloud share {_pct(r.cloud_share)}); "
+            f"precision {_pct(r.precision)} vs random {_pct(r.random_precision)}, "
+            f"recall {_pct(r.recall)}; accuracy {_pct(r.accuracy)} vs heuristic "
+            f"{_pct(r.accuracy_heuristic)} / random {_pct(r.accuracy_random)} / oracle "
+            f"{_pct(r.accuracy_oracle)} at that share; APGR heuristic "
+            f"{_pct(r.apgr_heuristic)}, escalations first {_pct(r.apgr_escalation_first)}"
+        ),
+        "json": r.model_dump_json(),
+    }

@@ -166,3 +166,81 @@ def test_router_data_marks_escalated_steps() -> None:
     row = router_row(sink.traces[0], RewardParams())
 
     assert row["escalated"] is True and row["fallback"] is True
+
+
+def _toy_recordings(tmp_path: Any, escalate: set[int]) -> tuple[Any, Any, Any]:
+    from langchain_netgpt.bench.record import EdgeOutcome, OutcomesHeader
+
+    add = {
+        "name": "math.add",
+        "description": "Add a and b.",
+        "parameters": {
+            "type": "dict",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["a", "b"],
+        },
+    }
+    (tmp_path / "possible_answer").mkdir()
+    tasks = [
+        {"id": f"toyadd_{i}", "question": [[{"role": "user", "content": f"Add {i} and 1"}]]}
+        for i in range(10)
+    ]
+    data = tmp_path / "BFCL_v4_toyadd.json"
+    data.write_text("\n".join(json.dumps({**t, "function": [add]}) for t in tasks) + "\n")
+    answers = [{"id": t["id"], "ground_truth": [{"math.add": {"a": [0], "b": [1]}}]} for t in tasks]
+    (tmp_path / "possible_answer" / data.name).write_text(
+        "\n".join(json.dumps(a) for a in answers) + "\n"
+    )
+    files = []
+    for name, escalated in (("plain", set()), ("escalate", escalate)):
+        rows = [OutcomesHeader(model="toy", device="cpu").model_dump_json()]
+        for i in range(10):
+            rows.append(
+                EdgeOutcome(
+                    id=f"toyadd_{i}",
+                    category="toyadd",
+                    correct=i < 6 and i not in escalated,
+                    escalated=i in escalated,
+                ).model_dump_json()
+            )
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(rows) + "\n")
+        files.append(path)
+    return data, files[0], files[1]
+
+
+def test_an_edge_that_escalates_exactly_its_failures_scores_full_precision_and_recall(
+    tmp_path: Any,
+) -> None:
+    from langchain_netgpt.bench.offload import measure_self_offload
+    from langchain_netgpt.bench.replay import BenchConfig
+
+    data, plain, escalating = _toy_recordings(tmp_path, escalate={6, 7, 8, 9})
+
+    report = measure_self_offload(escalating, plain, [data], config=BenchConfig(cloud_accuracy=1.0))
+
+    assert (report.precision, report.recall, report.cloud_share) == (1.0, 1.0, 0.4)
+    assert report.accuracy == report.accuracy_oracle == 1.0
+    assert report.accuracy_random < report.accuracy
+
+
+def test_an_edge_that_escalates_its_successes_is_worse_than_random(tmp_path: Any) -> None:
+    from langchain_netgpt.bench.offload import measure_self_offload
+    from langchain_netgpt.bench.replay import BenchConfig
+
+    data, plain, escalating = _toy_recordings(tmp_path, escalate={0, 1})
+
+    report = measure_self_offload(escalating, plain, [data], config=BenchConfig(cloud_accuracy=1.0))
+
+    assert report.precision == 0.0 and report.recall == 0.0
+    assert report.accuracy < report.accuracy_random
+
+
+def test_the_bench_row_says_when_there_is_no_escalating_recording(tmp_path: Any) -> None:
+    from langchain_netgpt.bench.offload import offload_bench_row
+
+    data, plain, _ = _toy_recordings(tmp_path, escalate=set())
+
+    row = offload_bench_row([data], plain, escalating=tmp_path / "missing.jsonl")
+
+    assert row["part"] == "self-offload" and "no escalating recording" in row["result"]
