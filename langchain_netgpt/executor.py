@@ -445,7 +445,7 @@ class RoutedStep:
 
     def messages_for(self, target: str) -> list[BaseMessage]:
         """The messages a target sees: the cloud gets the edge-completed prompt, if configured."""
-        if target != CLOUD or self.completion is None:
+        if self.completion is None or not self._is_cloud(target):
             return self.messages
         if self._completed is None:
             self._use_completion(self.completion.complete(self.messages))
@@ -453,7 +453,7 @@ class RoutedStep:
 
     async def amessages_for(self, target: str) -> list[BaseMessage]:
         """Async twin of :meth:`messages_for` (only the completer's model call is awaited)."""
-        if target != CLOUD or self.completion is None:
+        if self.completion is None or not self._is_cloud(target):
             return self.messages
         if self._completed is None:
             self._use_completion(await self.completion.acomplete(self.messages))
@@ -592,8 +592,8 @@ class RoutedStep:
         breaker = self.router.breaker_for(target)
         if breaker is not None:
             breaker.record_success()  # the side answered, even if its tool calls are invalid
-        if target == EDGE and escalation_reason(message) is not None:
-            return self._escalated(message, elapsed_s)
+        if not self._is_cloud(target) and escalation_reason(message) is not None:
+            return self._escalated(target, message, elapsed_s)
         problems = self.binding.problems(message) if self.router.validate_tool_calls else []
         valid: bool | None = None if self.binding.tools is None else not problems
         self.attempts.append(
@@ -620,14 +620,14 @@ class RoutedStep:
             self._observe(message, elapsed_s)
         return True
 
-    def _escalated(self, message: AIMessage, elapsed_s: float) -> bool:
-        """The edge handed the step over (self-offload): not a failure, but not an answer."""
+    def _escalated(self, target: str, message: AIMessage, elapsed_s: float) -> bool:
+        """An edge handed the step over (self-offload): not a failure, but not an answer."""
         reason = escalation_reason(message) or ""
         self.escalation_reason = reason
         problem = f"edge escalated: {reason}"
         self.attempts.append(
             _attempt(
-                EDGE,
+                target,
                 ok=False,
                 latency_s=elapsed_s,
                 tool_calls_valid=None if self.binding.tools is None else False,
@@ -639,7 +639,7 @@ class RoutedStep:
         if self._pending is None:
             # Returned only when the cloud cannot be tried (fallback off, budget, privacy).
             self._pending = message
-            self.answer_target, self.answer_valid = EDGE, False
+            self.answer_target, self.answer_valid = target, False
             self.answer_problems = [problem]
         return False
 

@@ -244,3 +244,29 @@ def test_the_bench_row_says_when_there_is_no_escalating_recording(tmp_path: Any)
     row = offload_bench_row([data], plain, escalating=tmp_path / "missing.jsonl")
 
     assert row["part"] == "self-offload" and "no escalating recording" in row["result"]
+
+
+def test_an_escalating_edge_expert_hands_over_along_the_ranking() -> None:
+    from langchain_netgpt.targets import TargetSpec
+
+    sink = InMemoryTraceSink()
+    router = NetGPTRouter(
+        targets={
+            "small": TargetSpec(
+                model=ScriptedChatModel(responses=[escalation_message("hard")], cycle=True),
+                kind="edge",
+                quality=0.9,
+            ),
+            "cloud": TargetSpec(
+                model=ScriptedChatModel(responses=["cloud"], cycle=True), kind="cloud", quality=0.1
+            ),
+        },
+        monitor=FixedNetworkMonitor(GOOD),
+        sinks=[sink],
+    )
+
+    reply = router.invoke("hi")
+
+    trace = sink.traces[0]
+    assert [a.target for a in trace.attempts] == ["small", "cloud"]
+    assert reply.text == "cloud" and trace.escalated
