@@ -43,9 +43,17 @@ from langchain_netgpt.policy import (
     RoutePolicy,
 )
 from langchain_netgpt.privacy import PrivacyRules
+from langchain_netgpt.qos import (
+    LeastLoadedPolicy,
+    MultiTargetPolicy,
+    QoSPolicy,
+    RandomTargetPolicy,
+    RoundRobinPolicy,
+)
 from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.router import NetGPTRouter
 from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer, LearnedScorer
+from langchain_netgpt.targets import LoadSnapshot, TargetSpec
 from langchain_netgpt.tracing import (
     InMemoryTraceSink,
     JsonlTraceSink,
@@ -84,8 +92,11 @@ __all__ = [
     "LatencyModel",
     "LearnedScorer",
     "LearnedThresholdPolicy",
+    "LeastLoadedPolicy",
+    "LoadSnapshot",
     "LocalContext",
     "MissingExtraError",
+    "MultiTargetPolicy",
     "NetGPTError",
     "NetGPTPolicy",
     "NetGPTRouter",
@@ -96,15 +107,19 @@ __all__ = [
     "PrivacyRules",
     "PrivateStepError",
     "PromptCompletion",
+    "QoSPolicy",
     "RandomPolicy",
+    "RandomTargetPolicy",
     "RequestFeatures",
     "RetryPolicy",
+    "RoundRobinPolicy",
     "RouteDecision",
     "RoutePolicy",
     "RouteTrace",
     "RoutingError",
     "SideProfile",
     "StepTimeoutError",
+    "TargetSpec",
     "TraceFormatError",
     "TraceSink",
     "TraceStore",

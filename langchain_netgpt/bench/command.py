@@ -97,23 +97,32 @@ def run_bench_command(
     )
     for name, value in report.criteria.items():
         console.print(f"{name}: {'met' if value['met'] else 'NOT met'}")
-    written.append(_print_issue8_rows(console, data, edge_outcomes, config, out))
+    written.append(_print_issue8_rows(console, data, edge_outcomes, config, out, traces))
     console.print(f"wrote {', '.join(str(p) for p in written)} in {elapsed:.1f} s")
     return report
 
 
 def _print_issue8_rows(
-    console: Console, data: Sequence[Path], edge_outcomes: Path, config: BenchConfig, out: Path
+    console: Console,
+    data: Sequence[Path],
+    edge_outcomes: Path,
+    config: BenchConfig,
+    out: Path,
+    traces: Sequence[Path] = (),
 ) -> Path:
-    """Self-offload and prompt-completion rows: a table, and ``extensions.json`` in ``out``."""
+    """Self-offload, prompt-completion and multi-target rows: a table, and ``extensions.json``."""
     import json
 
     from rich.table import Table
 
     from langchain_netgpt.bench.completion import completion_bench_row
+    from langchain_netgpt.bench.multi_target import MultiTargetConfig, multi_target_bench_row
     from langchain_netgpt.bench.offload import offload_bench_row
 
     rows = [offload_bench_row(data, edge_outcomes, config=config), completion_bench_row()]
+    rows.append(
+        multi_target_bench_row(data, edge_outcomes, traces, MultiTargetConfig(seed=config.seed))
+    )
     table = Table("part", "result", title="Edge extensions (issue 8)")
     for row in rows:
         table.add_row(row["part"], row["result"])

@@ -8,6 +8,13 @@ import langchain_netgpt
 
 EXPECTED = {
     "AlwaysCloud",
+    "LeastLoadedPolicy",
+    "LoadSnapshot",
+    "MultiTargetPolicy",
+    "QoSPolicy",
+    "RandomTargetPolicy",
+    "RoundRobinPolicy",
+    "TargetSpec",
     "AlwaysEdge",
     "BudgetExceededError",
     "CircuitBreakerConfig",
