@@ -318,6 +318,8 @@ class QoSPolicy(_TargetPolicy):
     Example:
         .. code-block:: python
 
+            from langchain_core.messages import HumanMessage
+
             from langchain_netgpt import NetworkState, RequestFeatures
             from langchain_netgpt.qos import QoSPolicy
             from langchain_netgpt.targets import LoadSnapshot, TargetSpec
@@ -331,7 +333,7 @@ class QoSPolicy(_TargetPolicy):
                 targets,
                 {"small": 0.8, "cloud": 0.9},
                 busy,
-                RequestFeatures.from_messages([]),
+                RequestFeatures.from_messages([HumanMessage("Weather in Paris?")]),
                 NetworkState(bandwidth_up_mbps=20, bandwidth_down_mbps=50, rtt_ms=40),
             )
             assert choice.ranking[0] == "cloud"  # the edge queue would break its SLO
