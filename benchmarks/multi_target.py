@@ -32,6 +32,8 @@ REGIMES = {
     # A tight cloud budget (each cloud dollar counts 10x): the edge experts carry the load.
     "cloud-costly": 10.0,
 }
+# The costly-cloud regime again with a QoS policy that assumes no batch interference.
+BLIND = "cloud-costly, policy blind to interference"
 
 
 def main() -> None:
@@ -44,9 +46,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     out: dict[str, object] = {"machine": platform.platform(), "regimes": {}}
-    for label, cloud_weight in REGIMES.items():
+    runs = [(label, weight, None) for label, weight in REGIMES.items()]
+    runs.append((BLIND, REGIMES["cloud-costly"], 0.0))
+    for label, cloud_weight, policy_interference in runs:
         config = MultiTargetConfig(
-            requests=args.requests, seed=args.seed, cloud_usd_weight=cloud_weight
+            requests=args.requests,
+            seed=args.seed,
+            cloud_usd_weight=cloud_weight,
+            policy_interference=policy_interference,
         )
         started = time.perf_counter()
         report = run_multi_target(

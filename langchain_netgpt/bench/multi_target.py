@@ -106,6 +106,8 @@ class MultiTargetConfig(BaseModel):
         short_concurrency: Requests ``edge-short`` serves at once.
         interference: Batch slowdown per extra concurrent request on an edge expert.
         short_budget_tokens: ``edge-short``'s generation budget.
+        policy_interference: The interference the QoS policy assumes (``None``: the simulated
+            one; 0 shows what a policy blind to batch slowdown loses).
 
     Raises:
         pydantic.ValidationError: A value is out of range (the message names the field).
@@ -128,6 +130,7 @@ class MultiTargetConfig(BaseModel):
     short_concurrency: int = Field(default=2, ge=1)
     interference: float = Field(default=0.3, ge=0, le=10, allow_inf_nan=False)
     short_budget_tokens: int = Field(default=48, ge=1)
+    policy_interference: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
 
 
 @dataclass(slots=True)
@@ -230,20 +233,23 @@ def _category_quality(
     }
 
 
-def _targets(config: MultiTargetConfig) -> dict[str, TargetSpec]:
+def _targets(
+    config: MultiTargetConfig, *, interference: float | None = None
+) -> dict[str, TargetSpec]:
+    beta = config.interference if interference is None else interference
     return {
         GRAMMAR: TargetSpec(
             kind="edge",
             slo_s=config.edge_slo_s,
             concurrency=config.grammar_concurrency,
-            interference=config.interference,
+            interference=beta,
             profile=DEFAULT_EDGE,
         ),
         SHORT: TargetSpec(
             kind="edge",
             slo_s=config.edge_slo_s,
             concurrency=config.short_concurrency,
-            interference=config.interference,
+            interference=beta,
             profile=_FAST_EDGE,
         ),
         CLOUD: TargetSpec(kind="cloud", slo_s=config.cloud_slo_s, profile=DEFAULT_CLOUD),
@@ -261,7 +267,7 @@ def _policies(config: MultiTargetConfig, scenario: Scenario) -> dict[str, Choose
         "cloud_quality": config.cloud_accuracy,
     }
     lm = LatencyModel(edge=DEFAULT_EDGE, cloud=DEFAULT_CLOUD)
-    targets = _targets(config)
+    targets = _targets(config, interference=config.policy_interference)
 
     def ranked(policy: MultiTargetPolicy) -> ChooseFn:
         def choose(item: ReplayTask, at_s: float, q: dict[str, float], t: LoadTracker) -> str:
