@@ -215,6 +215,18 @@ def _response_bytes(message: AIMessage) -> int:
     return size
 
 
+class _LoadToken:
+    """One call counted in a target's load: what :meth:`RoutedStep.finish_load` needs."""
+
+    __slots__ = ("concurrent", "ok", "t0", "target")
+
+    def __init__(self, target: str, concurrent: int, t0: float) -> None:
+        self.target = target
+        self.concurrent = concurrent
+        self.t0 = t0
+        self.ok = False
+
+
 class RoutedStep:
     """One routed call in flight: the decision, the attempts, and the trace it ends in.
 
@@ -328,25 +340,40 @@ class RoutedStep:
     def _is_cloud(self, target: str | None) -> bool:
         return target == CLOUD if self.routing is None else self.routing.is_cloud(target)
 
+    def start_load(self, target: str) -> _LoadToken | None:
+        """Count a call of ``target`` in its load (``None`` without named targets).
+
+        Pair with :meth:`finish_load` in a ``finally``; set ``token.ok`` once it answered.
+        """
+        if self.routing is None:
+            return None
+        return _LoadToken(target, self.routing.loads.start(target), time.perf_counter())
+
+    def finish_load(self, token: _LoadToken | None) -> None:
+        """End a call counted by :meth:`start_load`."""
+        if token is None or self.routing is None:
+            return
+        self.routing.loads.finish(
+            token.target,
+            elapsed_s=time.perf_counter() - token.t0,
+            concurrent=token.concurrent,
+            ok=token.ok,
+        )
+
     def _tracked(self, call: Callable[[str], _R]) -> Callable[[str], _R]:
         """``call`` counted in the target's load (in flight, service time, SLO)."""
-        routing = self.routing
-        if routing is None:
+        if self.routing is None:
             return call
-        loads = routing.loads
 
         def tracked(target: str) -> _R:
-            concurrent = loads.start(target)
-            t0 = time.perf_counter()
-            ok = False
+            token = self.start_load(target)
             try:
                 result = call(target)
-                ok = True
+                if token is not None:
+                    token.ok = True
                 return result
             finally:
-                loads.finish(
-                    target, elapsed_s=time.perf_counter() - t0, concurrent=concurrent, ok=ok
-                )
+                self.finish_load(token)
 
         return tracked
 
@@ -354,23 +381,18 @@ class RoutedStep:
         self, call: Callable[[str], Awaitable[AIMessage]]
     ) -> Callable[[str], Awaitable[AIMessage]]:
         """Async twin of :meth:`_tracked`."""
-        routing = self.routing
-        if routing is None:
+        if self.routing is None:
             return call
-        loads = routing.loads
 
         async def tracked(target: str) -> AIMessage:
-            concurrent = loads.start(target)
-            t0 = time.perf_counter()
-            ok = False
+            token = self.start_load(target)
             try:
                 result = await call(target)
-                ok = True
+                if token is not None:
+                    token.ok = True
                 return result
             finally:
-                loads.finish(
-                    target, elapsed_s=time.perf_counter() - t0, concurrent=concurrent, ok=ok
-                )
+                self.finish_load(token)
 
         return tracked
 

@@ -640,6 +640,7 @@ class NetGPTRouter(BaseChatModel):
         )
         for target in step.candidates():
             relay.begin(target)
+            load = step.start_load(target)
             try:
                 stream = step.model_for(target).stream(
                     step.messages_for(target),
@@ -649,9 +650,13 @@ class NetGPTRouter(BaseChatModel):
                 )
                 for chunk in stream:
                     yield from relay.push(chunk, run_manager)
+                if load is not None:
+                    load.ok = True
             except Exception as exc:
                 relay.failed(exc)
                 continue
+            finally:
+                step.finish_load(load)
             if relay.done():
                 break
         yield from relay.finish(run_manager)
@@ -670,6 +675,7 @@ class NetGPTRouter(BaseChatModel):
         )
         for target in step.candidates():
             relay.begin(target)
+            load = step.start_load(target)
             try:
                 stream = step.model_for(target).astream(
                     await step.amessages_for(target),
@@ -682,9 +688,13 @@ class NetGPTRouter(BaseChatModel):
                         if run_manager is not None:
                             await run_manager.on_llm_new_token(out.text, chunk=out)
                         yield out
+                if load is not None:
+                    load.ok = True
             except Exception as exc:
                 relay.failed(exc)
                 continue
+            finally:
+                step.finish_load(load)
             if relay.done():
                 break
         for out in relay.finish(None):

@@ -168,3 +168,19 @@ def test_load_tracker_counts_requests_beyond_concurrency_as_queued() -> None:
         tracker.start("edge")
     snap = tracker.snapshot()["edge"]
     assert (snap.in_flight, snap.queued) == (3, 2)
+
+
+def test_streamed_calls_count_in_the_targets_load() -> None:
+    router, sink = _router()
+    text = "".join(chunk.text for chunk in router.stream("hi"))
+    target = sink.traces[0].final_target
+    assert text == target == "small"
+    load = router.target_loads()["small"]
+    assert (load.completed, load.in_flight) == (1, 0)
+
+
+async def test_async_streamed_calls_count_in_the_targets_load() -> None:
+    router, _ = _router()
+    chunks = [chunk async for chunk in router.astream("hi")]
+    assert "".join(c.text for c in chunks) == "small"
+    assert router.target_loads()["small"].completed == 1
