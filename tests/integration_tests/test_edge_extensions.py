@@ -17,7 +17,7 @@ from langchain_netgpt.edge import HuggingFaceEdgeModel
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # loads the bundled weights: ~30 s
 
 PRIVATE = ("camille.martin@example.com", "+33 6 12 34 56 78", "Camille Martin")
 
