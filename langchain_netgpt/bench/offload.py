@@ -60,6 +60,8 @@ class OffloadReport(BaseModel):
             (other steps answered by the escalating edge).
         edge_accuracy_kept: Accuracy of the escalating edge on the steps it kept.
         edge_accuracy_same_steps: Accuracy of the plain edge on those same steps.
+        answers_changed: Kept steps whose calls differ between the two recordings (the
+            escalation branch in the prompt and grammar changes answers, not only escalations).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -82,6 +84,7 @@ class OffloadReport(BaseModel):
     apgr_escalation_first: float | None
     edge_accuracy_kept: float | None
     edge_accuracy_same_steps: float | None
+    answers_changed: int
 
 
 def _messages(raw: Sequence[dict[str, str]]) -> list[BaseMessage]:
@@ -180,6 +183,7 @@ def measure_self_offload(
         apgr_escalation_first=apgr(sweep(escalation_first, esc_ok)) if comparable else None,
         edge_accuracy_kept=_mean([esc[i].correct for i in kept]) if kept else None,
         edge_accuracy_same_steps=_mean([plain_ok[i] for i in kept]) if kept else None,
+        answers_changed=sum(esc[i].calls != base[i].calls for i in kept),
     )
 
 
@@ -214,6 +218,14 @@ def offload_bench_row(
         r = measure_self_offload(path, plain, files, config=config)
     except BenchmarkDataError as exc:
         return {"part": "self-offload", "result": f"not measured: {exc}"}
+    if r.escalations == 0:
+        result = (
+            f"0/{r.tasks} escalated: the edge never chose the escalation branch, so self-offload "
+            f"moved no step at any cloud share (APGR unchanged); the branch in the prompt "
+            f"changed {r.answers_changed} answers: edge accuracy {_pct(r.edge_accuracy_kept)} "
+            f"vs {_pct(r.edge_accuracy_same_steps)} without it"
+        )
+        return {"part": "self-offload", "result": result, "json": r.model_dump_json()}
     return {
         "part": "self-offload",
         "result": (
