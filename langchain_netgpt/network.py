@@ -151,6 +151,13 @@ class NetworkObservation:
             )
 
 
+def _check_positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(
+            f"{name} must be a finite number > 0, got {value!r}", field=name, value=value
+        )
+
+
 class LinkTrace:
     """One direction of a mahimahi packet-delivery trace.
 
@@ -262,6 +269,47 @@ class LinkTrace:
         packets = self.packets_between(start, at_s)
         return packets * PACKET_BYTES * 8 / window_s / 1e6
 
+    def _opportunity_s(self, index: int) -> float:
+        """Time of the ``index``-th opportunity of the unrolled (looping) trace, seconds."""
+        periods, i = divmod(index, len(self._ts))
+        return (periods * self.period_ms + self._ts[i]) / 1000
+
+    def silence_s(self, *, at_s: float) -> float:
+        """Seconds since the last delivery opportunity before ``at_s`` (since 0 if none)."""
+        before = self._count_before(at_s * 1000)
+        last = self._opportunity_s(before - 1) if before > 0 else 0.0
+        return max(0.0, at_s - last)
+
+    def capacity_mbps(
+        self, *, at_s: float, window_s: float = 1.0, outage_after_s: float = 5.0
+    ) -> float:
+        """Capacity the link offers at ``at_s``, telling a short silence from an outage.
+
+        Like :meth:`bandwidth_mbps`, except when the window ``[at_s - window_s, at_s)`` holds no
+        delivery opportunity. Such a silence (a cellular scheduling gap, a handover) is reported
+        as the low bandwidth of the window stretched forward to the end of the next opportunity,
+        so a transfer started now is neither free nor impossible. Only after ``outage_after_s``
+        seconds without any opportunity is the link reported down (``0.0``).
+
+        Args:
+            at_s: Replay time in seconds.
+            window_s: Averaging window, seconds.
+            outage_after_s: Silence after which the link counts as down, seconds.
+
+        Raises:
+            ConfigurationError: ``window_s`` or ``outage_after_s`` is not a finite number > 0.
+        """
+        _check_positive("outage_after_s", outage_after_s)
+        mbps = self.bandwidth_mbps(at_s=at_s, window_s=window_s)
+        if mbps > 0:
+            return mbps
+        if self.silence_s(at_s=at_s) >= outage_after_s:
+            return 0.0
+        start = max(0.0, at_s - window_s)
+        end = self._opportunity_s(self._count_before(at_s * 1000)) + 0.001
+        packets = self.packets_between(start, end)
+        return packets * PACKET_BYTES * 8 / (end - start) / 1e6
+
     def delivery_time_s(self, *, start_s: float, nbytes: int) -> float:
         """Seconds from ``start_s`` until ``nbytes`` have crossed the link.
 
@@ -290,8 +338,9 @@ class NetworkMonitor:
     Live mode keeps an exponentially weighted moving average (EWMA) of what real cloud calls
     reveal (round trip and transfer rates, see :meth:`observe`); :meth:`update` sets a state
     explicitly (from an active probe or an OS API). Trace mode (:meth:`from_trace`) answers from a
-    mahimahi trace on a replay clock: bandwidth over a sliding window, and the base RTT plus the
-    queueing delay a payload would meet at that moment.
+    mahimahi trace on a replay clock: bandwidth over a sliding window (a silent window stretched
+    to the next delivery; 0, "down", only after ``outage_after_s`` without any), and the base RTT
+    plus the queueing delay a payload would meet at that moment.
 
     Args:
         initial: The state assumed before anything is observed.
@@ -341,6 +390,7 @@ class NetworkMonitor:
         self._up: LinkTrace | None = None
         self._base_rtt_ms = 0.0
         self._window_s = 1.0
+        self._outage_after_s = 5.0
         self._clock: Callable[[], float] | None = None
         self._t0 = 0.0
 
@@ -354,6 +404,7 @@ class NetworkMonitor:
         window_s: float = 1.0,
         clock: Callable[[], float] | None = None,
         speed: float = 1.0,
+        outage_after_s: float = 5.0,
     ) -> NetworkMonitor:
         """A monitor that replays mahimahi traces.
 
@@ -365,20 +416,26 @@ class NetworkMonitor:
             clock: Seconds source used when :meth:`state` is called without ``at_s``;
                 defaults to ``time.monotonic`` started at construction.
             speed: Replay speed when the clock is used (2.0 plays the trace twice as fast).
+            outage_after_s: Seconds without any delivery opportunity after which the link is
+                reported down (bandwidth 0). A shorter silence (cellular traces have many gaps
+                of a few hundred ms) is reported as the low bandwidth of the window stretched to
+                the next delivery, see :meth:`LinkTrace.capacity_mbps`; the wait it imposes is
+                in the state's ``rtt_ms`` either way.
 
         Returns:
             A monitor in trace mode.
 
         Raises:
             InvalidNetworkStateError: ``base_rtt_ms`` is negative or not finite.
-            ConfigurationError: ``window_s`` or ``speed`` is not > 0.
+            ConfigurationError: ``window_s``, ``speed`` or ``outage_after_s`` is not > 0.
         """
         _check_measurements({"rtt_ms": base_rtt_ms})
-        for name, value in (("window_s", window_s), ("speed", speed)):
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigurationError(
-                    f"{name} must be a finite number > 0, got {value!r}", field=name, value=value
-                )
+        for name, value in (
+            ("window_s", window_s),
+            ("speed", speed),
+            ("outage_after_s", outage_after_s),
+        ):
+            _check_positive(name, value)
         down = LinkTrace.from_file(down_path)
         up = LinkTrace.from_file(up_path) if up_path is not None else down
         monitor = cls(
@@ -391,6 +448,7 @@ class NetworkMonitor:
         monitor._down, monitor._up = down, up
         monitor._base_rtt_ms = base_rtt_ms
         monitor._window_s = window_s
+        monitor._outage_after_s = outage_after_s
         base_clock = clock or time.monotonic
         t0 = base_clock()
         monitor._clock = lambda: (base_clock() - t0) * speed
@@ -444,8 +502,9 @@ class NetworkMonitor:
         t = self.now_s() if at_s is None else at_s
         if not math.isfinite(t) or t < 0:
             raise ConfigurationError(f"at_s must be >= 0, got {t!r}", field="at_s", value=t)
-        up_mbps = self._up.bandwidth_mbps(at_s=t, window_s=self._window_s)
-        down_mbps = self._down.bandwidth_mbps(at_s=t, window_s=self._window_s)
+        w, outage = self._window_s, self._outage_after_s
+        up_mbps = self._up.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
+        down_mbps = self._down.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
         delivery = self._up.delivery_time_s(start_s=t, nbytes=payload_bytes)
         ideal = _bytes_time_s(payload_bytes, self._up.mean_mbps)
         queueing_ms = max(0.0, delivery - ideal) * 1000

@@ -156,3 +156,35 @@ def test_update_sets_the_state_and_checks_its_type() -> None:
     assert monitor.state() == state
     with pytest.raises(TypeError, match="NetworkState"):
         monitor.update({"rtt_ms": 5})  # type: ignore[arg-type]
+
+
+def _gap_trace(tmp_path: Path, gap_ms: int) -> Path:
+    """1 ms-spaced deliveries for 2 s, then ``gap_ms`` of silence, then deliveries again."""
+    trace = tmp_path / f"gap{gap_ms}.down"
+    stamps = list(range(1, 2001)) + [2000 + gap_ms + k for k in range(2000)]
+    trace.write_text("\n".join(map(str, stamps)) + "\n")
+    return trace
+
+
+def test_a_short_silence_reads_as_low_bandwidth_not_as_a_dead_link(tmp_path: Path) -> None:
+    monitor = NetworkMonitor.from_trace(_gap_trace(tmp_path, 1500), base_rtt_ms=30)
+    silent = monitor.state(at_s=3.2)  # the 1-s window [2.2, 3.2) holds no delivery
+    busy = monitor.state(at_s=1.5)
+    assert 0 < silent.bandwidth_down_mbps < busy.bandwidth_down_mbps
+    # The window stretched to the next delivery at 3.5 s: one packet over [2.2, 3.501).
+    assert silent.bandwidth_down_mbps == pytest.approx(1500 * 8 / 1.301 / 1e6, rel=1e-3)
+    assert silent.rtt_ms > 250  # the wait until that delivery is still in the RTT
+
+
+def test_the_link_is_down_only_after_the_outage_length_without_delivery(tmp_path: Path) -> None:
+    trace = _gap_trace(tmp_path, 8000)  # silent from 2.0 s to 10.0 s
+    monitor = NetworkMonitor.from_trace(trace, base_rtt_ms=30, outage_after_s=5.0)
+    assert monitor.state(at_s=6.0).bandwidth_down_mbps > 0  # 4 s of silence so far
+    assert monitor.state(at_s=7.5).bandwidth_down_mbps == 0.0  # 5.5 s: down
+    strict = NetworkMonitor.from_trace(trace, base_rtt_ms=30, outage_after_s=1.0)
+    assert strict.state(at_s=3.5).bandwidth_down_mbps == 0.0
+
+
+def test_outage_length_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="outage_after_s"):
+        NetworkMonitor.from_trace(_gap_trace(tmp_path, 100), outage_after_s=0.0)
