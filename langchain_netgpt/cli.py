@@ -242,6 +242,13 @@ def bench(
         typer.Option("--base-rtt-ms", help="Base RTT per trace, in order (repeatable)."),
     ] = None,
     test_fraction: Annotated[float, typer.Option(help="Held-out share per category.")] = 0.5,
+    edge_speed: Annotated[
+        str,
+        typer.Option(
+            help="Edge service time: gpu (recorded tokens on DEFAULT_EDGE, the GPU edge), cpu "
+            "(recorded tokens on CPU_EDGE) or recorded (the recording's wall times)."
+        ),
+    ] = "gpu",
     seed: Annotated[int, typer.Option(help="Seed of the split, arrivals and draws.")] = 0,
     plots: Annotated[bool, typer.Option(help="Write the Pareto PNGs (needs matplotlib).")] = True,
     record: Annotated[
@@ -256,7 +263,7 @@ def bench(
     from pydantic import ValidationError
 
     from langchain_netgpt.bench.command import record_command, resolve_inputs, run_bench_command
-    from langchain_netgpt.bench.replay import BenchConfig
+    from langchain_netgpt.bench.replay import EDGE_SPEEDS, BenchConfig
     from langchain_netgpt.bench.report import default_edge_outcomes
     from langchain_netgpt.errors import NetGPTError
 
@@ -280,11 +287,14 @@ def bench(
         _fail("bench", "no traces: pass --trace FILE (../shared/data/network-traces not found)")
     if not outcomes.is_file():
         _fail("bench", f"edge outcomes file not found: {outcomes} (record it with --record)")
+    if edge_speed not in EDGE_SPEEDS:
+        _fail("bench", f"--edge-speed must be one of {', '.join(EDGE_SPEEDS)}, got {edge_speed!r}")
     try:
         config = BenchConfig(
             seed=seed,
             cloud_accuracy=cloud_accuracy,
             test_fraction=test_fraction,
+            edge_profile=EDGE_SPEEDS[edge_speed],
             **({"base_rtts_ms": base_rtt_ms} if base_rtt_ms else {}),
         )
     except ValidationError as exc:

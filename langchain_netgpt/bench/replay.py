@@ -3,12 +3,14 @@
 Each scenario is a network trace (mahimahi, with a base RTT) and an arrival process. Steps arrive
 on the simulated clock; the policy sees the step's features and score, the network state the
 trace gives at that moment, and how long the busy edge would make it wait. An edge step is served
-by a single FIFO edge server whose service time is the recorded edge latency, and its outcome is
-the recorded one. A cloud step pays the uplink transfer of its payload over the trace, the base
-RTT, the cloud's compute time (:class:`~langchain_netgpt.latency.SideProfile`) and the downlink
-transfer of the answer; its outcome is BFCL ground truth right with probability
-``cloud_accuracy`` (one seeded draw per task, shared by every policy), or a recorded cloud
-outcome when a cloud results file is given.
+by a single FIFO edge server; its outcome (correctness) is the recorded one, and its service
+time is modelled from the recorded input/output tokens on the package's GPU edge profile
+(:data:`~langchain_netgpt.latency.DEFAULT_EDGE`) by default, or is the recorded wall time, or
+the CPU profile (:data:`EDGE_SPEEDS`). A cloud step pays the uplink transfer of its payload over
+the trace, the base RTT, the cloud's compute time
+(:class:`~langchain_netgpt.latency.SideProfile`) and the downlink transfer of the answer; its
+outcome is BFCL ground truth right with probability ``cloud_accuracy`` (one seeded draw per
+task, shared by every policy), or a recorded cloud outcome when a cloud results file is given.
 
 Example:
     .. code-block:: python
@@ -40,20 +42,54 @@ from langchain_netgpt.bench.workload import (
     PoissonArrivals,
 )
 from langchain_netgpt.features import RequestFeatures, ToolsSummary
-from langchain_netgpt.latency import DEFAULT_CLOUD, SideProfile
+from langchain_netgpt.latency import CPU_EDGE, DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
 from langchain_netgpt.network import LinkTrace, NetworkMonitor, NetworkState
+from langchain_netgpt.policy import NetGPTPolicy
 
 __all__ = [
+    "EDGE_SPEEDS",
     "BenchConfig",
     "ReplayTask",
     "Scenario",
     "TraceSpec",
+    "edge_speed_statement",
     "pair_traces",
     "prepare_tasks",
     "replay",
     "split_tasks",
     "stable_seed",
 ]
+
+
+EDGE_SPEEDS: dict[str, SideProfile | None] = {
+    "gpu": DEFAULT_EDGE,
+    "cpu": CPU_EDGE,
+    "recorded": None,
+}
+"""Edge service-time models by name: the package's GPU edge profile (the default, the deployment
+NetGPT is for), the bundled model's CPU profile, or the recorded wall times (``None``)."""
+
+_POLICY_DEFAULTS = NetGPTPolicy()
+"""The policy's own utility parameters: the benchmark scores with what NetGPT optimises."""
+
+
+def edge_speed_statement(profile: SideProfile | None) -> str:
+    """The sentence every report states about how edge results were obtained."""
+    if profile is None:
+        return "edge correctness and edge speed measured (recorded wall times)"
+    name = next(
+        (
+            f"{key} ({'DEFAULT_EDGE' if key == 'gpu' else 'CPU_EDGE'})"
+            for key, value in EDGE_SPEEDS.items()
+            if value == profile
+        ),
+        "custom",
+    )
+    return (
+        "edge correctness measured; edge speed modelled from recorded tokens on the "
+        f"{name} profile ({profile.overhead_s:g} s + input/{profile.prefill_tokens_per_s:g} "
+        f"tok/s + output/{profile.decode_tokens_per_s:g} tok/s)"
+    )
 
 
 def _default_workloads() -> dict[str, PoissonArrivals | BurstyArrivals]:
@@ -72,8 +108,9 @@ class BenchConfig(BaseModel):
 
     The utility every policy is scored with (and NetGPT optimises) is
     ``value_correct_usd * correct - latency_usd_per_s * latency - cloud_usd_weight * price``.
-    The defaults describe a cost-sensitive deployment: a correct step is worth about three
-    gpt-4o-mini calls of this size, and a second of waiting costs 2% of a correct step.
+    Its defaults are read from :class:`~langchain_netgpt.policy.NetGPTPolicy`'s own defaults
+    (``V`` = $0.002, ``lambda_t`` = $0.0005/s, ``lambda_c`` = 1), so the policy is scored on the
+    utility it optimises and the two cannot drift apart.
 
     Args:
         seed: Seeds the split, the arrivals, the cloud's right/wrong draws and random policies.
@@ -82,20 +119,25 @@ class BenchConfig(BaseModel):
         cloud_accuracy: Probability the simulated cloud answers a step right (ignored when
             recorded cloud outcomes are given).
         cloud: The cloud's compute speed and token prices (default: gpt-4o-mini list prices).
-        edge_profile: ``None`` serves each edge step in its recorded latency; a profile
-            serves it in ``overhead + input_tokens / prefill + output_tokens / decode`` from the
-            recorded tokens instead (e.g. :data:`~langchain_netgpt.latency.DEFAULT_EDGE`, a small
-            GPU near the user, to replay a CPU recording as if it ran there).
+        edge_profile: Edge speed. A profile serves each edge step in
+            ``overhead + input_tokens / prefill + output_tokens / decode`` from its recorded
+            tokens; the default, :data:`~langchain_netgpt.latency.DEFAULT_EDGE`, is the small GPU
+            near the user the package is for (the recording's wall times come from a shared CPU
+            and measure that box, not the product). ``None`` serves the recorded wall time.
+            :data:`EDGE_SPEEDS` names the choices.
         value_correct_usd: ``V``, value of a correct step.
         latency_usd_per_s: ``lambda_t``, price of a second of latency.
         cloud_usd_weight: ``lambda_c``, weight of a cloud dollar.
         base_rtts_ms: Base RTT per trace, in the order traces are given (cycled if shorter).
         workloads: Arrival processes by name; every trace is replayed under each.
         window_s: Window over which the monitor averages the trace's bandwidth.
-        budget_cloud_share: Cloud-share cap of the budget-constrained policy.
+        budget_cloud_share: Cloud-share cap of the budget-constrained policy (default 0.5, the
+            issue's operating point).
         budget_window_steps: Window of that cap.
         sweep_points: Operating points per threshold sweep.
-        cloud_weight_sweep: ``lambda_c`` values swept to trace the NetGPT policies' curve.
+        cloud_weight_sweep: ``lambda_c`` values swept to trace the NetGPT policies' curve
+            (up to 100: with ``V`` = $0.002 a short step's cloud price must weigh ~100x to
+            outweigh a correct answer, so the curve reaches the all-edge end).
         random_shares: Cloud shares of the random baseline's curve.
 
     Raises:
@@ -108,18 +150,24 @@ class BenchConfig(BaseModel):
     test_fraction: float = Field(default=0.5, gt=0, lt=1)
     cloud_accuracy: float = Field(default=0.9, ge=0, le=1)
     cloud: SideProfile = Field(default=DEFAULT_CLOUD)
-    edge_profile: SideProfile | None = None
-    value_correct_usd: float = Field(default=0.0002, gt=0, allow_inf_nan=False)
-    latency_usd_per_s: float = Field(default=0.000004, ge=0, allow_inf_nan=False)
-    cloud_usd_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    edge_profile: SideProfile | None = Field(default=DEFAULT_EDGE)
+    value_correct_usd: float = Field(
+        default=_POLICY_DEFAULTS.value_correct_usd, gt=0, allow_inf_nan=False
+    )
+    latency_usd_per_s: float = Field(
+        default=_POLICY_DEFAULTS.latency_usd_per_s, ge=0, allow_inf_nan=False
+    )
+    cloud_usd_weight: float = Field(
+        default=_POLICY_DEFAULTS.cloud_usd_weight, ge=0, allow_inf_nan=False
+    )
     base_rtts_ms: list[float] = Field(default_factory=lambda: [40.0, 80.0, 150.0], min_length=1)
     workloads: dict[str, ArrivalProcess] = Field(default_factory=_default_workloads, min_length=1)
     window_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    budget_cloud_share: float = Field(default=0.3, ge=0, le=1)
+    budget_cloud_share: float = Field(default=0.5, ge=0, le=1)
     budget_window_steps: int = Field(default=50, gt=0)
     sweep_points: int = Field(default=21, ge=2)
     cloud_weight_sweep: list[float] = Field(
-        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0]
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0]
     )
     random_shares: list[float] = Field(
         default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]

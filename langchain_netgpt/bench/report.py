@@ -42,6 +42,7 @@ from langchain_netgpt.bench.replay import (
     ReplayTask,
     Scenario,
     cloud_draws,
+    edge_speed_statement,
     pair_traces,
     prepare_tasks,
     replay,
@@ -151,6 +152,9 @@ class BenchReport(BaseModel):
         description="The outcomes file, its model, and how many tasks it covered."
     )
     cloud_mode: str = Field(description="How cloud answers were obtained (stated in reports).")
+    edge_speed: str = Field(
+        description="How edge correctness and edge speed were obtained (stated in reports)."
+    )
     edge_accuracy_by_category: dict[str, dict[str, float]]
     split: dict[str, Any]
     learned_scorer: dict[str, Any]
@@ -364,6 +368,15 @@ def _criteria(scenarios: Sequence[ScenarioReport]) -> dict[str, Any]:
                 "operating_pgr": point.pgr,
             }
         )
+    budget: list[dict[str, Any]] = [
+        {
+            "scenario": s.name,
+            "cloud_share": s.policy("netgpt-learned-budget").cloud_share,
+            "accuracy": s.policy("netgpt-learned-budget").accuracy,
+            "pgr": s.policy("netgpt-learned-budget").pgr,
+        }
+        for s in scenarios
+    ]
     apgr_ok = bool(learned) and all(p["apgr"] >= 0.5 and p["cpt50"] <= 0.5 for p in learned)
     operating_ok = bool(learned) and all(p["operating_cloud_share"] <= 0.5 for p in learned)
     dynamic_ok = all(
@@ -375,6 +388,10 @@ def _criteria(scenarios: Sequence[ScenarioReport]) -> dict[str, Any]:
             "per_scenario": learned,
         },
         "learned_operating_point_at_most_half_cloud": {"met": operating_ok},
+        "budget_row_pgr_at_least_half_within_its_cap": {
+            "met": bool(budget) and all(b["pgr"] is not None and b["pgr"] >= 0.5 for b in budget),
+            "per_scenario": budget,
+        },
         "learned_beats_random_at_every_matched_share": {
             "met": all(s.beats_random_everywhere for s in scenarios),
             "per_scenario": {s.name: s.beats_random_everywhere for s in scenarios},
@@ -472,6 +489,7 @@ def run_benchmark(
             "tasks_skipped_without_outcome": len(tasks) - len(prepared),
         },
         cloud_mode=cloud_mode,
+        edge_speed=edge_speed_statement(config.edge_profile),
         edge_accuracy_by_category=_accuracy_by_category(recorded),
         split={
             "by": "task id, stratified by category, seeded",
@@ -500,18 +518,16 @@ def render_markdown(report: BenchReport) -> str:
         "",
         f"- Edge: `{e['model']}` on `{e['device']}` (recorded in `{e['file']}`), "
         f"{e['tasks_covered']} of {e['tasks_in_files']} tasks covered "
-        f"({e['tasks_skipped_without_outcome']} skipped without an outcome); edge service time: "
-        + (
-            "the recorded latency."
-            if report.config["edge_profile"] is None
-            else f"recorded tokens at the speed of {report.config['edge_profile']}."
-        ),
+        f"({e['tasks_skipped_without_outcome']} skipped without an outcome); "
+        f"**{report.edge_speed}**.",
         f"- Cloud: {report.cloud_mode}.",
         f"- Split: {report.split['train']} train / {report.split['test']} test tasks "
         f"({report.split['by']}); every policy is scored on the test split only.",
         f"- Utility: {report.config['value_correct_usd']} USD x correct - "
         f"{report.config['latency_usd_per_s']} USD/s x latency - "
-        f"{report.config['cloud_usd_weight']} x cloud price; seed {report.config['seed']}.",
+        f"{report.config['cloud_usd_weight']} x cloud price (NetGPTPolicy's own defaults unless "
+        f"configured); seed {report.config['seed']}. Budget row: cloud share capped at "
+        f"{report.config['budget_cloud_share']:g}.",
         "",
         "## Edge model's own BFCL accuracy (all recorded tasks)",
         "",

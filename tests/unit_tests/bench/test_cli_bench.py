@@ -55,3 +55,19 @@ def test_bench_with_a_non_trace_file_exits_non_zero(
     result = runner.invoke(app, args)
     assert result.exit_code == 1
     assert "not an integer" in result.output
+
+
+def test_bench_edge_speed_recorded_serves_the_recorded_wall_times(
+    bench_files: BenchFiles, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, [*_args(bench_files, tmp_path / "o"), "--edge-speed", "recorded"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["config"]["edge_profile"] is None
+    assert "recorded wall times" in report["edge_speed"]
+
+
+def test_bench_rejects_an_unknown_edge_speed(bench_files: BenchFiles, tmp_path: Path) -> None:
+    result = runner.invoke(app, [*_args(bench_files, tmp_path / "o"), "--edge-speed", "tpu"])
+    assert result.exit_code == 2
+    assert "--edge-speed" in result.output and "'tpu'" in result.output

@@ -22,7 +22,7 @@ from langchain_netgpt.bench.workload import PoissonArrivals
 from .conftest import BenchFiles, write_outcomes
 
 SMALL = BenchConfig(
-    sweep_points=6, cloud_weight_sweep=[0.0, 1.0, 5.0], random_shares=[0.25, 0.5, 0.75]
+    sweep_points=6, cloud_weight_sweep=[0.0, 1.0, 5.0, 30.0], random_shares=[0.25, 0.5, 0.75]
 )
 
 
@@ -59,8 +59,9 @@ def test_split_is_disjoint_stratified_and_seeded(bench_files: BenchFiles) -> Non
 def test_steps_arriving_together_queue_at_the_edge(bench_files: BenchFiles) -> None:
     tasks = _tasks(bench_files)[:3]
     draws = {t.task.id: True for t in tasks}
+    recorded = SMALL.model_copy(update={"edge_profile": None})  # serve the recorded 2 s each
     results = replay(
-        tasks, [0.0, 0.0, 0.0], _scenario(bench_files), constant("edge").make(), SMALL, draws
+        tasks, [0.0, 0.0, 0.0], _scenario(bench_files), constant("edge").make(), recorded, draws
     )
     assert [r.latency_s for r in results] == [2.0, 4.0, 6.0]
     assert [r.edge_wait_s for r in results] == [0.0, 2.0, 4.0]
@@ -177,3 +178,35 @@ def test_edge_profile_replaces_recorded_latency_with_token_based_service(
         tasks, [0.0, 100.0], _scenario(bench_files), constant("edge").make(), config, draws
     )
     assert [r.latency_s for r in results] == [3.0, 3.0]  # 1 + 120/120 + 20/20
+
+
+def test_default_utility_is_the_policys_own_so_it_is_scored_on_what_it_optimises() -> None:
+    from langchain_netgpt.policy import NetGPTPolicy
+
+    policy, config = NetGPTPolicy(), BenchConfig()
+    assert config.value_correct_usd == policy.value_correct_usd
+    assert config.latency_usd_per_s == policy.latency_usd_per_s
+    assert config.cloud_usd_weight == policy.cloud_usd_weight
+    assert config.budget_cloud_share == 0.5
+
+
+def test_default_edge_speed_comes_from_recorded_tokens_on_the_gpu_edge_profile(
+    bench_files: BenchFiles, tmp_path: Path
+) -> None:
+    from langchain_netgpt.latency import DEFAULT_EDGE
+
+    task = _tasks(bench_files)[0]
+    results = replay(
+        [task], [0.0], _scenario(bench_files), constant("edge").make(), SMALL, {task.task.id: True}
+    )
+    expected = (
+        DEFAULT_EDGE.overhead_s
+        + task.edge.input_tokens / DEFAULT_EDGE.prefill_tokens_per_s
+        + task.edge.output_tokens / DEFAULT_EDGE.decode_tokens_per_s
+    )
+    assert results[0].latency_s == pytest.approx(expected)
+    assert results[0].latency_s != task.edge.latency_s
+    report = run_benchmark(bench_files.data, bench_files.traces, bench_files.outcomes, config=SMALL)
+    write_report(report, tmp_path / "out", plots=False)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "edge speed modelled from recorded tokens on the gpu (DEFAULT_EDGE) profile" in markdown
