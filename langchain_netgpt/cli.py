@@ -717,3 +717,82 @@ def finetune_edge_command(
         str(result.adapter_path),
     )
     Console().print(table)
+
+
+# ------------------------------------------------------------------------------- train-router
+
+
+@app.command("train-router")
+def train_router_command(
+    data: Annotated[
+        Path,
+        typer.Option(
+            metavar="ROUTER_DATA", help="Router data from export (.jsonl, .parquet or a folder)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(metavar="POLICY.json", help="Policy file to write.")],
+    estimator: Annotated[str, typer.Option(help="Headline estimator: dr, ips or snips.")] = "dr",
+    seed: Annotated[int, typer.Option(help="Seed of the split, the fit and the bootstrap.")] = 0,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of steps held out for the estimates, in (0, 1).")
+    ] = 0.3,
+) -> None:
+    """Learn the router (scorer + network-dependent threshold) from logged steps.
+
+    Fits on a training split, then estimates on the held-out split (IPS, SNIPS, doubly robust,
+    95% bootstrap intervals) the value of the learned policy, of the logging policy's rule and
+    the logging policy's own mean reward. Load the result with
+    langchain_netgpt.learn.load_policy / load_policy_scorer.
+    """
+    if estimator not in ("dr", "ips", "snips"):
+        _fail("train-router", f"--estimator must be dr, ips or snips, got {estimator!r}")
+    if not 0 < test_fraction < 1:
+        _fail("train-router", f"--test-fraction must lie in (0, 1), got {test_fraction}")
+    if not data.exists():
+        _fail("train-router", f"--data {data} does not exist")
+    if out.is_dir():
+        _fail("train-router", f"--out {out} is a folder, not a file")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from langchain_netgpt.errors import NetGPTError
+    from langchain_netgpt.learn.router import train_router
+
+    with Progress(
+        TextColumn("fitting the threshold"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("fit", total=None)
+        try:
+            fit = train_router(
+                data,
+                out,
+                estimator=estimator,  # type: ignore[arg-type]
+                seed=seed,
+                test_fraction=test_fraction,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except (ValueError, NetGPTError, OSError) as exc:
+            _fail("train-router", str(exc), code=1)
+    table = Table(title=f"netgpt train-router: held-out value per step (USD), n={fit.n_test}")
+    for column in ("policy", "estimator", "value", "95% CI", "n"):
+        table.add_column(column, justify="left" if column in ("policy", "estimator") else "right")
+    for policy, est in fit.estimates:
+        table.add_row(
+            policy,
+            est.estimator,
+            f"{est.value:.6f}",
+            f"[{est.ci_low:.6f}, {est.ci_high:.6f}]",
+            str(est.n),
+        )
+    console = Console()
+    console.print(table)
+    taus = ", ".join(f"{tau:.2f} @ {rtt:.0f} ms" for rtt, tau in fit.tau_by_rtt)
+    console.print(f"learned threshold by RTT: {taus}")
+    for note in fit.notes:
+        console.print(f"note: {note}")
+    console.print(f"policy written to {out}")
