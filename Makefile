@@ -25,7 +25,7 @@ demo: $(STAMP)
 # loopback servers (slow-marked tests are left to `make test-slow`).
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/unit_tests -q -p no:cacheprovider --disable-socket --allow-unix-socket --allow-hosts=127.0.0.1,localhost,::1
-	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/integration_tests -q -p no:cacheprovider -m "not slow"
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/integration_tests -q -p no:cacheprovider -m "not slow" --durations=10
 
 test-unit: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/unit_tests -q --disable-socket --allow-unix-socket --allow-hosts=127.0.0.1,localhost,::1
@@ -34,7 +34,7 @@ test-integration: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/integration_tests -q -m "not slow"
 
 test-slow: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/integration_tests -q -m slow
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest tests/integration_tests -q -m slow --durations=10
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check langchain_netgpt tests benchmarks examples graphs
