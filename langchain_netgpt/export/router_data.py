@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.errors import TraceFileError
 from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.writers import (
     METADATA_KEY,
@@ -32,6 +31,7 @@ from langchain_netgpt.export.writers import (
 from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
 from langchain_netgpt.network import NetworkState
 from langchain_netgpt.policy import EDGE, NetGPTPolicy
+from langchain_netgpt.tracing.sinks import read_jsonl_records
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -175,28 +175,7 @@ def read_router_traces(path: str | Path) -> Iterator[RouterTraceFields]:
     Raises:
         TraceFileError: A line before the last one is not a valid trace.
     """
-    with Path(path).open("rb") as file:
-        pending: tuple[int, bytes] | None = None
-        for lineno, line in enumerate(file, start=1):
-            if pending is not None:
-                yield _parse_fields(path, *pending)
-            pending = (lineno, line)
-        if pending is not None:
-            lineno, line = pending
-            if line.endswith(b"\n"):
-                yield _parse_fields(path, lineno, line)
-            else:
-                try:
-                    yield RouterTraceFields.model_validate_json(line)
-                except ValidationError:
-                    return  # a half-written last record: the writer died mid-line
-
-
-def _parse_fields(path: str | Path, lineno: int, line: bytes) -> RouterTraceFields:
-    try:
-        return RouterTraceFields.model_validate_json(line)
-    except ValidationError as exc:
-        raise TraceFileError(f"{path}: line {lineno} is not a valid trace: {exc}") from exc
+    return read_jsonl_records(path, RouterTraceFields.model_validate_json)
 
 
 def _quality(trace: RouteTrace | RouterTraceFields) -> tuple[float, str]:

@@ -6,12 +6,14 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
 from langchain_netgpt.errors import TraceFileError
 from langchain_netgpt.tracing.trace import RouteTrace
+
+_R = TypeVar("_R")
 
 __all__ = [
     "CallbackTraceSink",
@@ -19,6 +21,7 @@ __all__ = [
     "JsonlTraceSink",
     "TraceFileError",
     "TraceSink",
+    "read_jsonl_records",
     "read_jsonl_traces",
 ]
 
@@ -154,31 +157,44 @@ def read_jsonl_traces(path: str | Path) -> Iterator[RouteTrace]:
     Args:
         path: The JSONL file.
 
-    Yields:
-        The traces, in file order.
+    Returns:
+        A lazy iterator over the traces, in file order.
 
     Raises:
         TraceFileError: A line before the last one is not a valid trace.
+    """
+    return read_jsonl_records(path, RouteTrace.from_json)
+
+
+def read_jsonl_records(path: str | Path, parse: Callable[[bytes], _R]) -> Iterator[_R]:
+    """Stream a JSONL trace file through ``parse``, with :func:`read_jsonl_traces`' rules.
+
+    A truncated final line (a writer killed mid-write) is skipped; a corrupt line anywhere else
+    raises. ``parse`` raises :class:`pydantic.ValidationError` on a bad line (e.g. a pydantic
+    model's ``model_validate_json``, to read only some fields of each trace).
+
+    Raises:
+        TraceFileError: A line before the last one is not a valid record.
     """
     with Path(path).open("rb") as fh:
         pending: tuple[int, bytes] | None = None
         for lineno, line in enumerate(fh, start=1):
             if pending is not None:
-                yield _parse(path, *pending)
+                yield _parse(path, *pending, parse)
             pending = (lineno, line)
         if pending is not None:
             lineno, line = pending
             if line.endswith(b"\n"):
-                yield _parse(path, lineno, line)
+                yield _parse(path, lineno, line, parse)
             else:
                 try:
-                    yield RouteTrace.from_json(line)
+                    yield parse(line)
                 except ValidationError:
                     return  # a half-written last record: the writer died mid-line
 
 
-def _parse(path: str | Path, lineno: int, line: bytes) -> RouteTrace:
+def _parse(path: str | Path, lineno: int, line: bytes, parse: Callable[[bytes], _R]) -> _R:
     try:
-        return RouteTrace.from_json(line)
+        return parse(line)
     except ValidationError as exc:
         raise TraceFileError(f"{path}: line {lineno} is not a valid trace: {exc}") from exc
