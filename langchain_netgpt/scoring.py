@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -128,6 +129,51 @@ class HeuristicScorer(BaseModel):
         return _sigmoid(z)
 
 
+def _interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:
+    """Piecewise-linear ``knots`` at ``x``, flat beyond the first and last knot."""
+    if x <= knots[0][0]:
+        return knots[0][1]
+    if x >= knots[-1][0]:
+        return knots[-1][1]
+    lo, hi = 0, len(knots) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if knots[mid][0] <= x:
+            lo = mid
+        else:
+            hi = mid
+    (x0, y0), (x1, y1) = knots[lo], knots[hi]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def _isotonic_knots(
+    raw: Sequence[float], labels: Sequence[float], weights: Sequence[float]
+) -> list[tuple[float, float]]:
+    """Isotonic regression of ``labels`` on ``raw`` (pool adjacent violators), as knots.
+
+    Each pooled block becomes one knot at its weighted mean raw score and weighted mean label,
+    so knots' raw values strictly increase and their calibrated values never decrease.
+    """
+    order = sorted(range(len(raw)), key=lambda i: raw[i])
+    blocks: list[list[float]] = []  # [weight, weight * raw, weight * label]
+    for i in order:
+        w = max(float(weights[i]), 0.0)
+        if w == 0.0:
+            continue
+        blocks.append([w, w * raw[i], w * labels[i]])
+        while len(blocks) > 1 and (
+            blocks[-2][2] / blocks[-2][0] >= blocks[-1][2] / blocks[-1][0]
+            or blocks[-2][1] / blocks[-2][0] >= blocks[-1][1] / blocks[-1][0]
+        ):
+            w2, x2, y2 = blocks.pop()
+            blocks[-1][0] += w2
+            blocks[-1][1] += x2
+            blocks[-1][2] += y2
+    if not blocks:
+        raise ValueError("calibration needs at least one row with a positive weight")
+    return [(min(1.0, max(0.0, x / w)), min(1.0, max(0.0, y / w))) for w, x, y in blocks]
+
+
 class LearnedScorer(BaseModel):
     """A logistic-regression scorer fitted from labelled steps.
 
@@ -144,6 +190,11 @@ class LearnedScorer(BaseModel):
         feature_names: Must equal ``langchain_netgpt.features.FEATURE_NAMES``.
         l2: The L2 penalty it was trained with (recorded for provenance).
         n_train: Number of rows it was trained on.
+        calibration: Optional monotone map from the logistic output to a calibrated
+            probability, as ``(raw, calibrated)`` knots joined by straight lines (flat beyond
+            the ends). :meth:`fit` with ``calibrate=True`` learns it by isotonic regression on
+            out-of-fold predictions: the policy compares the score with a threshold, so an
+            overconfident tail would send steps to the edge that the edge then fails.
 
     Example:
         .. code-block:: python
@@ -166,6 +217,30 @@ class LearnedScorer(BaseModel):
     feature_names: list[str] = Field(default_factory=lambda: list(FEATURE_NAMES))
     l2: float = Field(default=1.0, ge=0)
     n_train: int = Field(default=0, ge=0)
+    calibration: list[tuple[float, float]] | None = Field(default=None)
+
+    @field_validator("calibration")
+    @classmethod
+    def _monotone_knots(
+        cls, knots: list[tuple[float, float]] | None
+    ) -> list[tuple[float, float]] | None:
+        if knots is None:
+            return None
+        xs = [x for x, _ in knots]
+        ys = [y for _, y in knots]
+        if (
+            not knots
+            or not all(0.0 <= v <= 1.0 for v in xs + ys)
+            or any(b <= a for a, b in pairwise(xs))
+            or any(b < a for a, b in pairwise(ys))
+        ):
+            raise ConfigurationError(
+                "LearnedScorer.calibration must be (raw, calibrated) knots in [0, 1] with raw "
+                f"strictly increasing and calibrated non-decreasing, got {knots!r}",
+                field="calibration",
+                value=knots,
+            )
+        return knots
 
     @field_validator("feature_names")
     @classmethod
@@ -210,7 +285,8 @@ class LearnedScorer(BaseModel):
         z = self._offset
         for w, x in zip(self._folded, features.vector(), strict=True):
             z += w * x
-        return _sigmoid(z)
+        raw = _sigmoid(z)
+        return raw if self.calibration is None else _interpolate(self.calibration, raw)
 
     @classmethod
     def fit(
@@ -221,6 +297,8 @@ class LearnedScorer(BaseModel):
         sample_weights: Sequence[float] | None = None,
         l2: float = 1.0,
         iterations: int = 200,
+        calibrate: bool = False,
+        calibration_folds: int = 5,
     ) -> LearnedScorer:
         """Fit by L2-regularised logistic regression (Newton's method).
 
@@ -231,15 +309,47 @@ class LearnedScorer(BaseModel):
             sample_weights: Optional non-negative weight per row (e.g. inverse propensities).
             l2: L2 penalty on the standardised weights (not on the bias).
             iterations: Maximum Newton iterations.
+            calibrate: Also learn :attr:`calibration`: refit on ``calibration_folds`` folds
+                (row ``i`` in fold ``i % calibration_folds``), predict each held-out fold, and
+                fit an isotonic map from those predictions to the labels. Needs at least two
+                rows per fold and both labels among the rows.
+            calibration_folds: Folds for ``calibrate``.
 
         Returns:
             The fitted scorer.
 
         Raises:
             ValueError: Lengths differ, there are fewer than 2 rows, labels lie outside [0, 1],
-                or weights are negative.
+                weights are negative, or ``calibrate`` is asked with too few rows or folds.
         """
         import numpy as np
+
+        if calibrate:
+            n_rows = len(features)
+            if calibration_folds < 2 or n_rows < 2 * calibration_folds:
+                raise ValueError(
+                    f"calibrate=True needs calibration_folds >= 2 and at least 2 rows per fold, "
+                    f"got {calibration_folds} folds for {n_rows} rows"
+                )
+            base = cls.fit(
+                features, labels, sample_weights=sample_weights, l2=l2, iterations=iterations
+            )
+            weights = [1.0] * n_rows if sample_weights is None else list(sample_weights)
+            raw = [0.0] * n_rows
+            for k in range(calibration_folds):
+                fit_idx = [i for i in range(n_rows) if i % calibration_folds != k]
+                held = [i for i in range(n_rows) if i % calibration_folds == k]
+                fold = cls.fit(
+                    [features[i] for i in fit_idx],
+                    [labels[i] for i in fit_idx],
+                    sample_weights=[weights[i] for i in fit_idx],
+                    l2=l2,
+                    iterations=iterations,
+                )
+                for i in held:
+                    raw[i] = fold.score(features[i], [])
+            knots = _isotonic_knots(raw, [float(v) for v in labels], weights)
+            return cls.model_validate({**base.model_dump(), "calibration": knots})
 
         n = len(features)
         if n != len(labels):

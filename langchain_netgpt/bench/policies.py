@@ -93,7 +93,9 @@ def fit_scorers(
 
     The L2 penalty is chosen from :data:`L2_GRID` by ``folds``-fold cross-validated log loss
     within ``train`` (small train splits overfit otherwise, and the policy's threshold needs
-    calibrated scores, not only a good ranking). Fills ``scores["heuristic"]`` and
+    calibrated scores, not only a good ranking), and the scores are calibrated by isotonic
+    regression on out-of-fold predictions (the logistic tail was overconfident: train tasks
+    scored >= 0.7 were right about half the time). Fills ``scores["heuristic"]`` and
     ``scores["learned"]`` of each of ``tasks``.
 
     Raises:
@@ -105,9 +107,10 @@ def fit_scorers(
         if len(ordered) >= 2 * folds
         else 1.0
     )
-    learned = LearnedScorer.fit(
-        [t.features for t in ordered], [t.edge.correct for t in ordered], l2=l2
-    )
+    rows = [t.features for t in ordered]
+    labels = [t.edge.correct for t in ordered]
+    calibrate = len(ordered) >= 2 * folds and len(set(labels)) == 2
+    learned = LearnedScorer.fit(rows, labels, l2=l2, calibrate=calibrate, calibration_folds=folds)
     heuristic = HeuristicScorer()
     for item in tasks:
         item.scores[HEURISTIC] = heuristic.score(item.features, [])
@@ -165,6 +168,8 @@ def netgpt(
     cloud_usd_weight: float | None = None,
     budget: bool = False,
     family: str | None = None,
+    tau_offset: float | None = None,
+    thresholds: list[float] | None = None,
 ) -> ReplayPolicy:
     """The NetGPT closed-form policy, aware of the network and of the edge queue.
 
@@ -176,6 +181,10 @@ def netgpt(
         cloud_usd_weight: Overrides ``lambda_c`` (for the sweep).
         budget: Cap the cloud share with a :class:`CloudBudget` (dual-ascent threshold shift).
         family: Curve label (default: ``name``).
+        tau_offset: A constant added to the network-dependent threshold (for the curve: the
+            same shift a :class:`CloudBudget` applies, swept by hand). ``None`` is 0 and makes
+            ``cloud_usd_weight`` the swept parameter.
+        thresholds: When given, each step's threshold (offset included) is appended to it.
     """
     weight = config.cloud_usd_weight if cloud_usd_weight is None else cloud_usd_weight
     policy = NetGPTPolicy(
@@ -202,7 +211,9 @@ def netgpt(
             # The queue is part of the edge's latency: a busy edge raises the bar for staying.
             est = replace(est, edge_s=est.edge_s + view.edge_wait_s)
             shift = -cap.threshold_shift if cap is not None else 0.0
-            tau = policy._raw_threshold(est) + shift
+            tau = policy._raw_threshold(est) + shift + (tau_offset or 0.0)
+            if thresholds is not None:
+                thresholds.append(tau)
             target = EDGE if view.item.scores[scorer] >= tau else CLOUD
             if cap is not None:
                 slot = cap.reserve(wants_cloud=target == CLOUD, price_usd=est.cloud_price_usd)
@@ -212,9 +223,10 @@ def netgpt(
 
         return choose
 
-    return ReplayPolicy(
-        name, family or name, make, weight if cloud_usd_weight is not None else None
+    parameter = (
+        tau_offset if tau_offset is not None else (weight if cloud_usd_weight is not None else None)
     )
+    return ReplayPolicy(name, family or name, make, parameter)
 
 
 def fixed_threshold(threshold: float, *, scorer: str, family: str) -> ReplayPolicy:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,15 @@ __all__ = [
 REPORT_SCHEMA_VERSION = 1
 
 # Families whose operating points form the curves APGR and CPT are computed on.
-CURVES = ("netgpt-learned", "netgpt-heuristic", "fixed-learned", "fixed-heuristic", "random")
+CURVES = (
+    "netgpt-learned",
+    "netgpt-heuristic",
+    "netgpt-learned-cost",
+    "netgpt-heuristic-cost",
+    "fixed-learned",
+    "fixed-heuristic",
+    "random",
+)
 HEADLINE = (
     "always-edge",
     "always-cloud",
@@ -114,6 +123,11 @@ class ScenarioReport(BaseModel):
     )
     beats_realised_random: int = Field(
         description="Matched shares where netgpt-learned also beats the realised random run."
+    )
+    thresholds: dict[str, float] = Field(
+        description="The closed-form netgpt-learned policy's per-step threshold tau (quantiles "
+        "p5/p50/p95 and min), the highest learned score on the test split, and the share of "
+        "steps whose score cleared tau: why the policy keeps (or does not keep) steps on the edge."
     )
 
     def policy(self, name: str) -> PolicyMetrics:
@@ -246,10 +260,32 @@ def _scenario_report(
         len(order), _random.Random(stable_seed(config.seed, "arrivals", scenario.name))
     )
     policies: list[ReplayPolicy] = [constant("edge"), constant("cloud"), oracle()]
+    taus: list[float] = []
     for scorer in (HEURISTIC, LEARNED):
         policies.append(
-            netgpt(f"netgpt-{scorer}", config=config, latency_model=latency_model, scorer=scorer)
+            netgpt(
+                f"netgpt-{scorer}",
+                config=config,
+                latency_model=latency_model,
+                scorer=scorer,
+                thresholds=taus if scorer == LEARNED else None,
+            )
         )
+        # The NetGPT curve: its network-dependent threshold shifted by a constant (what a cloud
+        # budget does), so the score still ranks steps and the network still moves the bar.
+        for offset in _tau_offsets(scenario, test, config, latency_model, scorer):
+            policies.append(
+                netgpt(
+                    f"netgpt-{scorer}@tau{offset:+.3f}",
+                    config=config,
+                    latency_model=latency_model,
+                    scorer=scorer,
+                    tau_offset=offset,
+                    family=f"netgpt-{scorer}",
+                )
+            )
+        # A second curve from the cloud-price weight alone (kept for comparison: a high weight
+        # ranks steps by their cloud price rather than by their score).
         for weight in config.cloud_weight_sweep:
             policies.append(
                 netgpt(
@@ -258,7 +294,7 @@ def _scenario_report(
                     latency_model=latency_model,
                     scorer=scorer,
                     cloud_usd_weight=weight,
-                    family=f"netgpt-{scorer}",
+                    family=f"netgpt-{scorer}-cost",
                 )
             )
         for threshold in _thresholds(test, scorer, config.sweep_points):
@@ -275,6 +311,8 @@ def _scenario_report(
     policies.extend(random_at(share, config=config) for share in config.random_shares)
     metrics = [_run(p, scenario, order, arrivals, config, draws) for p in policies]
     by_name = {m.policy: m for m in metrics}
+    learned_scores = [item.scores[LEARNED] for item in order]
+    thresholds = _threshold_summary(taus[: len(order)], learned_scores)
     edge_acc = by_name["always-edge"].accuracy
     cloud_acc = by_name["always-cloud"].accuracy
     gap = cloud_acc - edge_acc
@@ -284,7 +322,9 @@ def _scenario_report(
         )
     # Random at the cloud share of every netgpt-learned operating point.
     matched: list[dict[str, float]] = []
-    learned_points = [m for m in metrics if m.family == "netgpt-learned"]
+    learned_points = [
+        m for m in metrics if m.family == "netgpt-learned" or m.policy == "netgpt-learned"
+    ]
     for m in learned_points:
         if 0.0 < m.cloud_share < 1.0:
             rnd = _run(
@@ -343,7 +383,66 @@ def _scenario_report(
         beats_random_everywhere=bool(matched)
         and all(p["accuracy"] > p["random_expected_accuracy"] for p in matched),
         beats_realised_random=sum(p["accuracy"] > p["random_accuracy"] for p in matched),
+        thresholds=thresholds,
     )
+
+
+def _tau_offsets(
+    scenario: Scenario,
+    test: Sequence[ReplayTask],
+    config: BenchConfig,
+    latency_model: Any,
+    scorer: str,
+) -> list[float]:
+    """Offsets that spread the shifted-threshold curve over cloud shares from 0 to 1.
+
+    Quantiles of each test step's margin ``score - tau`` at the trace's start (the network moves
+    during the replay, so the realised shares land near, not on, the quantiles), plus offsets
+    that send every step to the edge and to the cloud.
+    """
+    from langchain_netgpt.policy import NetGPTPolicy
+
+    policy = NetGPTPolicy(
+        value_correct_usd=config.value_correct_usd,
+        latency_usd_per_s=config.latency_usd_per_s,
+        cloud_usd_weight=config.cloud_usd_weight,
+        cloud_quality=config.cloud_accuracy,
+        latency_model=latency_model,
+    )
+    margins: list[float] = []
+    for item in test:
+        network = scenario.network(0.0, item.features.payload_bytes)
+        tau = policy._raw_threshold(latency_model.estimate(item.features, network))
+        if math.isfinite(tau):
+            margins.append(item.scores[scorer] - tau)
+    if not margins:
+        return [0.0]
+    margins.sort()
+    points = config.sweep_points
+    picks = {margins[0] - 1.0, margins[-1] + 1.0}
+    for k in range(1, points - 1):
+        picks.add(margins[round(k * (len(margins) - 1) / (points - 1))])
+    return sorted(round(p, 6) for p in picks)
+
+
+def _threshold_summary(taus: Sequence[float], scores: Sequence[float]) -> dict[str, float]:
+    finite = sorted(t for t in taus if math.isfinite(t))
+    if not finite:
+        return {}
+
+    def q(p: float) -> float:
+        return finite[min(len(finite) - 1, round(p * (len(finite) - 1)))]
+
+    cleared = sum(s >= t for s, t in zip(scores, taus, strict=False))
+    return {
+        "tau_min": finite[0],
+        "tau_p5": q(0.05),
+        "tau_p50": q(0.5),
+        "tau_p95": q(0.95),
+        "link_down_steps": float(len(taus) - len(finite)),
+        "max_score": max(scores) if scores else 0.0,
+        "share_score_cleared_tau": cleared / len(taus) if taus else 0.0,
+    }
 
 
 def _criteria(scenarios: Sequence[ScenarioReport]) -> dict[str, Any]:
@@ -562,6 +661,15 @@ def render_markdown(report: BenchReport) -> str:
         lines += ["", "| curve | APGR | CPT(50%) | CPT(80%) |", "|---|---:|---:|---:|"]
         for c in s.curves:
             lines.append(f"| {c.family} | {c.apgr:.3f} | {c.cpt50:.3f} | {c.cpt80:.3f} |")
+        if s.thresholds:
+            t = s.thresholds
+            lines += [
+                "",
+                f"netgpt-learned's threshold tau over the steps: min {t['tau_min']:.3f}, "
+                f"p5 {t['tau_p5']:.3f}, median {t['tau_p50']:.3f}, p95 {t['tau_p95']:.3f}; "
+                f"highest calibrated learned score {t['max_score']:.3f}; "
+                f"{t['share_score_cleared_tau']:.1%} of steps cleared tau.",
+            ]
         wins = sum(p["accuracy"] > p["random_expected_accuracy"] for p in s.random_matched)
         verdict = "beats" if s.dynamic_beats_best_fixed else "does not beat"
         lines += [

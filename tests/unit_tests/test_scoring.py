@@ -70,3 +70,55 @@ def test_learned_scorer_rejects_a_corrupt_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ConfigurationError, match="not a JSON scorer"):
         LearnedScorer.load(path)
+
+
+def _three_groups() -> tuple[list[RequestFeatures], list[int], list[RequestFeatures]]:
+    groups = [
+        _features("Weather in Paris?", 1),
+        _features("Weather in Paris and Rome?", 3),
+        _features("a, b, c and d; then e " * 8, 6),
+    ]
+    rates = (9, 5, 1)  # successes out of 10 per group
+    rows: list[RequestFeatures] = []
+    labels: list[int] = []
+    for k in range(10):
+        for group, rate in zip(groups, rates, strict=True):
+            rows.append(group)
+            labels.append(int(k < rate))
+    return rows, labels, groups
+
+
+def test_calibrated_scorer_matches_each_groups_success_rate_and_keeps_the_order() -> None:
+    rows, labels, groups = _three_groups()
+    scorer = LearnedScorer.fit(rows, labels, l2=0.01, calibrate=True)
+    assert scorer.calibration is not None
+    scores = [scorer.score(g, []) for g in groups]
+    assert scores[0] >= scores[1] >= scores[2]
+    for score, rate in zip(scores, (0.9, 0.5, 0.1), strict=True):
+        assert score == pytest.approx(rate, abs=0.15)
+    xs = [x for x, _ in scorer.calibration]
+    ys = [y for _, y in scorer.calibration]
+    assert xs == sorted(set(xs)) and ys == sorted(ys)
+
+
+def test_calibration_round_trips_and_old_files_without_it_still_load(tmp_path: Path) -> None:
+    rows, labels, groups = _three_groups()
+    scorer = LearnedScorer.fit(rows, labels, calibrate=True)
+    path = tmp_path / "calibrated.json"
+    scorer.save(path)
+    again = LearnedScorer.load(path)
+    assert again.calibration == scorer.calibration
+    assert again.score(groups[1], []) == pytest.approx(scorer.score(groups[1], []))
+    data = LearnedScorer.fit(rows, labels).model_dump()
+    data.pop("calibration")
+    assert LearnedScorer.model_validate(data).calibration is None
+
+
+def test_calibration_rejects_bad_knots_and_too_few_rows() -> None:
+    rows, labels, _ = _three_groups()
+    data = LearnedScorer.fit(rows, labels).model_dump()
+    for knots in ([(0.5, 0.2), (0.4, 0.3)], [(0.1, 0.6), (0.9, 0.2)], [(0.1, 1.5)], []):
+        with pytest.raises(ValueError, match="calibration must be"):
+            LearnedScorer.model_validate({**data, "calibration": knots})
+    with pytest.raises(ValueError, match="at least 2 rows per fold"):
+        LearnedScorer.fit(rows[:6], labels[:6], calibrate=True, calibration_folds=5)

@@ -16,7 +16,7 @@ from langchain_netgpt.bench.replay import (
     replay,
     split_tasks,
 )
-from langchain_netgpt.bench.report import run_benchmark, write_report
+from langchain_netgpt.bench.report import render_markdown, run_benchmark, write_report
 from langchain_netgpt.bench.workload import PoissonArrivals
 
 from .conftest import BenchFiles, write_outcomes
@@ -210,3 +210,27 @@ def test_default_edge_speed_comes_from_recorded_tokens_on_the_gpu_edge_profile(
     write_report(report, tmp_path / "out", plots=False)
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "edge speed modelled from recorded tokens on the gpu (DEFAULT_EDGE) profile" in markdown
+
+
+def test_netgpt_curve_shifts_its_dynamic_threshold_across_all_cloud_shares(
+    bench_files: BenchFiles,
+) -> None:
+    report = run_benchmark(bench_files.data, bench_files.traces, bench_files.outcomes, config=SMALL)
+    for scenario in report.scenarios:
+        shifted = [
+            m
+            for m in scenario.policies
+            if m.family == "netgpt-learned" and m.policy != "netgpt-learned"
+        ]
+        assert all(m.parameter is not None for m in shifted)
+        shares = sorted(m.cloud_share for m in shifted)
+        assert shares[0] == 0.0 and shares[-1] == 1.0
+        # The price-weight sweep is kept as its own curve, apart from the shifted threshold.
+        assert scenario.curve("netgpt-learned-cost").points
+        t = scenario.thresholds
+        assert t["tau_p5"] <= t["tau_p50"] <= t["tau_p95"]
+        assert 0.0 <= t["share_score_cleared_tau"] <= 1.0
+        assert 0.0 <= t["max_score"] <= 1.0
+        closed_form = scenario.policy("netgpt-learned")
+        assert closed_form.cloud_share == pytest.approx(1 - t["share_score_cleared_tau"])
+    assert "threshold tau over the steps" in render_markdown(report)
