@@ -48,6 +48,9 @@ class StepResult:
         price_usd: Cloud price paid (0 on the edge).
         utility: ``V * correct - lambda_t * latency_s - lambda_c * price_usd``.
         edge_wait_s: Time spent waiting for the busy edge (0 in the cloud).
+        fallback: The edge answered with an invalid tool call and the step was retried in the
+            cloud, as the router does (``target`` stays ``"edge"``; the cloud's answer, price
+            and time count).
     """
 
     task_id: str
@@ -58,6 +61,7 @@ class StepResult:
     price_usd: float
     utility: float
     edge_wait_s: float = 0.0
+    fallback: bool = False
 
 
 class PolicyMetrics(BaseModel):
@@ -70,7 +74,8 @@ class PolicyMetrics(BaseModel):
         steps: Steps replayed.
         accuracy: Share of BFCL-correct answers.
         validity: Share of schema-valid answers (a correct abstention counts as valid).
-        cloud_share: Share of steps answered in the cloud.
+        cloud_share: Share of steps that called the cloud (routed there, or fallen back to it).
+        fallback_share: Share of steps that fell back from an invalid edge answer to the cloud.
         price_usd: Total cloud price.
         latency_mean_s: Mean latency.
         latency_p50_s: Median latency.
@@ -89,6 +94,7 @@ class PolicyMetrics(BaseModel):
     accuracy: float
     validity: float
     cloud_share: float
+    fallback_share: float = 0.0
     price_usd: float
     latency_mean_s: float
     latency_p50_s: float
@@ -134,7 +140,8 @@ def summarize(
         steps=n,
         accuracy=sum(r.correct for r in results) / n,
         validity=sum(r.valid for r in results) / n,
-        cloud_share=sum(r.target == "cloud" for r in results) / n,
+        cloud_share=sum(r.target == "cloud" or r.fallback for r in results) / n,
+        fallback_share=sum(r.fallback for r in results) / n,
         price_usd=sum(r.price_usd for r in results),
         latency_mean_s=sum(latencies) / n,
         latency_p50_s=percentile(latencies, 50),

@@ -57,12 +57,15 @@ class ReplayPolicy:
         family: Curve it belongs to.
         make: Builds the decision function (fresh state: budgets, random generators).
         parameter: The swept value (threshold, cloud share, cloud weight), if any.
+        fallback: Whether an invalid edge answer falls back to the cloud (as the router does;
+            off for the always-edge baseline and the oracle).
     """
 
     name: str
     family: str
     make: Callable[[], ChooseFn]
     parameter: float | None = None
+    fallback: bool = True
 
 
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
@@ -267,7 +270,7 @@ def oracle() -> ReplayPolicy:
 
         return choose
 
-    return ReplayPolicy("oracle", "oracle", make)
+    return ReplayPolicy("oracle", "oracle", make, fallback=False)
 
 
 def constant(target: str) -> ReplayPolicy:
@@ -276,4 +279,4 @@ def constant(target: str) -> ReplayPolicy:
     def make() -> ChooseFn:
         return lambda view: target
 
-    return ReplayPolicy(f"always-{target}", f"always-{target}", make)
+    return ReplayPolicy(f"always-{target}", f"always-{target}", make, fallback=False)

@@ -139,6 +139,10 @@ class BenchConfig(BaseModel):
             (up to 100: with ``V`` = $0.002 a short step's cloud price must weigh ~100x to
             outweigh a correct answer, so the curve reaches the all-edge end).
         random_shares: Cloud shares of the random baseline's curve.
+        fallback_on_invalid: An edge answer with an invalid tool call falls back to the cloud,
+            as :class:`~langchain_netgpt.NetGPTRouter` does (the cloud call starts when the edge
+            has answered, so the step pays both). Off for the always-edge baseline, which
+            measures the edge model alone, and for the oracle.
 
     Raises:
         pydantic.ValidationError: A value is out of range (the message names the field).
@@ -172,6 +176,7 @@ class BenchConfig(BaseModel):
     random_shares: list[float] = Field(
         default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     )
+    fallback_on_invalid: bool = True
 
     @field_validator("base_rtts_ms")
     @classmethod
@@ -412,6 +417,40 @@ def cloud_draws(tasks: Sequence[ReplayTask], config: BenchConfig) -> dict[str, b
     return out
 
 
+def _cloud_call(
+    item: ReplayTask,
+    at_s: float,
+    scenario: Scenario,
+    config: BenchConfig,
+    correct_in_cloud: bool,
+) -> tuple[float, float, bool, bool]:
+    """A cloud call started at ``at_s``: (latency, price, correct, valid)."""
+    cloud = config.cloud
+    source = item.cloud or item.edge
+    out_tokens = source.output_tokens
+    in_tokens = source.input_tokens or item.features.prompt_tokens
+    if item.cloud is not None and item.cloud.generation_time_s > 0:
+        compute = item.cloud.generation_time_s
+    else:
+        compute = (
+            cloud.overhead_s
+            + in_tokens / cloud.prefill_tokens_per_s
+            + out_tokens / cloud.decode_tokens_per_s
+        )
+    latency = scenario.cloud_latency_s(
+        at_s=at_s,
+        up_bytes=item.features.payload_bytes,
+        down_bytes=int(_RESPONSE_ENVELOPE_BYTES + out_tokens * _BYTES_PER_OUTPUT_TOKEN),
+        compute_s=compute,
+    )
+    price = (
+        in_tokens * cloud.usd_per_1k_input_tokens + out_tokens * cloud.usd_per_1k_output_tokens
+    ) / 1000
+    # A wrong simulated cloud answer is a plausible wrong call: schema-valid, wrong values.
+    valid = True if item.cloud is None else item.cloud.schema_valid or item.cloud.correct
+    return latency, price, correct_in_cloud, valid
+
+
 def replay(
     tasks: Sequence[ReplayTask],
     arrivals: Sequence[float],
@@ -419,8 +458,13 @@ def replay(
     choose: ChooseFn,
     config: BenchConfig,
     cloud_correct: Mapping[str, bool],
+    *,
+    fallback: bool | None = None,
 ) -> list[StepResult]:
     """Replay one policy: ``tasks[i]`` arrives at ``arrivals[i]``.
+
+    ``fallback`` (default: ``config.fallback_on_invalid``) sends an invalid edge answer on to
+    the cloud.
 
     Raises:
         ValueError: The lengths differ or the policy names an unknown target.
@@ -428,7 +472,7 @@ def replay(
     if len(tasks) != len(arrivals):
         raise ValueError(f"{len(tasks)} tasks but {len(arrivals)} arrival times")
     queue = EdgeQueue()
-    cloud = config.cloud
+    fallback = config.fallback_on_invalid if fallback is None else fallback
     v, lt, lc = config.value_correct_usd, config.latency_usd_per_s, config.cloud_usd_weight
     results: list[StepResult] = []
     for item, at_s in zip(tasks, arrivals, strict=True):
@@ -437,36 +481,22 @@ def replay(
         view = StepView(item, at_s, network, queue.wait_s(at_s), correct_in_cloud)
         target = choose(view)
         wait = 0.0
+        fell_back = False
         if target == "edge":
             service = item.edge_service_s(config.edge_profile)
             wait = queue.serve(at_s=at_s, service_s=service)
             latency = wait + service
             correct, valid, price = item.edge.correct, item.edge_valid, 0.0
-        elif target == "cloud":
-            source = item.cloud or item.edge
-            out_tokens = source.output_tokens
-            in_tokens = source.input_tokens or item.features.prompt_tokens
-            if item.cloud is not None and item.cloud.generation_time_s > 0:
-                compute = item.cloud.generation_time_s
-            else:
-                compute = (
-                    cloud.overhead_s
-                    + in_tokens / cloud.prefill_tokens_per_s
-                    + out_tokens / cloud.decode_tokens_per_s
+            if fallback and not valid:
+                fell_back = True
+                cloud_s, price, correct, valid = _cloud_call(
+                    item, at_s + latency, scenario, config, correct_in_cloud
                 )
-            latency = scenario.cloud_latency_s(
-                at_s=at_s,
-                up_bytes=item.features.payload_bytes,
-                down_bytes=int(_RESPONSE_ENVELOPE_BYTES + out_tokens * _BYTES_PER_OUTPUT_TOKEN),
-                compute_s=compute,
+                latency += cloud_s
+        elif target == "cloud":
+            latency, price, correct, valid = _cloud_call(
+                item, at_s, scenario, config, correct_in_cloud
             )
-            price = (
-                in_tokens * cloud.usd_per_1k_input_tokens
-                + out_tokens * cloud.usd_per_1k_output_tokens
-            ) / 1000
-            correct = correct_in_cloud
-            # A wrong simulated cloud answer is a plausible wrong call: schema-valid, wrong values.
-            valid = True if item.cloud is None else item.cloud.schema_valid or item.cloud.correct
         else:
             raise ValueError(f"policy chose unknown target {target!r}; expected 'edge' or 'cloud'")
         results.append(
@@ -479,6 +509,7 @@ def replay(
                 price_usd=price,
                 utility=v * correct - lt * latency - lc * price,
                 edge_wait_s=wait,
+                fallback=fell_back,
             )
         )
     return results

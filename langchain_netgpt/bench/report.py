@@ -241,7 +241,15 @@ def _run(
     config: BenchConfig,
     draws: dict[str, bool],
 ) -> PolicyMetrics:
-    results = replay(test, arrivals, scenario, policy.make(), config, draws)
+    results = replay(
+        test,
+        arrivals,
+        scenario,
+        policy.make(),
+        config,
+        draws,
+        fallback=config.fallback_on_invalid and policy.fallback,
+    )
     return summarize(results, policy=policy.name, family=policy.family, parameter=policy.parameter)
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from langchain_netgpt.bench import load_bfcl
+from langchain_netgpt.bench.metrics import summarize
 from langchain_netgpt.bench.policies import constant
 from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import (
@@ -234,3 +236,25 @@ def test_netgpt_curve_shifts_its_dynamic_threshold_across_all_cloud_shares(
         closed_form = scenario.policy("netgpt-learned")
         assert closed_form.cloud_share == pytest.approx(1 - t["share_score_cleared_tau"])
     assert "threshold tau over the steps" in render_markdown(report)
+
+
+def test_an_invalid_edge_answer_falls_back_to_the_cloud_like_the_router(
+    bench_files: BenchFiles,
+) -> None:
+    first = _tasks(bench_files)[0]
+    invalid = dataclasses.replace(
+        first, edge=first.edge.model_copy(update={"schema_valid": False, "correct": False})
+    )
+    draws = {invalid.task.id: True}
+    recorded = SMALL.model_copy(update={"edge_profile": None})  # the recorded 2 s
+    scenario = _scenario(bench_files)
+    on = replay([invalid], [0.0], scenario, lambda view: "edge", recorded, draws)[0]
+    assert on.fallback and on.target == "edge"
+    assert on.correct and on.valid and on.price_usd > 0
+    assert on.latency_s > 2.0 + 0.1  # the edge's 2 s, then the RTT and the cloud's answer
+    off = replay([invalid], [0.0], scenario, lambda view: "edge", recorded, draws, fallback=False)[
+        0
+    ]
+    assert not off.fallback and not off.correct and off.price_usd == 0 and off.latency_s == 2.0
+    metrics = summarize([on, off], policy="p", family="p")
+    assert metrics.cloud_share == 0.5 and metrics.fallback_share == 0.5
