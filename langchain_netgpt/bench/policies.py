@@ -40,6 +40,7 @@ __all__ = [
     "fit_scorers",
     "fixed_threshold",
     "netgpt",
+    "netgpt_policy",
     "oracle",
     "random_at",
 ]
@@ -162,6 +163,19 @@ def calibrate_latency_model(
     return LatencyModel(edge=edge, cloud=cloud, expected_output_tokens=mean_out)
 
 
+def netgpt_policy(
+    config: BenchConfig, latency_model: LatencyModel, *, cloud_usd_weight: float | None = None
+) -> NetGPTPolicy:
+    """The closed-form policy with the benchmark's utility (``lambda_c`` overridable)."""
+    return NetGPTPolicy(
+        value_correct_usd=config.value_correct_usd,
+        latency_usd_per_s=config.latency_usd_per_s,
+        cloud_usd_weight=config.cloud_usd_weight if cloud_usd_weight is None else cloud_usd_weight,
+        cloud_quality=config.cloud_accuracy,
+        latency_model=latency_model,
+    )
+
+
 def netgpt(
     name: str,
     *,
@@ -189,14 +203,7 @@ def netgpt(
             ``cloud_usd_weight`` the swept parameter.
         thresholds: When given, each step's threshold (offset included) is appended to it.
     """
-    weight = config.cloud_usd_weight if cloud_usd_weight is None else cloud_usd_weight
-    policy = NetGPTPolicy(
-        value_correct_usd=config.value_correct_usd,
-        latency_usd_per_s=config.latency_usd_per_s,
-        cloud_usd_weight=weight,
-        cloud_quality=config.cloud_accuracy,
-        latency_model=latency_model,
-    )
+    policy = netgpt_policy(config, latency_model, cloud_usd_weight=cloud_usd_weight)
 
     def make() -> ChooseFn:
         cap = (
@@ -226,9 +233,7 @@ def netgpt(
 
         return choose
 
-    parameter = (
-        tau_offset if tau_offset is not None else (weight if cloud_usd_weight is not None else None)
-    )
+    parameter = tau_offset if tau_offset is not None else cloud_usd_weight
     return ReplayPolicy(name, family or name, make, parameter)
 
 

@@ -34,6 +34,7 @@ from langchain_netgpt.bench.policies import (
     fit_scorers,
     fixed_threshold,
     netgpt,
+    netgpt_policy,
     oracle,
     random_at,
 )
@@ -51,6 +52,7 @@ from langchain_netgpt.bench.replay import (
     stable_seed,
 )
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.latency import LatencyModel
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -225,11 +227,19 @@ def _accuracy_by_category(rows: Sequence[EdgeOutcome]) -> dict[str, dict[str, fl
     return out
 
 
+def _nearest_rank(ordered: Sequence[float], numerator: int, denominator: int) -> float:
+    """The value ``numerator / denominator`` of the way through ``ordered`` (nearest rank)."""
+    return ordered[min(len(ordered) - 1, round(numerator * (len(ordered) - 1) / denominator))]
+
+
+def _interior_quantiles(ordered: Sequence[float], points: int) -> set[float]:
+    """The ``points - 2`` evenly spaced interior quantiles of ``ordered`` (sorted)."""
+    return {_nearest_rank(ordered, k, points - 1) for k in range(1, points - 1)}
+
+
 def _thresholds(test: Sequence[ReplayTask], scorer: str, points: int) -> list[float]:
     scores = sorted(item.scores[scorer] for item in test)
-    picks = {0.0, 1.0 + 1e-9}
-    for k in range(1, points - 1):
-        picks.add(scores[min(len(scores) - 1, round(k * (len(scores) - 1) / (points - 1)))])
+    picks = {0.0, 1.0 + 1e-9} | _interior_quantiles(scores, points)
     return sorted(min(1.0, p) for p in picks)
 
 
@@ -319,8 +329,7 @@ def _scenario_report(
     policies.extend(random_at(share, config=config) for share in config.random_shares)
     metrics = [_run(p, scenario, order, arrivals, config, draws) for p in policies]
     by_name = {m.policy: m for m in metrics}
-    learned_scores = [item.scores[LEARNED] for item in order]
-    thresholds = _threshold_summary(taus[: len(order)], learned_scores)
+    thresholds = _threshold_summary(taus, [item.scores[LEARNED] for item in order])
     edge_acc = by_name["always-edge"].accuracy
     cloud_acc = by_name["always-cloud"].accuracy
     gap = cloud_acc - edge_acc
@@ -330,9 +339,7 @@ def _scenario_report(
         )
     # Random at the cloud share of every netgpt-learned operating point.
     matched: list[dict[str, float]] = []
-    learned_points = [
-        m for m in metrics if m.family == "netgpt-learned" or m.policy == "netgpt-learned"
-    ]
+    learned_points = [m for m in metrics if m.family == "netgpt-learned"]
     for m in learned_points:
         if 0.0 < m.cloud_share < 1.0:
             rnd = _run(
@@ -399,7 +406,7 @@ def _tau_offsets(
     scenario: Scenario,
     test: Sequence[ReplayTask],
     config: BenchConfig,
-    latency_model: Any,
+    latency_model: LatencyModel,
     scorer: str,
 ) -> list[float]:
     """Offsets that spread the shifted-threshold curve over cloud shares from 0 to 1.
@@ -408,15 +415,7 @@ def _tau_offsets(
     during the replay, so the realised shares land near, not on, the quantiles), plus offsets
     that send every step to the edge and to the cloud.
     """
-    from langchain_netgpt.policy import NetGPTPolicy
-
-    policy = NetGPTPolicy(
-        value_correct_usd=config.value_correct_usd,
-        latency_usd_per_s=config.latency_usd_per_s,
-        cloud_usd_weight=config.cloud_usd_weight,
-        cloud_quality=config.cloud_accuracy,
-        latency_model=latency_model,
-    )
+    policy = netgpt_policy(config, latency_model)
     margins: list[float] = []
     for item in test:
         network = scenario.network(0.0, item.features.payload_bytes)
@@ -426,10 +425,9 @@ def _tau_offsets(
     if not margins:
         return [0.0]
     margins.sort()
-    points = config.sweep_points
-    picks = {margins[0] - 1.0, margins[-1] + 1.0}
-    for k in range(1, points - 1):
-        picks.add(margins[round(k * (len(margins) - 1) / (points - 1))])
+    picks = {margins[0] - 1.0, margins[-1] + 1.0} | _interior_quantiles(
+        margins, config.sweep_points
+    )
     return sorted(round(p, 6) for p in picks)
 
 
@@ -438,15 +436,12 @@ def _threshold_summary(taus: Sequence[float], scores: Sequence[float]) -> dict[s
     if not finite:
         return {}
 
-    def q(p: float) -> float:
-        return finite[min(len(finite) - 1, round(p * (len(finite) - 1)))]
-
-    cleared = sum(s >= t for s, t in zip(scores, taus, strict=False))
+    cleared = sum(s >= t for s, t in zip(scores, taus, strict=True))
     return {
         "tau_min": finite[0],
-        "tau_p5": q(0.05),
-        "tau_p50": q(0.5),
-        "tau_p95": q(0.95),
+        "tau_p5": _nearest_rank(finite, 1, 20),
+        "tau_p50": _nearest_rank(finite, 1, 2),
+        "tau_p95": _nearest_rank(finite, 19, 20),
         "link_down_steps": float(len(taus) - len(finite)),
         "max_score": max(scores) if scores else 0.0,
         "share_score_cleared_tau": cleared / len(taus) if taus else 0.0,
