@@ -8,7 +8,9 @@ APGR / CPT(50%), and how many matched cloud shares it beats random at. Three swe
 
 - ``seed``: other task splits (and cloud draws, arrivals) at the default utility;
 - ``latency price``: ``lambda_t`` (USD per second of latency) around the default $0.0005/s;
-- ``cloud distance``: the base RTTs multiplied (a farther cloud region).
+- ``cloud distance``: the base RTTs multiplied (a farther cloud region);
+- ``network forecast``: the default causal forecast against the oracle one that reads the trace
+  ahead (the wait each payload will really meet): what perfect network prediction would add.
 
 Usage: python benchmarks/replay_sensitivity.py [--seeds 5] [--out FILE.json]
 """
@@ -99,6 +101,14 @@ def main() -> None:
             base.model_copy(update={"base_rtts_ms": [r * factor for r in base.base_rtts_ms]}),
         )
         for factor in RTT_FACTORS
+    ]
+    runs += [
+        (
+            "network forecast",
+            forecast,
+            base.model_copy(update={"network_forecast": forecast}),
+        )
+        for forecast in ("causal", "oracle")
     ]
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()

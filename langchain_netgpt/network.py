@@ -14,18 +14,34 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_netgpt.errors import ConfigurationError, InvalidNetworkStateError, TraceFormatError
 
-__all__ = ["LinkTrace", "NetworkMonitor", "NetworkObservation", "NetworkState"]
+__all__ = [
+    "TRACE_FORECASTS",
+    "LinkTrace",
+    "NetworkMonitor",
+    "NetworkObservation",
+    "NetworkState",
+    "TraceForecast",
+]
 
 PACKET_BYTES = 1500
 """Bytes delivered per line of a mahimahi trace (one MTU-sized packet)."""
 
 _NETWORK_FIELDS = ("bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms", "loss")
+
+_LONG_GAP_MS = 20
+"""Silences shorter than this (cellular scheduling) forecast no wait in causal mode."""
+
+TraceForecast = Literal["oracle", "causal"]
+"""How a trace monitor forecasts the link (see :meth:`NetworkMonitor.from_trace`)."""
+
+TRACE_FORECASTS: tuple[str, ...] = ("oracle", "causal")
+"""The values :data:`TraceForecast` takes."""
 
 
 def _check_measurements(data: Mapping[str, Any]) -> None:
@@ -200,6 +216,7 @@ class LinkTrace:
         # Mahimahi replays the file in a loop: an opportunity at t recurs at t + k * period, so one
         # at exactly `period` is the same as one at 0 of the next loop.
         self._ts = sorted(ts % self.period_ms for ts in timestamps_ms)
+        self._gaps_cache: list[tuple[float, float]] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> LinkTrace:
@@ -280,6 +297,44 @@ class LinkTrace:
         last = self._opportunity_s(before - 1) if before > 0 else 0.0
         return max(0.0, at_s - last)
 
+    def _long_gaps(self) -> list[tuple[float, float]]:
+        """``(end_s, length_s)`` of each silence of at least 20 ms in one period, by end time."""
+        cached = self._gaps_cache
+        if cached is None:
+            ts = self._ts
+            cached = [
+                (b / 1000, (b - a) / 1000)
+                for a, b in zip(ts, [*ts[1:], ts[0] + self.period_ms], strict=True)
+                if b - a >= _LONG_GAP_MS
+            ]
+            cached.sort()
+            self._gaps_cache = cached
+        return cached
+
+    def expected_wait_s(self, *, at_s: float) -> float:
+        """Forecast of the wait until the next delivery, from the trace before ``at_s`` alone.
+
+        The silence so far (:meth:`silence_s`) is matched against the silences of at least
+        20 ms the link has shown before ``at_s`` (all of one period once the trace has looped):
+        the forecast is their mean residual life, ``mean(g - e for g > e)`` for a silence of
+        ``e`` seconds. A silence shorter than 20 ms forecasts no wait; one longer than any seen
+        forecasts as long again as it has lasted.
+
+        Args:
+            at_s: Replay time in seconds.
+        """
+        elapsed = self.silence_s(at_s=at_s)
+        if elapsed * 1000 < _LONG_GAP_MS:
+            return 0.0
+        gaps = self._long_gaps()
+        if at_s * 1000 < self.period_ms:
+            seen = [g for end, g in gaps if end <= at_s and g > elapsed]
+        else:
+            seen = [g for _, g in gaps if g > elapsed]
+        if not seen:
+            return elapsed
+        return sum(seen) / len(seen) - elapsed
+
     def capacity_mbps(
         self, *, at_s: float, window_s: float = 1.0, outage_after_s: float = 5.0
     ) -> float:
@@ -340,7 +395,9 @@ class NetworkMonitor:
     explicitly (from an active probe or an OS API). Trace mode (:meth:`from_trace`) answers from a
     mahimahi trace on a replay clock: bandwidth over a sliding window (a silent window stretched
     to the next delivery; 0, "down", only after ``outage_after_s`` without any), and the base RTT
-    plus the queueing delay a payload would meet at that moment.
+    plus the queueing delay a payload would meet at that moment. That ``"oracle"`` forecast reads
+    the trace ahead of the clock; ``forecast="causal"`` answers from the past alone, as a deployed
+    router must.
 
     Args:
         initial: The state assumed before anything is observed.
@@ -391,6 +448,7 @@ class NetworkMonitor:
         self._base_rtt_ms = 0.0
         self._window_s = 1.0
         self._outage_after_s = 5.0
+        self._forecast: TraceForecast = "oracle"
         self._clock: Callable[[], float] | None = None
         self._t0 = 0.0
 
@@ -405,6 +463,7 @@ class NetworkMonitor:
         clock: Callable[[], float] | None = None,
         speed: float = 1.0,
         outage_after_s: float = 5.0,
+        forecast: TraceForecast = "oracle",
     ) -> NetworkMonitor:
         """A monitor that replays mahimahi traces.
 
@@ -421,13 +480,23 @@ class NetworkMonitor:
                 of a few hundred ms) is reported as the low bandwidth of the window stretched to
                 the next delivery, see :meth:`LinkTrace.capacity_mbps`; the wait it imposes is
                 in the state's ``rtt_ms`` either way.
+            forecast: ``"oracle"`` (the default) reads the trace ahead of the clock: a silent
+                window's bandwidth is stretched to the next delivery and ``rtt_ms`` holds the
+                wait the payload will actually meet, which no deployed router can know (an
+                upper bound on network forecasting, and a faithful emulator for demos).
+                ``"causal"`` uses only the trace up to the clock: bandwidth over the window (the
+                trace's long-run mean when the window is silent but the link is not yet down)
+                and ``rtt_ms`` = base RTT + the wait :meth:`LinkTrace.expected_wait_s` forecasts
+                from the uplink's silence so far and the silences it showed before (for the
+                replay benchmark).
 
         Returns:
             A monitor in trace mode.
 
         Raises:
             InvalidNetworkStateError: ``base_rtt_ms`` is negative or not finite.
-            ConfigurationError: ``window_s``, ``speed`` or ``outage_after_s`` is not > 0.
+            ConfigurationError: ``window_s``, ``speed`` or ``outage_after_s`` is not > 0, or
+                ``forecast`` is not one of :data:`TRACE_FORECASTS`.
         """
         _check_measurements({"rtt_ms": base_rtt_ms})
         for name, value in (
@@ -436,6 +505,12 @@ class NetworkMonitor:
             ("outage_after_s", outage_after_s),
         ):
             _check_positive(name, value)
+        if forecast not in TRACE_FORECASTS:
+            raise ConfigurationError(
+                f"forecast must be one of {list(TRACE_FORECASTS)}, got {forecast!r}",
+                field="forecast",
+                value=forecast,
+            )
         down = LinkTrace.from_file(down_path)
         up = LinkTrace.from_file(up_path) if up_path is not None else down
         monitor = cls(
@@ -449,6 +524,7 @@ class NetworkMonitor:
         monitor._base_rtt_ms = base_rtt_ms
         monitor._window_s = window_s
         monitor._outage_after_s = outage_after_s
+        monitor._forecast = forecast
         base_clock = clock or time.monotonic
         t0 = base_clock()
         monitor._clock = lambda: (base_clock() - t0) * speed
@@ -458,6 +534,11 @@ class NetworkMonitor:
     def is_replay(self) -> bool:
         """Whether this monitor replays a trace."""
         return self._down is not None
+
+    @property
+    def forecast(self) -> TraceForecast:
+        """How a trace monitor forecasts the link (``"oracle"`` for live monitors too)."""
+        return self._forecast
 
     @property
     def observations(self) -> int:
@@ -481,8 +562,9 @@ class NetworkMonitor:
 
         Args:
             at_s: Replay time in seconds (trace mode). Defaults to the replay clock.
-            payload_bytes: Size of the request about to be sent; in trace mode the wait it would
-                meet beyond its ideal transfer time (queueing behind an outage) is added to the RTT.
+            payload_bytes: Size of the request about to be sent; in trace mode with the
+                ``"oracle"`` forecast the wait it would meet beyond its ideal transfer time
+                (queueing behind an outage) is added to the RTT.
 
         Returns:
             The estimated state.
@@ -503,6 +585,8 @@ class NetworkMonitor:
         if not math.isfinite(t) or t < 0:
             raise ConfigurationError(f"at_s must be >= 0, got {t!r}", field="at_s", value=t)
         w, outage = self._window_s, self._outage_after_s
+        if self._forecast == "causal":
+            return self._causal_state(t)
         up_mbps = self._up.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
         down_mbps = self._down.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
         delivery = self._up.delivery_time_s(start_s=t, nbytes=payload_bytes)
@@ -514,6 +598,27 @@ class NetworkMonitor:
             bandwidth_up_mbps=up_mbps,
             bandwidth_down_mbps=down_mbps,
             rtt_ms=self._base_rtt_ms + queueing_ms,
+            loss=explicit.loss,
+        )
+
+    def _causal_state(self, t: float) -> NetworkState:
+        """The state at ``t`` from the trace before ``t`` alone (see :meth:`from_trace`)."""
+        assert self._up is not None and self._down is not None
+        w, outage = self._window_s, self._outage_after_s
+        wait_s = self._up.expected_wait_s(at_s=t)
+
+        def rate(link: LinkTrace) -> float:
+            if link.silence_s(at_s=t) >= outage:
+                return 0.0
+            mbps = link.bandwidth_mbps(at_s=t, window_s=w)
+            return mbps if mbps > 0 else link.mean_mbps
+
+        with self._lock:
+            explicit = self._state
+        return NetworkState(
+            bandwidth_up_mbps=rate(self._up),
+            bandwidth_down_mbps=rate(self._down),
+            rtt_ms=self._base_rtt_ms + wait_s * 1000,
             loss=explicit.loss,
         )
 

@@ -146,31 +146,52 @@ def _interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+def _pool_adjacent_violators(blocks: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Merge ``[weight, weight * raw, weight * label]`` blocks (sorted by raw) until monotone."""
+    pooled: list[list[float]] = []
+    for block in blocks:
+        pooled.append(list(block))
+        while len(pooled) > 1 and (
+            pooled[-2][2] / pooled[-2][0] >= pooled[-1][2] / pooled[-1][0]
+            or pooled[-2][1] / pooled[-2][0] >= pooled[-1][1] / pooled[-1][0]
+        ):
+            w2, x2, y2 = pooled.pop()
+            pooled[-1][0] += w2
+            pooled[-1][1] += x2
+            pooled[-1][2] += y2
+    return pooled
+
+
 def _isotonic_knots(
-    raw: Sequence[float], labels: Sequence[float], weights: Sequence[float]
+    raw: Sequence[float],
+    labels: Sequence[float],
+    weights: Sequence[float],
+    *,
+    prior_weight: float = 0.0,
 ) -> list[tuple[float, float]]:
     """Isotonic regression of ``labels`` on ``raw`` (pool adjacent violators), as knots.
 
     Each pooled block becomes one knot at its weighted mean raw score and weighted mean label,
-    so knots' raw values strictly increase and their calibrated values never decrease.
+    so knots' raw values strictly increase and their calibrated values never decrease. With
+    ``prior_weight`` > 0 each block also holds that many pseudo-rows at the overall mean label
+    (a Beta prior: a block of a few lucky rows stays near the base rate) and the shrunk blocks
+    are pooled again, so the map stays monotone.
     """
     order = sorted(range(len(raw)), key=lambda i: raw[i])
-    blocks: list[list[float]] = []  # [weight, weight * raw, weight * label]
-    for i in order:
-        w = max(float(weights[i]), 0.0)
-        if w == 0.0:
-            continue
-        blocks.append([w, w * raw[i], w * labels[i]])
-        while len(blocks) > 1 and (
-            blocks[-2][2] / blocks[-2][0] >= blocks[-1][2] / blocks[-1][0]
-            or blocks[-2][1] / blocks[-2][0] >= blocks[-1][1] / blocks[-1][0]
-        ):
-            w2, x2, y2 = blocks.pop()
-            blocks[-1][0] += w2
-            blocks[-1][1] += x2
-            blocks[-1][2] += y2
-    if not blocks:
+    rows = [
+        [w, w * raw[i], w * labels[i]] for i in order if (w := max(float(weights[i]), 0.0)) > 0.0
+    ]
+    if not rows:
         raise ValueError("calibration needs at least one row with a positive weight")
+    blocks = _pool_adjacent_violators(rows)
+    if prior_weight > 0.0:
+        base = sum(r[2] for r in rows) / sum(r[0] for r in rows)
+        blocks = _pool_adjacent_violators(
+            [
+                [w + prior_weight, (w + prior_weight) * x / w, y + prior_weight * base]
+                for w, x, y in blocks
+            ]
+        )
     return [(min(1.0, max(0.0, x / w)), min(1.0, max(0.0, y / w))) for w, x, y in blocks]
 
 
@@ -299,6 +320,7 @@ class LearnedScorer(BaseModel):
         iterations: int = 200,
         calibrate: bool = False,
         calibration_folds: int = 5,
+        calibration_prior: float = 0.0,
     ) -> LearnedScorer:
         """Fit by L2-regularised logistic regression (Newton's method).
 
@@ -314,16 +336,25 @@ class LearnedScorer(BaseModel):
                 fit an isotonic map from those predictions to the labels. Needs at least two
                 rows per fold and both labels among the rows.
             calibration_folds: Folds for ``calibrate``.
+            calibration_prior: Pseudo-rows at the overall success rate added to every isotonic
+                block (then pooled again to stay monotone). 0 is plain isotonic regression; a
+                few rows keep a small block of lucky steps from mapping near 1, which a
+                threshold near the cloud's quality would otherwise let through.
 
         Returns:
             The fitted scorer.
 
         Raises:
             ValueError: Lengths differ, there are fewer than 2 rows, labels lie outside [0, 1],
-                weights are negative, or ``calibrate`` is asked with too few rows or folds.
+                weights are negative, ``calibration_prior`` is negative or not finite, or
+                ``calibrate`` is asked with too few rows or folds.
         """
         import numpy as np
 
+        if not (math.isfinite(calibration_prior) and calibration_prior >= 0):
+            raise ValueError(
+                f"calibration_prior must be a finite number >= 0, got {calibration_prior!r}"
+            )
         if calibrate:
             n_rows = len(features)
             if calibration_folds < 2 or n_rows < 2 * calibration_folds:
@@ -348,7 +379,9 @@ class LearnedScorer(BaseModel):
                 )
                 for i in held:
                     raw[i] = fold.score(features[i], [])
-            knots = _isotonic_knots(raw, [float(v) for v in labels], weights)
+            knots = _isotonic_knots(
+                raw, [float(v) for v in labels], weights, prior_weight=calibration_prior
+            )
             return cls.model_validate({**base.model_dump(), "calibration": knots})
 
         n = len(features)

@@ -34,6 +34,7 @@ from langchain_netgpt.policy import (
 from langchain_netgpt.scoring import HeuristicScorer, LearnedScorer
 
 __all__ = [
+    "CALIBRATION_PRIOR_ROWS",
     "ReplayPolicy",
     "calibrate_latency_model",
     "constant",
@@ -69,6 +70,11 @@ class ReplayPolicy:
     fallback: bool = True
 
 
+CALIBRATION_PRIOR_ROWS = 10.0
+"""Pseudo-rows at the train success rate in each isotonic block of :func:`fit_scorers`' calibration
+(plain isotonic let a block of a few lucky train tasks map above 0.9 on one seed, above the
+threshold, and those steps then failed on the test split)."""
+
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 """L2 penalties :func:`fit_scorers` chooses from by cross-validation on the train split."""
 
@@ -99,7 +105,8 @@ def fit_scorers(
     within ``train`` (small train splits overfit otherwise, and the policy's threshold needs
     calibrated scores, not only a good ranking), and the scores are calibrated by isotonic
     regression on out-of-fold predictions (the logistic tail was overconfident: train tasks
-    scored >= 0.7 were right about half the time). Fills ``scores["heuristic"]`` and
+    scored >= 0.7 were right about half the time), each block shrunk towards the train success
+    rate by :data:`CALIBRATION_PRIOR_ROWS` pseudo-rows. Fills ``scores["heuristic"]`` and
     ``scores["learned"]`` of each of ``tasks``.
 
     Raises:
@@ -114,7 +121,14 @@ def fit_scorers(
     rows = [t.features for t in ordered]
     labels = [t.edge.correct for t in ordered]
     calibrate = len(ordered) >= 2 * folds and len(set(labels)) == 2
-    learned = LearnedScorer.fit(rows, labels, l2=l2, calibrate=calibrate, calibration_folds=folds)
+    learned = LearnedScorer.fit(
+        rows,
+        labels,
+        l2=l2,
+        calibrate=calibrate,
+        calibration_folds=folds,
+        calibration_prior=CALIBRATION_PRIOR_ROWS,
+    )
     heuristic = HeuristicScorer()
     for item in tasks:
         item.scores[HEURISTIC] = heuristic.score(item.features, [])

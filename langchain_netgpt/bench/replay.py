@@ -43,7 +43,7 @@ from langchain_netgpt.bench.workload import (
 )
 from langchain_netgpt.features import RequestFeatures, ToolsSummary
 from langchain_netgpt.latency import CPU_EDGE, DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
-from langchain_netgpt.network import LinkTrace, NetworkMonitor, NetworkState
+from langchain_netgpt.network import LinkTrace, NetworkMonitor, NetworkState, TraceForecast
 from langchain_netgpt.policy import NetGPTPolicy
 
 __all__ = [
@@ -131,6 +131,11 @@ class BenchConfig(BaseModel):
         base_rtts_ms: Base RTT per trace, in the order traces are given (cycled if shorter).
         workloads: Arrival processes by name; every trace is replayed under each.
         window_s: Window over which the monitor averages the trace's bandwidth.
+        network_forecast: What the policies are told about the link (see
+            :meth:`~langchain_netgpt.network.NetworkMonitor.from_trace`): ``"causal"`` (the
+            default) reads only the trace before the step, as a deployed router must;
+            ``"oracle"`` also reads ahead (the wait the payload will really meet), an upper
+            bound on what network forecasting can give.
         budget_cloud_share: Cloud-share cap of the budget-constrained policy (default 0.5, the
             issue's operating point).
         budget_window_steps: Window of that cap.
@@ -167,6 +172,7 @@ class BenchConfig(BaseModel):
     base_rtts_ms: list[float] = Field(default_factory=lambda: [40.0, 80.0, 150.0], min_length=1)
     workloads: dict[str, ArrivalProcess] = Field(default_factory=_default_workloads, min_length=1)
     window_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    network_forecast: TraceForecast = "causal"
     budget_cloud_share: float = Field(default=0.5, ge=0, le=1)
     budget_window_steps: int = Field(default=50, gt=0)
     sweep_points: int = Field(default=21, ge=2)
@@ -338,6 +344,7 @@ class Scenario:
         workload_name: Name of the arrival process.
         workload: The arrival process.
         window_s: Bandwidth averaging window of the monitor.
+        forecast: What the monitor tells the policies (see :attr:`BenchConfig.network_forecast`).
     """
 
     def __init__(
@@ -348,13 +355,19 @@ class Scenario:
         workload_name: str,
         workload: PoissonArrivals | BurstyArrivals,
         window_s: float = 1.0,
+        forecast: TraceForecast = "causal",
     ) -> None:
         self.trace = trace
         self.base_rtt_ms = base_rtt_ms
         self.workload_name = workload_name
         self.workload = workload
         self.monitor = NetworkMonitor.from_trace(
-            trace.down, trace.up, base_rtt_ms=base_rtt_ms, window_s=window_s, clock=lambda: 0.0
+            trace.down,
+            trace.up,
+            base_rtt_ms=base_rtt_ms,
+            window_s=window_s,
+            clock=lambda: 0.0,
+            forecast=forecast,
         )
         self.down = LinkTrace.from_file(trace.down)
         self.up = self.down if trace.up == trace.down else LinkTrace.from_file(trace.up)

@@ -565,6 +565,7 @@ def run_benchmark(
                 workload_name=workload_name,
                 workload=workload,
                 window_s=config.window_s,
+                forecast=config.network_forecast,
             )
             scenarios.append(_scenario_report(scenario, test, config, draws, latency_model))
             if on_scenario is not None:
@@ -608,6 +609,20 @@ def run_benchmark(
     )
 
 
+def _forecast_statement(forecast: str) -> str:
+    """What the policies were told about the link, as the report says it."""
+    if forecast == "causal":
+        return (
+            "causal forecast (the policies see the trace before each step only: bandwidth over "
+            "the window, base RTT plus the wait forecast from the uplink's silence so far and the "
+            "silences it showed before)."
+        )
+    return (
+        "oracle forecast (the policies see the wait each payload will really meet, read ahead "
+        "in the trace: an upper bound on network forecasting, not what a deployed router knows)."
+    )
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -630,6 +645,7 @@ def render_markdown(report: BenchReport) -> str:
         f"{report.config['cloud_usd_weight']} x cloud price (NetGPTPolicy's own defaults unless "
         f"configured); seed {report.config['seed']}. Budget row: cloud share capped at "
         f"{report.config['budget_cloud_share']:g}.",
+        f"- Network: {_forecast_statement(report.config.get('network_forecast', 'oracle'))}",
         "",
         "## Edge model's own BFCL accuracy (all recorded tasks)",
         "",

@@ -188,3 +188,53 @@ def test_the_link_is_down_only_after_the_outage_length_without_delivery(tmp_path
 def test_outage_length_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outage_after_s"):
         NetworkMonitor.from_trace(_gap_trace(tmp_path, 100), outage_after_s=0.0)
+
+
+def _write(path: Path, stamps: list[int]) -> Path:
+    path.write_text("\n".join(map(str, stamps)) + "\n")
+    return path
+
+
+def test_causal_forecast_reads_nothing_ahead_of_the_clock(tmp_path: Path) -> None:
+    # Two traces that agree up to 3.0 s: one recovers at 3.1 s, the other at 9.0 s.
+    head = list(range(1, 2001))
+    soon = _write(tmp_path / "soon.up", head + list(range(3100, 12000)))
+    late = _write(tmp_path / "late.up", head + list(range(9000, 12000)))
+    for at_s in (1.0, 2.5, 3.0):
+        states = [
+            NetworkMonitor.from_trace(path, base_rtt_ms=30, forecast="causal").state(at_s=at_s)
+            for path in (soon, late)
+        ]
+        assert states[0] == states[1]
+    # The oracle forecast knows which one recovers first.
+    oracle = [
+        NetworkMonitor.from_trace(path, base_rtt_ms=30).state(at_s=3.0) for path in (soon, late)
+    ]
+    assert oracle[0].rtt_ms < 500 < oracle[1].rtt_ms
+
+
+def test_causal_forecast_is_the_mean_residual_life_of_the_silences_seen(tmp_path: Path) -> None:
+    # Every second: deliveries for 600 ms, then silence; the silences last 400 ms, one in
+    # three lasts 1400 ms (the next burst is skipped).
+    stamps: list[int] = []
+    for second in range(30):
+        if second % 3 == 2:
+            continue
+        stamps.extend(range(second * 1000 + 1, second * 1000 + 601))
+    trace = _write(tmp_path / "gaps.up", stamps)
+    link = LinkTrace.from_file(trace)
+    monitor = NetworkMonitor.from_trace(trace, base_rtt_ms=30, forecast="causal")
+    at_s = link.period_ms / 1000 + 0.9  # looped once; 300 ms into the silence after 0.6 s
+    seen = [g for _, g in link._long_gaps() if g > 0.3]
+    expected = sum(seen) / len(seen) - 0.3
+    assert link.expected_wait_s(at_s=at_s) == pytest.approx(expected)
+    assert monitor.state(at_s=at_s).rtt_ms == pytest.approx(30 + expected * 1000)
+    # Mid-burst no wait is forecast; longer than any silence seen: as long again.
+    assert link.expected_wait_s(at_s=link.period_ms / 1000 + 0.3) == 0.0
+    never = _write(tmp_path / "never.up", [*range(1, 1001), 9000])
+    assert LinkTrace.from_file(never).expected_wait_s(at_s=4.0) == pytest.approx(3.0, abs=0.01)
+
+
+def test_unknown_forecast_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="forecast must be one of"):
+        NetworkMonitor.from_trace(_gap_trace(tmp_path, 100), forecast="psychic")  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,30 @@ def test_calibration_rejects_bad_knots_and_too_few_rows() -> None:
             LearnedScorer.model_validate({**data, "calibration": knots})
     with pytest.raises(ValueError, match="at least 2 rows per fold"):
         LearnedScorer.fit(rows[:6], labels[:6], calibrate=True, calibration_folds=5)
+
+
+def test_calibration_prior_keeps_a_small_lucky_group_near_the_base_rate() -> None:
+    lucky = _features("Weather in Paris?", 1)
+    usual = _features("a, b, c and d; then e " * 8, 6)
+    # 4 lucky rows all right; 60 usual rows right one time in five.
+    rows = [lucky] * 4 + [usual] * 60
+    labels = [1] * 4 + [int(k % 5 == 0) for k in range(60)]
+    plain = LearnedScorer.fit(rows, labels, l2=0.01, calibrate=True, calibration_folds=4)
+    shrunk = LearnedScorer.fit(
+        rows, labels, l2=0.01, calibrate=True, calibration_folds=4, calibration_prior=10.0
+    )
+    base = sum(labels) / len(labels)  # 0.25
+    assert plain.score(lucky, []) > 0.9
+    # (4 + 10 * 0.25) / (4 + 10) = 0.46: pulled most of the way to the base rate.
+    assert shrunk.score(lucky, []) == pytest.approx((4 + 10 * base) / 14, abs=0.02)
+    assert shrunk.score(lucky, []) > shrunk.score(usual, [])
+    assert shrunk.calibration is not None
+    ys = [y for _, y in shrunk.calibration]
+    assert ys == sorted(ys)
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+def test_calibration_prior_must_be_finite_and_non_negative(bad: float) -> None:
+    rows, labels, _ = _three_groups()
+    with pytest.raises(ValueError, match="calibration_prior"):
+        LearnedScorer.fit(rows, labels, calibrate=True, calibration_prior=bad)

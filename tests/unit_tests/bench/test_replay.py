@@ -258,3 +258,32 @@ def test_an_invalid_edge_answer_falls_back_to_the_cloud_like_the_router(
     assert not off.fallback and not off.correct and off.price_usd == 0 and off.latency_s == 2.0
     metrics = summarize([on, off], policy="p", family="p")
     assert metrics.cloud_share == 0.5 and metrics.fallback_share == 0.5
+
+
+def test_policies_see_a_causal_network_forecast_unless_the_oracle_is_asked_for(
+    bench_files: BenchFiles,
+) -> None:
+    assert BenchConfig().network_forecast == "causal"
+    spec = next(s for s in pair_traces(bench_files.traces) if s.name == "toy")
+    scenarios = {
+        forecast: Scenario(
+            spec,
+            base_rtt_ms=50,
+            workload_name="p",
+            workload=PoissonArrivals(rate_per_s=1.0),
+            forecast=forecast,
+        )
+        for forecast in ("causal", "oracle")
+    }
+    assert scenarios["causal"].monitor.forecast == "causal"
+    assert scenarios["oracle"].monitor.forecast == "oracle"
+    report = run_benchmark(
+        bench_files.data,
+        bench_files.traces,
+        bench_files.outcomes,
+        config=SMALL.model_copy(update={"network_forecast": "oracle"}),
+    )
+    assert report.config["network_forecast"] == "oracle"
+    assert "- Network: oracle forecast" in render_markdown(report)
+    with pytest.raises(ValueError, match="network_forecast"):
+        BenchConfig(network_forecast="psychic")  # type: ignore[arg-type]
