@@ -55,6 +55,7 @@ from langchain_netgpt.bench.replay import (
 )
 from langchain_netgpt.bench.workload import ArrivalProcess, BurstyArrivals, PoissonArrivals
 from langchain_netgpt.latency import DEFAULT_CLOUD, DEFAULT_EDGE, LatencyModel, SideProfile
+from langchain_netgpt.network import TraceForecast
 from langchain_netgpt.policy import NetGPTPolicy
 from langchain_netgpt.qos import (
     LeastLoadedPolicy,
@@ -95,6 +96,10 @@ class MultiTargetConfig(BaseModel):
         requests: Requests per workload (tasks drawn with replacement from the test split).
         workloads: Arrival processes by name.
         base_rtt_ms: Propagation RTT added to the trace.
+        network_forecast: What the policies are told about the link (see
+            :attr:`~langchain_netgpt.bench.replay.BenchConfig.network_forecast`). ``"oracle"``
+            (the trace read ahead) by default: the published multi-target tables were measured
+            with it; ``"causal"`` gives the policies only what a deployed router knows.
         cloud_accuracy: Probability the cloud answers a task right.
         value_correct_usd: ``V``.
         latency_usd_per_s: ``lambda_t``.
@@ -119,6 +124,7 @@ class MultiTargetConfig(BaseModel):
     requests: int = Field(default=600, ge=10, le=100_000)
     workloads: dict[str, ArrivalProcess] = Field(default_factory=_workloads, min_length=1)
     base_rtt_ms: float = Field(default=80.0, ge=0, allow_inf_nan=False)
+    network_forecast: TraceForecast = "oracle"
     cloud_accuracy: float = Field(default=0.9, ge=0, le=1)
     value_correct_usd: float = Field(default=0.002, gt=0, allow_inf_nan=False)
     latency_usd_per_s: float = Field(default=0.0005, ge=0, allow_inf_nan=False)
@@ -473,7 +479,11 @@ def run_multi_target(
         arrivals = process.times(config.requests, rng)
         steps = [(t, rng.choice(test)) for t in arrivals]
         scenario = Scenario(
-            traces[0], base_rtt_ms=config.base_rtt_ms, workload_name=workload, workload=process
+            traces[0],
+            base_rtt_ms=config.base_rtt_ms,
+            workload_name=workload,
+            workload=process,
+            forecast=config.network_forecast,
         )
         for name, choose in _policies(config, scenario).items():
             results.append(
