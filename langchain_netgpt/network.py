@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +40,7 @@ _LONG_GAP_MS = 20
 TraceForecast = Literal["oracle", "causal"]
 """How a trace monitor forecasts the link (see :meth:`NetworkMonitor.from_trace`)."""
 
-TRACE_FORECASTS: tuple[str, ...] = ("oracle", "causal")
+TRACE_FORECASTS: tuple[str, ...] = get_args(TraceForecast)
 """The values :data:`TraceForecast` takes."""
 
 
@@ -584,9 +584,9 @@ class NetworkMonitor:
         t = self.now_s() if at_s is None else at_s
         if not math.isfinite(t) or t < 0:
             raise ConfigurationError(f"at_s must be >= 0, got {t!r}", field="at_s", value=t)
-        w, outage = self._window_s, self._outage_after_s
         if self._forecast == "causal":
             return self._causal_state(t)
+        w, outage = self._window_s, self._outage_after_s
         up_mbps = self._up.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
         down_mbps = self._down.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
         delivery = self._up.delivery_time_s(start_s=t, nbytes=payload_bytes)
