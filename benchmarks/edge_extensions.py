@@ -4,8 +4,8 @@ Self-offload compares the bundled edge recorded with ``allow_escalation=True``
 (``langchain_netgpt/bench/data/edge_outcomes_smollm2_135m_escalate.jsonl``, the first 40 tasks of
 each BFCL file) with the plain recording on the same task ids: escalation precision/recall and
 accuracy / PGR at the same cloud share as random, heuristic-threshold and oracle routers.
-Prompt completion runs the 20 scripted tasks of :mod:`langchain_netgpt.bench.completion` for the
-``bare``, ``full_context`` and ``template`` arms, and (with ``--edge``) the bundled edge model
+Prompt completion runs the 20 scripted tasks of :mod:`langchain_netgpt.bench.completion_eval` for
+the ``bare``, ``full_context`` and ``template`` arms, and (with ``--edge``) the bundled edge model
 rewriting the request. Prints a table and writes ``benchmarks/results/edge_extensions.json``.
 
 Usage: HF_HUB_OFFLINE=1 python benchmarks/edge_extensions.py [--edge]
@@ -18,8 +18,8 @@ import json
 import time
 from pathlib import Path
 
-from langchain_netgpt.bench.completion import measure_prompt_completion
-from langchain_netgpt.bench.offload import default_escalation_outcomes, measure_self_offload
+from langchain_netgpt.bench.completion_eval import measure_prompt_completion
+from langchain_netgpt.bench.offload_eval import default_escalation_outcomes, measure_self_offload
 from langchain_netgpt.bench.report import default_edge_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,8 +1,8 @@
 """What each fault costs: steps answered, fallbacks, timeouts, lost traces and added latency.
 
 A real loopback ``netgpt serve`` stand-in (a scripted model, no weights) sits behind a
-:class:`~langchain_netgpt.faults.FaultProxy`; the cloud is ``ChatOpenAI`` through the proxy and
-the edge a scripted model. Each scenario runs ``--steps`` tool-calling steps (``ainvoke`` with a
+:class:`~langchain_netgpt.testing.faults.FaultProxy`; the cloud is ``ChatOpenAI`` through the proxy
+and the edge a scripted model. Each scenario runs ``--steps`` tool-calling steps (``ainvoke`` with a
 bound tool) through one :class:`~langchain_netgpt.NetGPTRouter` configured as a user would
 (per-try timeout, step deadline, two tries for retryable errors; the "dead cloud" scenario adds
 a circuit breaker). Cloud scenarios route every step to the cloud, edge scenarios to the edge.
@@ -31,9 +31,9 @@ from pydantic import SecretStr
 
 from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
-from langchain_netgpt.faults import EdgeFault, FaultMode, FaultProxy, faulty_edge
-from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
+from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
+from langchain_netgpt.testing.faults import EdgeFault, FaultMode, FaultProxy, faulty_edge
 from langchain_netgpt.tracing import InMemoryTraceSink
 
 STEP_TIMEOUT_S = 0.4

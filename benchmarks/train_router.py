@@ -2,7 +2,7 @@
 
 The real ``NetGPTRouter`` replays BFCL tasks (edge = the bundled SmolLM2-135M's recorded answers,
 cloud = ground truth, network = mahimahi LTE traces under base RTTs of 30-3000 ms) with an
-epsilon-greedy NetGPT policy (``langchain_netgpt.learn.replay``); the traces are exported as
+epsilon-greedy NetGPT policy (``langchain_netgpt.learn.routing_log``); the traces are exported as
 router data; ``train_router`` is run with several seeds (each seed is another task-level split).
 For every split it reports the held-out values (USD per step, 95% bootstrap CI) of the learned
 policy (DR and IPS), of the logging policy's deterministic rule (DR) and of the logging policy

@@ -26,9 +26,9 @@ from typing import Any
 OUTPUT = Path(__file__).resolve().parent / "reference.md"
 
 SUBMODULES = (
-    "langchain_netgpt.network",
-    "langchain_netgpt.latency",
-    "langchain_netgpt.policy",
+    "langchain_netgpt.routing.network",
+    "langchain_netgpt.routing.latency",
+    "langchain_netgpt.routing.policy",
     "langchain_netgpt.router",
     "langchain_netgpt.graph",
     "langchain_netgpt.tracing",

@@ -61,8 +61,8 @@ def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]
             "NETGPT_CLOUD_BASE_URL=http://127.0.0.1:8000/v1 after `netgpt serve`) in the "
             "environment or in the .env file next to langgraph.json"
         )
+    from langchain_netgpt.demo.agent_tools import DEMO_TOOLS
     from langchain_netgpt.demo.run import SYSTEM_PROMPT
-    from langchain_netgpt.demo.tools import DEMO_TOOLS
     from langchain_netgpt.graph import create_netgpt_agent
     from langchain_netgpt.tracing import JsonlTraceSink, TraceSink
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt.completion import EdgePromptCompleter, LocalContext, PromptCompletion
 from langchain_netgpt.errors import (
     BudgetExceededError,
     CircuitOpenError,
@@ -26,13 +25,13 @@ from langchain_netgpt.errors import (
     TraceFormatError,
     TraceStoreError,
 )
-from langchain_netgpt.exploration import EpsilonGreedyPolicy
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.latency import LatencyModel, SideProfile
 from langchain_netgpt.learn.policy_file import LearnedThresholdPolicy
-from langchain_netgpt.network import NetworkMonitor, NetworkState
-from langchain_netgpt.offload import escalation_message, escalation_reason
-from langchain_netgpt.policy import (
+from langchain_netgpt.router import NetGPTRouter
+from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.latency import LatencyModel, SideProfile
+from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
+from langchain_netgpt.routing.policy import (
     AlwaysCloud,
     AlwaysEdge,
     CloudBudget,
@@ -42,18 +41,23 @@ from langchain_netgpt.policy import (
     RouteDecision,
     RoutePolicy,
 )
-from langchain_netgpt.privacy import PrivacyRules
-from langchain_netgpt.qos import (
+from langchain_netgpt.routing.privacy import PrivacyRules
+from langchain_netgpt.routing.prompt_completion import (
+    EdgePromptCompleter,
+    LocalContext,
+    PromptCompletion,
+)
+from langchain_netgpt.routing.qos import (
     LeastLoadedPolicy,
     MultiTargetPolicy,
     QoSPolicy,
     RandomTargetPolicy,
     RoundRobinPolicy,
 )
-from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
-from langchain_netgpt.router import NetGPTRouter
-from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer, LearnedScorer
-from langchain_netgpt.targets import LoadSnapshot, TargetSpec
+from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
+from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer, LearnedScorer
+from langchain_netgpt.routing.self_offload import escalation_message, escalation_reason
+from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 from langchain_netgpt.tracing import (
     InMemoryTraceSink,
     JsonlTraceSink,

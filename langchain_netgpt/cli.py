@@ -620,7 +620,7 @@ def _print_export_summary(summary: LangSmithExportSummary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from langchain_netgpt.policy import CLOUD, EDGE
+    from langchain_netgpt.routing.policy import CLOUD, EDGE
 
     table = Table(title=f"netgpt export: {summary.path}")
     table.add_column("runs", justify="right")
@@ -757,7 +757,7 @@ def train_router_command(
     from rich.table import Table
 
     from langchain_netgpt.errors import NetGPTError
-    from langchain_netgpt.learn.router import train_router
+    from langchain_netgpt.learn.router_fitting import train_router
 
     with Progress(
         TextColumn("fitting the threshold"),

@@ -22,10 +22,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Checkpointer
 
-from langchain_netgpt.network import NetworkMonitor
-from langchain_netgpt.policy import CloudBudget, RoutePolicy
 from langchain_netgpt.router import PREVIOUS_TARGET_METADATA_KEY, NetGPTRouter
-from langchain_netgpt.scoring import EdgeScorer
+from langchain_netgpt.routing.network import NetworkMonitor
+from langchain_netgpt.routing.policy import CloudBudget, RoutePolicy
+from langchain_netgpt.routing.scoring import EdgeScorer
 from langchain_netgpt.tracing import TraceSink
 
 __all__ = [
@@ -186,7 +186,7 @@ def create_netgpt_agent(
         edge: The edge chat model.
         cloud: The cloud chat model.
         tools: The agent's tools (may be empty).
-        policy: The routing policy (default :class:`~langchain_netgpt.policy.NetGPTPolicy`).
+        policy: The routing policy (default :class:`~langchain_netgpt.routing.policy.NetGPTPolicy`).
         scorer: The edge-success scorer.
         monitor: The network monitor.
         budget: Optional cloud budget.

@@ -2,8 +2,8 @@
 
 The middleware is a thin front door over :class:`~langchain_netgpt.router.NetGPTRouter`: the
 router's :meth:`~langchain_netgpt.router.NetGPTRouter.plan_step` makes the decision and a
-:class:`~langchain_netgpt.executor.RoutedStep` validates, falls back and traces. Only the call
-differs: the middleware hands the agent's own model call (``handler``) a request whose model is
+:class:`~langchain_netgpt.routing.executor.RoutedStep` validates, falls back and traces. Only the
+call differs: the middleware hands the agent's own model call (``handler``) a request whose model is
 the chosen side, ``handler(request.override(model=chosen))``, and never changes the request.
 """
 
@@ -36,11 +36,11 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.errors import GraphBubbleUp
 
-from langchain_netgpt.executor import RoutedStep, ToolBinding
-from langchain_netgpt.network import NetworkMonitor
-from langchain_netgpt.policy import EDGE, CloudBudget, RoutePolicy
 from langchain_netgpt.router import NetGPTRouter
-from langchain_netgpt.scoring import EdgeScorer
+from langchain_netgpt.routing.executor import RoutedStep, ToolBinding
+from langchain_netgpt.routing.network import NetworkMonitor
+from langchain_netgpt.routing.policy import EDGE, CloudBudget, RoutePolicy
+from langchain_netgpt.routing.scoring import EdgeScorer
 from langchain_netgpt.tracing import TraceSink
 
 __all__ = ["NetGPTRoutingMiddleware"]
@@ -68,10 +68,11 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     Args:
         edge: The edge chat model.
         cloud: The cloud chat model.
-        policy: The routing policy (default :class:`~langchain_netgpt.policy.NetGPTPolicy`).
+        policy: The routing policy (default :class:`~langchain_netgpt.routing.policy.NetGPTPolicy`).
         scorer: The edge-success scorer (default
-            :class:`~langchain_netgpt.scoring.HeuristicScorer`).
-        monitor: The network monitor (default :class:`~langchain_netgpt.network.NetworkMonitor`).
+            :class:`~langchain_netgpt.routing.scoring.HeuristicScorer`).
+        monitor: The network monitor (default
+            :class:`~langchain_netgpt.routing.network.NetworkMonitor`).
         budget: Optional cloud budget honoured whatever the policy says.
         sinks: Where traces go.
         step_timeout_s: Deadline per model try, or ``None``.

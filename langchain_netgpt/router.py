@@ -1,8 +1,8 @@
 """``NetGPTRouter``: a chat model that routes every call between an edge and a cloud model.
 
 :meth:`NetGPTRouter.plan` makes the pure decision (features -> score -> network -> policy ->
-budget); a :class:`~langchain_netgpt.executor.RoutedStep` carries it through the calls (validate,
-fall back, measure) and ends in exactly one :class:`RouteTrace`.
+budget); a :class:`~langchain_netgpt.routing.executor.RoutedStep` carries it through the calls
+(validate, fall back, measure) and ends in exactly one :class:`RouteTrace`.
 """
 
 from __future__ import annotations
@@ -28,20 +28,18 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from langchain_netgpt._jsonschema import schema_problems
-from langchain_netgpt.completion import EdgePromptCompleter, PromptCompletion
 from langchain_netgpt.errors import StepTimeoutError
-from langchain_netgpt.executor import (
+from langchain_netgpt.routing._jsonschema import schema_problems
+from langchain_netgpt.routing.executor import (
     RoutedStep,
     ToolBinding,
     ainvoke_child,
     child_callbacks,
     invoke_child,
 )
-from langchain_netgpt.export.scrub import SecretScrubber
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.network import NetworkMonitor
-from langchain_netgpt.policy import (
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.network import NetworkMonitor
+from langchain_netgpt.routing.policy import (
     CLOUD,
     EDGE,
     CloudBudget,
@@ -49,18 +47,20 @@ from langchain_netgpt.policy import (
     RouteDecision,
     RoutePolicy,
 )
-from langchain_netgpt.privacy import PrivacyRules, scrub_trace
-from langchain_netgpt.qos import MultiTargetPolicy, QoSPolicy, TargetRouting
-from langchain_netgpt.reliability import (
+from langchain_netgpt.routing.privacy import PrivacyRules, scrub_trace
+from langchain_netgpt.routing.prompt_completion import EdgePromptCompleter, PromptCompletion
+from langchain_netgpt.routing.qos import MultiTargetPolicy, QoSPolicy, TargetRouting
+from langchain_netgpt.routing.reliability import (
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     RetryPolicy,
 )
-from langchain_netgpt.scoring import EdgeScorer, HeuristicScorer
-from langchain_netgpt.streaming import StreamRelay
-from langchain_netgpt.targets import LoadSnapshot, TargetSpec
+from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
+from langchain_netgpt.routing.streaming import StreamRelay
+from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
 
@@ -107,14 +107,15 @@ class NetGPTRouter(BaseChatModel):
         privacy: Rules that keep a step on the edge (``overridden_by="privacy"``); a private
             step does not fall back to the cloud unless the rules allow it.
         prompt_completion: Before a cloud call, complete the last user message with the local
-            context it refers to (:class:`~langchain_netgpt.completion.PromptCompletion`);
-            personal fields stay on the device and the trace keeps ``prompt_completion``.
+            context it refers to
+            (:class:`~langchain_netgpt.routing.prompt_completion.PromptCompletion`); personal fields
+            stay on the device and the trace keeps ``prompt_completion``.
         targets: Several named targets instead of ``edge``/``cloud``: any number of edge
-            experts and one or more clouds (:class:`~langchain_netgpt.targets.TargetSpec`, each
-            with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
-            targets (default :class:`~langchain_netgpt.qos.QoSPolicy`); the router tracks every
-            target's load and falls back along the policy's ranking. ``edge``/``cloud`` are then
-            the first edge and cloud targets. See ``docs/howto/multi-target.md``.
+            experts and one or more clouds (:class:`~langchain_netgpt.routing.targets.TargetSpec`,
+            each with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
+            targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the router tracks
+            every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
+            then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
         scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
             ``*_TOKEN`` environment values) from traces before the sinks see them.
 
@@ -404,7 +405,8 @@ class NetGPTRouter(BaseChatModel):
 
         Args:
             messages: The call's messages (system message included).
-            binding: The tools of the call (see :class:`~langchain_netgpt.executor.ToolBinding`).
+            binding: The tools of the call (see
+                :class:`~langchain_netgpt.routing.executor.ToolBinding`).
             mode: How the call is made, for the trace (``invoke``, ``ainvoke``, ...).
             run_id: LangChain run id of the call, if known.
             session_id: Conversation / thread id, if known.

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt._jsonschema import validate_json_schema
+from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 if TYPE_CHECKING:
     from langchain_netgpt.bench.bfcl import BfclTask

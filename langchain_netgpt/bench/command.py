@@ -115,9 +115,9 @@ def _print_issue8_rows(
 
     from rich.table import Table
 
-    from langchain_netgpt.bench.completion import completion_bench_row
+    from langchain_netgpt.bench.completion_eval import completion_bench_row
     from langchain_netgpt.bench.multi_target import MultiTargetConfig, multi_target_bench_row
-    from langchain_netgpt.bench.offload import offload_bench_row
+    from langchain_netgpt.bench.offload_eval import offload_bench_row
 
     rows = [offload_bench_row(data, edge_outcomes, config=config), completion_bench_row()]
     rows.append(

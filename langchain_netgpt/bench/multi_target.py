@@ -6,7 +6,7 @@ bursts. What is measured and what is modelled:
 * **Expert ``edge-grammar``** is the bundled SmolLM2-135M with schema-constrained decoding: its
   per-task correctness and token counts are the **recorded** outcomes
   (``bench/data/edge_outcomes_smollm2_135m.jsonl``); its service time is **modelled** from those
-  tokens at a small-GPU edge speed (:data:`~langchain_netgpt.latency.DEFAULT_EDGE`).
+  tokens at a small-GPU edge speed (:data:`~langchain_netgpt.routing.latency.DEFAULT_EDGE`).
 * **Expert ``edge-short``** is the same model with a smaller generation budget on a 2x faster
   device (**modelled**): a task whose recorded answer needs more than ``short_budget_tokens``
   tokens is cut short (counted wrong); the others keep their recorded verdict.
@@ -15,8 +15,9 @@ bursts. What is measured and what is modelled:
   compute at gpt-4o-mini speed; it costs gpt-4o-mini list prices.
 * **Load and interference (modelled):** an edge expert runs ``concurrency`` requests at once,
   each slowed by ``interference`` per other running request (batch slowdown); more wait FIFO. The
-  policy learns service times from completions (:class:`~langchain_netgpt.targets.LoadTracker`)
-  and is given the same concurrency and interference it is simulated with.
+  policy learns service times from completions
+  (:class:`~langchain_netgpt.routing.targets.LoadTracker`) and is given the same concurrency and
+  interference it is simulated with.
 
 Every policy sees the same arrivals, tasks and cloud draws. A step is scored with
 ``V*correct - lambda_t*latency - lambda_c*price - P*slo_violated`` (the QoS it delivers).
@@ -54,17 +55,17 @@ from langchain_netgpt.bench.replay import (
     split_tasks,
 )
 from langchain_netgpt.bench.workload import ArrivalProcess, BurstyArrivals, PoissonArrivals
-from langchain_netgpt.latency import DEFAULT_CLOUD, DEFAULT_EDGE, LatencyModel, SideProfile
-from langchain_netgpt.network import TraceForecast
-from langchain_netgpt.policy import NetGPTPolicy
-from langchain_netgpt.qos import (
+from langchain_netgpt.routing.latency import DEFAULT_CLOUD, DEFAULT_EDGE, LatencyModel, SideProfile
+from langchain_netgpt.routing.network import TraceForecast
+from langchain_netgpt.routing.policy import NetGPTPolicy
+from langchain_netgpt.routing.qos import (
     LeastLoadedPolicy,
     MultiTargetPolicy,
     QoSPolicy,
     RandomTargetPolicy,
     RoundRobinPolicy,
 )
-from langchain_netgpt.targets import LoadTracker, TargetSpec
+from langchain_netgpt.routing.targets import LoadTracker, TargetSpec
 
 __all__ = [
     "MultiTargetConfig",

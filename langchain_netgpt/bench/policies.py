@@ -1,11 +1,11 @@
 """The policies the replay benchmark compares, built from the package's own decision parts.
 
 Every policy decides from what a router knows online: the step's features, its edge-success score
-(:class:`~langchain_netgpt.scoring.HeuristicScorer` or a
-:class:`~langchain_netgpt.scoring.LearnedScorer` fitted on the train split), the network state
-the trace gives, and the edge queue. NetGPT adds the queue's wait to the expected edge latency of
-its :class:`~langchain_netgpt.latency.LatencyModel`, whose edge profile is calibrated on the train
-split's recorded latencies. Only the oracle sees outcomes.
+(:class:`~langchain_netgpt.routing.scoring.HeuristicScorer` or a
+:class:`~langchain_netgpt.routing.scoring.LearnedScorer` fitted on the train split), the network
+state the trace gives, and the edge queue. NetGPT adds the queue's wait to the expected edge
+latency of its :class:`~langchain_netgpt.routing.latency.LatencyModel`, whose edge profile is
+calibrated on the train split's recorded latencies. Only the oracle sees outcomes.
 
 Example:
     .. code-block:: python
@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from langchain_netgpt.bench.replay import BenchConfig, ChooseFn, ReplayTask, StepView, stable_seed
-from langchain_netgpt.latency import LatencyModel, SideProfile
-from langchain_netgpt.policy import (
+from langchain_netgpt.routing.latency import LatencyModel, SideProfile
+from langchain_netgpt.routing.policy import (
     CLOUD,
     EDGE,
     CloudBudget,
@@ -31,7 +31,7 @@ from langchain_netgpt.policy import (
     NetGPTPolicy,
     RandomPolicy,
 )
-from langchain_netgpt.scoring import HeuristicScorer, LearnedScorer
+from langchain_netgpt.routing.scoring import HeuristicScorer, LearnedScorer
 
 __all__ = [
     "CALIBRATION_PRIOR_ROWS",

@@ -5,11 +5,11 @@ on the simulated clock; the policy sees the step's features and score, the netwo
 trace gives at that moment, and how long the busy edge would make it wait. An edge step is served
 by a single FIFO edge server; its outcome (correctness) is the recorded one, and its service
 time is modelled from the recorded input/output tokens on the package's GPU edge profile
-(:data:`~langchain_netgpt.latency.DEFAULT_EDGE`) by default, or is the recorded wall time, or
-the CPU profile (:data:`EDGE_SPEEDS`). A cloud step pays the uplink transfer of its payload over
+(:data:`~langchain_netgpt.routing.latency.DEFAULT_EDGE`) by default, or is the recorded wall time,
+or the CPU profile (:data:`EDGE_SPEEDS`). A cloud step pays the uplink transfer of its payload over
 the trace, the base RTT, the cloud's compute time
-(:class:`~langchain_netgpt.latency.SideProfile`) and the downlink transfer of the answer; its
-outcome is BFCL ground truth right with probability ``cloud_accuracy`` (one seeded draw per
+(:class:`~langchain_netgpt.routing.latency.SideProfile`) and the downlink transfer of the answer;
+its outcome is BFCL ground truth right with probability ``cloud_accuracy`` (one seeded draw per
 task, shared by every policy), or a recorded cloud outcome when a cloud results file is given.
 
 Example:
@@ -41,10 +41,10 @@ from langchain_netgpt.bench.workload import (
     EdgeQueue,
     PoissonArrivals,
 )
-from langchain_netgpt.features import RequestFeatures, ToolsSummary
-from langchain_netgpt.latency import CPU_EDGE, DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
-from langchain_netgpt.network import LinkTrace, NetworkMonitor, NetworkState, TraceForecast
-from langchain_netgpt.policy import NetGPTPolicy
+from langchain_netgpt.routing.features import RequestFeatures, ToolsSummary
+from langchain_netgpt.routing.latency import CPU_EDGE, DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
+from langchain_netgpt.routing.network import LinkTrace, NetworkMonitor, NetworkState, TraceForecast
+from langchain_netgpt.routing.policy import NetGPTPolicy
 
 __all__ = [
     "EDGE_SPEEDS",
@@ -108,7 +108,7 @@ class BenchConfig(BaseModel):
 
     The utility every policy is scored with (and NetGPT optimises) is
     ``value_correct_usd * correct - latency_usd_per_s * latency - cloud_usd_weight * price``.
-    Its defaults are read from :class:`~langchain_netgpt.policy.NetGPTPolicy`'s own defaults
+    Its defaults are read from :class:`~langchain_netgpt.routing.policy.NetGPTPolicy`'s own defaults
     (``V`` = $0.002, ``lambda_t`` = $0.0005/s, ``lambda_c`` = 1), so the policy is scored on the
     utility it optimises and the two cannot drift apart.
 
@@ -121,10 +121,10 @@ class BenchConfig(BaseModel):
         cloud: The cloud's compute speed and token prices (default: gpt-4o-mini list prices).
         edge_profile: Edge speed. A profile serves each edge step in
             ``overhead + input_tokens / prefill + output_tokens / decode`` from its recorded
-            tokens; the default, :data:`~langchain_netgpt.latency.DEFAULT_EDGE`, is the small GPU
-            near the user the package is for (the recording's wall times come from a shared CPU
-            and measure that box, not the product). ``None`` serves the recorded wall time.
-            :data:`EDGE_SPEEDS` names the choices.
+            tokens; the default, :data:`~langchain_netgpt.routing.latency.DEFAULT_EDGE`, is the
+            small GPU near the user the package is for (the recording's wall times come from a
+            shared CPU and measure that box, not the product). ``None`` serves the recorded wall
+            time. :data:`EDGE_SPEEDS` names the choices.
         value_correct_usd: ``V``, value of a correct step.
         latency_usd_per_s: ``lambda_t``, price of a second of latency.
         cloud_usd_weight: ``lambda_c``, weight of a cloud dollar.
@@ -132,7 +132,7 @@ class BenchConfig(BaseModel):
         workloads: Arrival processes by name; every trace is replayed under each.
         window_s: Window over which the monitor averages the trace's bandwidth.
         network_forecast: What the policies are told about the link (see
-            :meth:`~langchain_netgpt.network.NetworkMonitor.from_trace`): ``"causal"`` (the
+            :meth:`~langchain_netgpt.routing.network.NetworkMonitor.from_trace`): ``"causal"`` (the
             default) reads only the trace before the step, as a deployed router must;
             ``"oracle"`` also reads ahead (the wait the payload will really meet), an upper
             bound on what network forecasting can give.

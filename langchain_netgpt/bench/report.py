@@ -52,7 +52,7 @@ from langchain_netgpt.bench.replay import (
     stable_seed,
 )
 from langchain_netgpt.errors import BenchmarkDataError
-from langchain_netgpt.latency import LatencyModel
+from langchain_netgpt.routing.latency import LatencyModel
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",

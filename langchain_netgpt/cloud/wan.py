@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_netgpt.network import LinkTrace
+from langchain_netgpt.routing.network import LinkTrace
 
 __all__ = [
     "LinkQueue",

@@ -23,12 +23,12 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage, Too
 from langchain_core.runnables import Runnable
 from langgraph.graph.message import add_messages
 
+from langchain_netgpt.demo.agent_tools import DEMO_TOOLS
 from langchain_netgpt.demo.scenario import ScenarioClock, write_scripted_degradation
-from langchain_netgpt.demo.tools import DEMO_TOOLS
-from langchain_netgpt.latency import CPU_EDGE, DEFAULT_CLOUD, LatencyModel, SideProfile
-from langchain_netgpt.network import NetworkMonitor
-from langchain_netgpt.policy import NetGPTPolicy
 from langchain_netgpt.router import NetGPTRouter
+from langchain_netgpt.routing.latency import CPU_EDGE, DEFAULT_CLOUD, LatencyModel, SideProfile
+from langchain_netgpt.routing.network import NetworkMonitor
+from langchain_netgpt.routing.policy import NetGPTPolicy
 from langchain_netgpt.tracing import InMemoryTraceSink, JsonlTraceSink, RouteTrace
 
 __all__ = ["DEMO_TASKS", "DemoTask", "build_agent", "demo_policy", "run_demo"]

@@ -7,7 +7,7 @@ imported lazily by the functions that talk to it.
 """
 
 from langchain_netgpt.export.grpo import GRPO_COLUMNS, export_grpo
-from langchain_netgpt.export.langsmith import (
+from langchain_netgpt.export.langsmith_runs import (
     ROUTED_RUNS_FILTER,
     LangSmithExportSummary,
     export_langsmith_routes,
@@ -24,10 +24,10 @@ from langchain_netgpt.export.router_data import (
     read_router_data,
     read_router_traces,
 )
-from langchain_netgpt.export.scrub import REDACTED, SecretScrubber
 from langchain_netgpt.export.sft import SFT_COLUMNS, export_sft
 from langchain_netgpt.export.sources import TraceFilter, parse_time, read_traces
 from langchain_netgpt.export.writers import EXPORT_FORMATS, ExportSummary, load_export
+from langchain_netgpt.tracing.scrub import REDACTED, SecretScrubber
 
 __all__ = [
     "EXPORT_FORMATS",

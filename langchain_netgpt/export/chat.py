@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, ToolMessage
 
-from langchain_netgpt.export.scrub import SecretScrubber
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 if TYPE_CHECKING:
     import pyarrow as pa

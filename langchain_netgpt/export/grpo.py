@@ -24,10 +24,10 @@ from langchain_netgpt.export.chat import (
     reference_calls,
     tools_json,
 )
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.sft import accepted_answer
 from langchain_netgpt.export.writers import ExportFormat, ExportSummary, _import, write_dataset
-from langchain_netgpt.policy import CLOUD
+from langchain_netgpt.routing.policy import CLOUD
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -9,9 +9,9 @@ from typing import Any, Literal
 from langchain_netgpt.export.grpo import export_grpo
 from langchain_netgpt.export.preference import export_preferences
 from langchain_netgpt.export.router_data import RewardParams, export_router_data
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.sft import export_sft
 from langchain_netgpt.export.writers import ExportFormat, ExportSummary
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 __all__ = ["DATASET_KINDS", "DatasetKind", "export_dataset"]
 

@@ -25,8 +25,8 @@ from langchain_netgpt.export.chat import (
     message_arrow_type,
     tools_json,
 )
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.writers import ExportFormat, ExportSummary, _import, write_dataset
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 if TYPE_CHECKING:
     import pyarrow as pa

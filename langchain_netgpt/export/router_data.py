@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.writers import (
     METADATA_KEY,
     ExportFormat,
@@ -28,9 +27,10 @@ from langchain_netgpt.export.writers import (
     _load_hf_folder,
     write_dataset,
 )
-from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
-from langchain_netgpt.network import NetworkState
-from langchain_netgpt.policy import EDGE, NetGPTPolicy
+from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
+from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.policy import EDGE, NetGPTPolicy
+from langchain_netgpt.tracing.scrub import SecretScrubber
 from langchain_netgpt.tracing.sinks import read_jsonl_records
 
 if TYPE_CHECKING:
@@ -127,8 +127,9 @@ ROUTER_COLUMNS: tuple[str, ...] = (
 
 ``action`` is the decided target, ``final_target`` the one whose answer was returned (differs on a
 fallback; ``None`` when no side answered). ``f_<name>`` are the scorer's features
-(:data:`~langchain_netgpt.features.FEATURE_NAMES`, as :meth:`RequestFeatures.vector` computes them
-for the edge; ``None`` when the trace holds no features, e.g. read back from LangSmith).
+(:data:`~langchain_netgpt.routing.features.FEATURE_NAMES`, as :meth:`RequestFeatures.vector`
+computes them for the edge; ``None`` when the trace holds no features, e.g. read back from
+LangSmith).
 ``valid`` is whether the answer's tool calls matched the bound schemas (``None``: no tools).
 ``quality`` is the trace's feedback / ground truth when set (``quality_source == "feedback"``),
 otherwise the validity proxy: 1.0 when a side answered without error and with valid tool calls,

@@ -21,9 +21,9 @@ from langchain_netgpt.export.chat import (
     message_arrow_type,
     tools_json,
 )
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.export.writers import ExportFormat, ExportSummary, _import, write_dataset
-from langchain_netgpt.policy import CLOUD
+from langchain_netgpt.routing.policy import CLOUD
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -120,7 +120,7 @@ def export_sft(
             import tempfile
             from langchain_netgpt import NetGPTRouter
             from langchain_netgpt.export import export_sft
-            from langchain_netgpt.policy import AlwaysCloud
+            from langchain_netgpt.routing.policy import AlwaysCloud
             from langchain_netgpt.testing import ScriptedChatModel
             from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -28,14 +28,14 @@ if TYPE_CHECKING:
         load_policy_scorer,
         read_policy_file,
     )
-    from langchain_netgpt.learn.replay import RouterReplayConfig, replay_router_log
     from langchain_netgpt.learn.rewards import (
         EscalationAwareReward,
         agreement_reward,
         combined_reward,
         schema_validity_reward,
     )
-    from langchain_netgpt.learn.router import RouterFit, fit_router, train_router
+    from langchain_netgpt.learn.router_fitting import RouterFit, fit_router, train_router
+    from langchain_netgpt.learn.routing_log import RouterReplayConfig, replay_router_log
 
 _LAZY = {
     "EdgeFinetuneConfig": "langchain_netgpt.learn.edge",
@@ -54,11 +54,11 @@ _LAZY = {
     "load_policy": "langchain_netgpt.learn.policy_file",
     "load_policy_scorer": "langchain_netgpt.learn.policy_file",
     "read_policy_file": "langchain_netgpt.learn.policy_file",
-    "RouterFit": "langchain_netgpt.learn.router",
-    "fit_router": "langchain_netgpt.learn.router",
-    "train_router": "langchain_netgpt.learn.router",
-    "RouterReplayConfig": "langchain_netgpt.learn.replay",
-    "replay_router_log": "langchain_netgpt.learn.replay",
+    "RouterFit": "langchain_netgpt.learn.router_fitting",
+    "fit_router": "langchain_netgpt.learn.router_fitting",
+    "train_router": "langchain_netgpt.learn.router_fitting",
+    "RouterReplayConfig": "langchain_netgpt.learn.routing_log",
+    "replay_router_log": "langchain_netgpt.learn.routing_log",
 }
 
 __all__ = [

@@ -35,7 +35,6 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_netgpt._jsonschema import validate_json_schema
 from langchain_netgpt.edge.prompt import render_messages
 from langchain_netgpt.edge.tools import (
     ToolChoice,
@@ -43,6 +42,7 @@ from langchain_netgpt.edge.tools import (
     build_output_schema,
     render_tools_prompt,
 )
+from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 if TYPE_CHECKING:
     from langchain_netgpt.bench.bfcl import BfclTask

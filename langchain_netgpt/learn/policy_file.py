@@ -1,7 +1,7 @@
 """The learned router ("PolicyNet") and the versioned policy file ``netgpt train-router`` writes.
 
-A learned policy is a scorer (:class:`~langchain_netgpt.scoring.LearnedScorer`, ``P(edge answers
-well | features)``) and a threshold that depends on the network only:
+A learned policy is a scorer (:class:`~langchain_netgpt.routing.scoring.LearnedScorer`, ``P(edge
+answers well | features)``) and a threshold that depends on the network only:
 ``tau(network) = sigmoid(w . phi(network))`` with
 ``phi = [1, log1p(rtt_ms), log1p(bandwidth_up_mbps), log1p(bandwidth_down_mbps), loss]``
 (the last four standardised with the training means and scales). The step stays on the edge iff
@@ -23,10 +23,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.network import NetworkState
-from langchain_netgpt.policy import CLOUD, EDGE, RouteDecision, _BasePolicy, _check_score
-from langchain_netgpt.scoring import LearnedScorer
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.policy import CLOUD, EDGE, RouteDecision, _BasePolicy, _check_score
+from langchain_netgpt.routing.scoring import LearnedScorer
 
 __all__ = [
     "NETWORK_FEATURE_NAMES",

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_netgpt._jsonschema import validate_json_schema
 from langchain_netgpt.edge.tools import ToolChoice, ToolSpec, build_output_schema
 from langchain_netgpt.learn.edge_data import calls_from_reference, tools_from_column
+from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 __all__ = [
     "EscalationAwareReward",

@@ -28,8 +28,8 @@ from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
 if TYPE_CHECKING:
     from langchain_core.callbacks import Callbacks
 
-    from langchain_netgpt.network import NetworkState
-    from langchain_netgpt.policy import RouteDecision
+    from langchain_netgpt.routing.network import NetworkState
+    from langchain_netgpt.routing.policy import RouteDecision
 
 __all__ = [
     "BANDWIDTH_DOWN_KEY",

@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.network import NetworkState
+from langchain_netgpt.routing.network import NetworkState
 
 __all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "PromptCompletionRecord", "RouteTrace"]
 

@@ -12,7 +12,7 @@ from langchain_netgpt import (
     NetGPTRouter,
     PromptCompletion,
 )
-from langchain_netgpt.bench.completion import DEMO_CONTEXT
+from langchain_netgpt.bench.completion_eval import DEMO_CONTEXT
 from langchain_netgpt.edge import HuggingFaceEdgeModel
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from langchain_netgpt import AlwaysCloud, NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
-from langchain_netgpt.faults import FaultMode, FaultProxy
-from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
+from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel
+from langchain_netgpt.testing.faults import FaultMode, FaultProxy
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from langchain_netgpt import NetGPTRouter, NetworkMonitor
 from langchain_netgpt.cloud import LOCAL_API_KEY, LocalServer, WanEmulator, WanProfile
+from langchain_netgpt.demo.agent_tools import DEMO_TOOLS
 from langchain_netgpt.demo.run import demo_policy
 from langchain_netgpt.demo.scenario import ScenarioClock, write_scripted_degradation
-from langchain_netgpt.demo.tools import DEMO_TOOLS
 from langchain_netgpt.edge import HuggingFaceEdgeModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -6,6 +6,7 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
 from langchain_netgpt import NetGPTRouter, NetworkMonitor, NetworkState
+from langchain_netgpt.demo.agent_tools import add_days, calculator, convert_units, country_facts
 from langchain_netgpt.demo.run import DEMO_TASKS, build_agent, demo_policy
 from langchain_netgpt.demo.scenario import (
     PHASES,
@@ -13,8 +14,7 @@ from langchain_netgpt.demo.scenario import (
     phase_at,
     write_scripted_degradation,
 )
-from langchain_netgpt.demo.tools import add_days, calculator, convert_units, country_facts
-from langchain_netgpt.network import LinkTrace
+from langchain_netgpt.routing.network import LinkTrace
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import InMemoryTraceSink
 

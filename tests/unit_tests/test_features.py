@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from langchain_netgpt import RequestFeatures
-from langchain_netgpt.features import FEATURE_NAMES, ToolsSummary
+from langchain_netgpt.routing.features import FEATURE_NAMES, ToolsSummary
 
 WEATHER = {
     "type": "function",

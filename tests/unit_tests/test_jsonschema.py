@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_netgpt._jsonschema import validate_json_schema
+from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 WEATHER = {
     "type": "object",

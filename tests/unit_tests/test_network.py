@@ -11,7 +11,7 @@ from langchain_netgpt import (
     NetworkState,
     TraceFormatError,
 )
-from langchain_netgpt.network import LinkTrace
+from langchain_netgpt.routing.network import LinkTrace
 from tests.conftest import TRACES
 
 

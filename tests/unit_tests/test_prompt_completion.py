@@ -16,7 +16,7 @@ from langchain_netgpt import (
     NetworkState,
     PromptCompletion,
 )
-from langchain_netgpt.bench.completion import measure_prompt_completion
+from langchain_netgpt.bench.completion_eval import measure_prompt_completion
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -6,13 +6,13 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from langchain_netgpt import NetGPTPolicy, NetworkState, RequestFeatures
-from langchain_netgpt.qos import (
+from langchain_netgpt.routing.qos import (
     LeastLoadedPolicy,
     QoSPolicy,
     RandomTargetPolicy,
     RoundRobinPolicy,
 )
-from langchain_netgpt.targets import LoadSnapshot, TargetSpec
+from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 
 LINK = NetworkState(bandwidth_up_mbps=20, bandwidth_down_mbps=50, rtt_ms=40)
 FEATURES = RequestFeatures.from_messages([HumanMessage("What is the weather in Paris?")])

@@ -17,11 +17,11 @@ from langchain_netgpt import (
     escalation_reason,
 )
 from langchain_netgpt.export.grpo import grpo_row
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.learn.rewards import EscalationAwareReward
-from langchain_netgpt.reliability import CircuitBreakerConfig, CircuitState
+from langchain_netgpt.routing.reliability import CircuitBreakerConfig, CircuitState
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 GOOD = NetworkState(bandwidth_up_mbps=50, bandwidth_down_mbps=100, rtt_ms=10)
 
@@ -212,7 +212,7 @@ def _toy_recordings(tmp_path: Any, escalate: set[int]) -> tuple[Any, Any, Any]:
 def test_an_edge_that_escalates_exactly_its_failures_scores_full_precision_and_recall(
     tmp_path: Any,
 ) -> None:
-    from langchain_netgpt.bench.offload import measure_self_offload
+    from langchain_netgpt.bench.offload_eval import measure_self_offload
     from langchain_netgpt.bench.replay import BenchConfig
 
     data, plain, escalating = _toy_recordings(tmp_path, escalate={6, 7, 8, 9})
@@ -225,7 +225,7 @@ def test_an_edge_that_escalates_exactly_its_failures_scores_full_precision_and_r
 
 
 def test_an_edge_that_escalates_its_successes_is_worse_than_random(tmp_path: Any) -> None:
-    from langchain_netgpt.bench.offload import measure_self_offload
+    from langchain_netgpt.bench.offload_eval import measure_self_offload
     from langchain_netgpt.bench.replay import BenchConfig
 
     data, plain, escalating = _toy_recordings(tmp_path, escalate={0, 1})
@@ -237,7 +237,7 @@ def test_an_edge_that_escalates_its_successes_is_worse_than_random(tmp_path: Any
 
 
 def test_the_bench_row_says_when_there_is_no_escalating_recording(tmp_path: Any) -> None:
-    from langchain_netgpt.bench.offload import offload_bench_row
+    from langchain_netgpt.bench.offload_eval import offload_bench_row
 
     data, plain, _ = _toy_recordings(tmp_path, escalate=set())
 
@@ -247,7 +247,7 @@ def test_the_bench_row_says_when_there_is_no_escalating_recording(tmp_path: Any)
 
 
 def test_an_escalating_edge_expert_hands_over_along_the_ranking() -> None:
-    from langchain_netgpt.targets import TargetSpec
+    from langchain_netgpt.routing.targets import TargetSpec
 
     sink = InMemoryTraceSink()
     router = NetGPTRouter(

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from langchain_netgpt import NetGPTPolicy, NetGPTRouter, NetworkState
-from langchain_netgpt.qos import LeastLoadedPolicy, QoSPolicy, RoundRobinPolicy
-from langchain_netgpt.targets import LoadTracker, TargetSpec
+from langchain_netgpt.routing.qos import LeastLoadedPolicy, QoSPolicy, RoundRobinPolicy
+from langchain_netgpt.routing.targets import LoadTracker, TargetSpec
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

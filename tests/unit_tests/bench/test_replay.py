@@ -170,7 +170,7 @@ def test_report_files_include_markdown_json_and_both_pareto_plots(
 def test_edge_profile_replaces_recorded_latency_with_token_based_service(
     bench_files: BenchFiles,
 ) -> None:
-    from langchain_netgpt.latency import SideProfile
+    from langchain_netgpt.routing.latency import SideProfile
 
     profile = SideProfile(overhead_s=1.0, prefill_tokens_per_s=120.0, decode_tokens_per_s=20.0)
     config = SMALL.model_copy(update={"edge_profile": profile})
@@ -183,7 +183,7 @@ def test_edge_profile_replaces_recorded_latency_with_token_based_service(
 
 
 def test_default_utility_is_the_policys_own_so_it_is_scored_on_what_it_optimises() -> None:
-    from langchain_netgpt.policy import NetGPTPolicy
+    from langchain_netgpt.routing.policy import NetGPTPolicy
 
     policy, config = NetGPTPolicy(), BenchConfig()
     assert config.value_correct_usd == policy.value_correct_usd
@@ -195,7 +195,7 @@ def test_default_utility_is_the_policys_own_so_it_is_scored_on_what_it_optimises
 def test_default_edge_speed_comes_from_recorded_tokens_on_the_gpu_edge_profile(
     bench_files: BenchFiles, tmp_path: Path
 ) -> None:
-    from langchain_netgpt.latency import DEFAULT_EDGE
+    from langchain_netgpt.routing.latency import DEFAULT_EDGE
 
     task = _tasks(bench_files)[0]
     results = replay(

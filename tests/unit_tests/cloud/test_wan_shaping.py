@@ -20,7 +20,7 @@ from langchain_netgpt.cloud import (
     one_way_delay_s,
     transfer_time_s,
 )
-from langchain_netgpt.network import LinkTrace
+from langchain_netgpt.routing.network import LinkTrace
 
 TRACES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "network-traces"
 

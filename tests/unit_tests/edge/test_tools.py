@@ -3,7 +3,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from langchain_netgpt._jsonschema import validate_json_schema
 from langchain_netgpt.edge.tools import (
     ToolChoice,
     ToolSpec,
@@ -12,6 +11,7 @@ from langchain_netgpt.edge.tools import (
     normalize_tool_choice,
     render_tools_prompt,
 )
+from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 
 def get_weather(city: str) -> str:

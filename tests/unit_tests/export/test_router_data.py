@@ -17,7 +17,7 @@ from langchain_netgpt.export import (
     read_router_data,
     read_router_traces,
 )
-from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
+from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
 
 
 def test_reward_params_default_to_the_netgpt_policy_weights() -> None:

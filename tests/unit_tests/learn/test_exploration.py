@@ -11,7 +11,7 @@ from langchain_netgpt import (
     NetworkState,
     RequestFeatures,
 )
-from langchain_netgpt.exploration import EpsilonGreedyPolicy
+from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from langchain_netgpt.cli import app
 from langchain_netgpt.export.router_data import ROUTER_DATA_KIND, ROUTER_DATA_SCHEMA_VERSION
-from langchain_netgpt.features import FEATURE_NAMES
 from langchain_netgpt.learn import fit_router, load_policy, read_policy_file
+from langchain_netgpt.routing.features import FEATURE_NAMES
 
 
 def _rows(n: int, seed: int) -> list[dict[str, Any]]:

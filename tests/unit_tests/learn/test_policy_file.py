@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from langchain_netgpt import ConfigurationError, LearnedScorer, NetGPTRouter, NetworkState
-from langchain_netgpt.features import FEATURE_NAMES
 from langchain_netgpt.learn import (
     LearnedThresholdPolicy,
     PolicyFile,
     load_policy,
     load_policy_scorer,
 )
+from langchain_netgpt.routing.features import FEATURE_NAMES
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -15,9 +15,9 @@ from pydantic import SecretStr, ValidationError
 from langchain_netgpt import AlwaysCloud, NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
 from langchain_netgpt.errors import PrivateStepError
-from langchain_netgpt.faults import EdgeFault, faulty_edge
-from langchain_netgpt.privacy import PII_KINDS, PrivacyRules
+from langchain_netgpt.routing.privacy import PII_KINDS, PrivacyRules
 from langchain_netgpt.testing import ScriptedChatModel
+from langchain_netgpt.testing.faults import EdgeFault, faulty_edge
 from langchain_netgpt.tracing import InMemoryTraceSink
 
 

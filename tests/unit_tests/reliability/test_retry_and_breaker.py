@@ -11,13 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from langchain_netgpt.errors import StepTimeoutError
-from langchain_netgpt.faults import OutOfMemoryError
-from langchain_netgpt.reliability import (
+from langchain_netgpt.routing.reliability import (
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     RetryPolicy,
 )
+from langchain_netgpt.testing.faults import OutOfMemoryError
 
 
 def status_error(status: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:

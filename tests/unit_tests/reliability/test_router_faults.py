@@ -11,9 +11,9 @@ import pytest
 from langchain_core.tools import tool
 
 from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter, RoutingError
-from langchain_netgpt.faults import EdgeFault, faulty_edge
-from langchain_netgpt.reliability import CircuitBreakerConfig, RetryPolicy
+from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
+from langchain_netgpt.testing.faults import EdgeFault, faulty_edge
 from langchain_netgpt.tracing import InMemoryTraceSink
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langchain_netgpt.export.scrub import SecretScrubber
 from langchain_netgpt.tracing import AttemptRecord, RouteTrace
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 __all__ = ["PII_KINDS", "SENSITIVE_KEY", "PrivacyMatch", "PrivacyRules", "scrub_trace"]
 
@@ -142,7 +142,7 @@ class PrivacyRules(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt.privacy import PrivacyRules
+            from langchain_netgpt.routing.privacy import PrivacyRules
 
             rules = PrivacyRules(patterns={"project": r"Project\s+Falcon"})
             match = rules.check([HumanMessage("Mail jane.doe@example.com the plan")])

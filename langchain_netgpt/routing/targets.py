@@ -6,7 +6,8 @@ quality of its answers, how many requests it serves at once and how much one mor
 request slows the others (``interference``). A :class:`LoadTracker` counts the requests in flight
 on every target (thread and async safe: one lock, no awaits inside) and keeps an EWMA of their
 service times; the router starts and finishes every call through it, and the
-:class:`~langchain_netgpt.qos.QoSPolicy` reads a :class:`LoadSnapshot` per target at decision time.
+:class:`~langchain_netgpt.routing.qos.QoSPolicy` reads a :class:`LoadSnapshot` per target at
+decision time.
 
 Interference model (documented, configurable, fitted by the benchmark): with ``k`` requests
 running at once on a target, each takes ``S * (1 + interference * (k - 1))`` where ``S`` is its
@@ -25,8 +26,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.latency import SideProfile
-from langchain_netgpt.scoring import EdgeScorer
+from langchain_netgpt.routing.latency import SideProfile
+from langchain_netgpt.routing.scoring import EdgeScorer
 
 __all__ = ["LoadSnapshot", "LoadTracker", "TargetKind", "TargetSpec"]
 
@@ -62,7 +63,7 @@ class TargetSpec(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.targets import TargetSpec
+            from langchain_netgpt.routing.targets import TargetSpec
 
             fast = TargetSpec(kind="edge", slo_s=2.0, concurrency=2, interference=0.3)
             assert fast.concurrency == 2 and fast.model is None
@@ -151,7 +152,7 @@ class LoadTracker:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.targets import LoadTracker, TargetSpec
+            from langchain_netgpt.routing.targets import LoadTracker, TargetSpec
 
             tracker = LoadTracker({"edge": TargetSpec(kind="edge", slo_s=1.0)})
             started = tracker.start("edge")

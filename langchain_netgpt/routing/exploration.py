@@ -21,9 +21,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.network import NetworkState
-from langchain_netgpt.policy import CLOUD, EDGE, NetGPTPolicy, RouteDecision, RoutePolicy
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.policy import CLOUD, EDGE, NetGPTPolicy, RouteDecision, RoutePolicy
 
 __all__ = ["EpsilonGreedyPolicy"]
 
@@ -52,7 +52,7 @@ class EpsilonGreedyPolicy(BaseModel):
         .. code-block:: python
 
             from langchain_netgpt import NetworkState, RequestFeatures
-            from langchain_netgpt.exploration import EpsilonGreedyPolicy
+            from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
 
             policy = EpsilonGreedyPolicy(epsilon=0.2, seed=7)
             features = RequestFeatures(prompt_tokens=300, question_tokens=30, new_tokens=300,

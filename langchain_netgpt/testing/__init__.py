@@ -27,8 +27,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.network import NetworkMonitor, NetworkState
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
 
 __all__ = ["ConstantScorer", "FixedNetworkMonitor", "ScriptedChatModel", "tool_call"]
 

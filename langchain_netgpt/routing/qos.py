@@ -1,6 +1,7 @@
 """Load-aware routing among several targets: :class:`QoSPolicy` and its baselines.
 
-Every target ``t`` (see :class:`~langchain_netgpt.targets.TargetSpec`) gets an expected utility
+Every target ``t`` (see :class:`~langchain_netgpt.routing.targets.TargetSpec`) gets an expected
+utility:
 
 ``U_t = q_t*V - lambda_t*(W_t + S_t + N_t) - lambda_t*I_t - lambda_c*price_t - P*p_violate_t``
 
@@ -31,12 +32,12 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.latency import LatencyModel, SideProfile
-from langchain_netgpt.network import NetworkState
-from langchain_netgpt.policy import RouteDecision
-from langchain_netgpt.scoring import EdgeScorer
-from langchain_netgpt.targets import LoadSnapshot, LoadTracker, TargetSpec
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.latency import LatencyModel, SideProfile
+from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.policy import RouteDecision
+from langchain_netgpt.routing.scoring import EdgeScorer
+from langchain_netgpt.routing.targets import LoadSnapshot, LoadTracker, TargetSpec
 
 __all__ = [
     "LeastLoadedPolicy",
@@ -321,8 +322,8 @@ class QoSPolicy(_TargetPolicy):
             from langchain_core.messages import HumanMessage
 
             from langchain_netgpt import NetworkState, RequestFeatures
-            from langchain_netgpt.qos import QoSPolicy
-            from langchain_netgpt.targets import LoadSnapshot, TargetSpec
+            from langchain_netgpt.routing.qos import QoSPolicy
+            from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 
             targets = {
                 "small": TargetSpec(kind="edge", service_s=1.0, slo_s=3.0),
@@ -368,7 +369,7 @@ class LeastLoadedPolicy(_TargetPolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.qos import LeastLoadedPolicy
+            from langchain_netgpt.routing.qos import LeastLoadedPolicy
 
             policy = LeastLoadedPolicy()
     """
@@ -399,7 +400,7 @@ class RoundRobinPolicy(_TargetPolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.qos import RoundRobinPolicy
+            from langchain_netgpt.routing.qos import RoundRobinPolicy
 
             policy = RoundRobinPolicy()
     """
@@ -435,7 +436,7 @@ class RandomTargetPolicy(_TargetPolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.qos import RandomTargetPolicy
+            from langchain_netgpt.routing.qos import RandomTargetPolicy
 
             policy = RandomTargetPolicy(seed=3)
     """
@@ -483,8 +484,8 @@ class TargetRouting:
         .. code-block:: python
 
             from langchain_netgpt import HeuristicScorer
-            from langchain_netgpt.qos import QoSPolicy, TargetRouting
-            from langchain_netgpt.targets import TargetSpec
+            from langchain_netgpt.routing.qos import QoSPolicy, TargetRouting
+            from langchain_netgpt.routing.targets import TargetSpec
 
             routing = TargetRouting(
                 {"a": TargetSpec(kind="edge"), "c": TargetSpec(kind="cloud")},

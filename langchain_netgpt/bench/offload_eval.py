@@ -27,7 +27,7 @@ from langchain_netgpt.bench.metrics import apgr, pgr
 from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import BenchConfig, cloud_draws, prepare_tasks
 from langchain_netgpt.errors import BenchmarkDataError
-from langchain_netgpt.scoring import HeuristicScorer
+from langchain_netgpt.routing.scoring import HeuristicScorer
 
 __all__ = [
     "OffloadReport",

@@ -103,7 +103,7 @@ class FaultProxy:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.faults import FaultMode, FaultProxy
+            from langchain_netgpt.testing.faults import FaultMode, FaultProxy
 
             with FaultProxy("127.0.0.1", 9, mode=FaultMode.HTTP_503) as proxy:
                 assert proxy.base_url.startswith("http://127.0.0.1:")
@@ -369,7 +369,7 @@ def faulty_edge(fault: EdgeFault, **kwargs: Any) -> ScriptedChatModel:
         .. code-block:: python
 
             import pytest
-            from langchain_netgpt.faults import EdgeFault, OutOfMemoryError, faulty_edge
+            from langchain_netgpt.testing.faults import EdgeFault, OutOfMemoryError, faulty_edge
 
             with pytest.raises(OutOfMemoryError):
                 faulty_edge(EdgeFault.OUT_OF_MEMORY).invoke("hi")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.network import NetworkState
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.network import NetworkState
 
 __all__ = [
     "CPU_EDGE",
@@ -40,7 +40,7 @@ class SideProfile(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.latency import SideProfile
+            from langchain_netgpt.routing.latency import SideProfile
 
             gpu_edge = SideProfile(
                 overhead_s=0.02, prefill_tokens_per_s=8000, decode_tokens_per_s=120

@@ -119,7 +119,7 @@ class RetryPolicy(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.reliability import RetryPolicy
+            from langchain_netgpt.routing.reliability import RetryPolicy
 
             policy = RetryPolicy(attempts=3, base_backoff_s=0.1, jitter=0.0)
             assert policy.is_retryable(ConnectionResetError("peer reset"))
@@ -203,7 +203,7 @@ class CircuitBreakerConfig(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.reliability import CircuitBreakerConfig
+            from langchain_netgpt.routing.reliability import CircuitBreakerConfig
 
             config = CircuitBreakerConfig(failure_threshold=2, open_s=10)
     """
@@ -227,7 +227,7 @@ class CircuitBreaker:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.reliability import CircuitBreaker, CircuitBreakerConfig
+            from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitBreakerConfig
 
             breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=1, open_s=60))
             assert breaker.allow()

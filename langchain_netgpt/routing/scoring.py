@@ -1,8 +1,8 @@
 """Edge-success scores: how likely the edge model is to answer a step well.
 
-A scorer maps a step's :class:`~langchain_netgpt.features.RequestFeatures` (and, if it wants, the
-messages themselves) to ``s`` in ``[0, 1]``; the policy keeps the step on the edge when ``s`` clears
-the network-dependent threshold.
+A scorer maps a step's :class:`~langchain_netgpt.routing.features.RequestFeatures` (and, if it
+wants, the messages themselves) to ``s`` in ``[0, 1]``; the policy keeps the step on the edge
+when ``s`` clears the network-dependent threshold.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
+from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
 
 __all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer"]
 
@@ -50,7 +50,7 @@ class HeuristicScorer(BaseModel):
 
     Args:
         bias: Intercept of the logistic.
-        weights: Weight per feature name (see ``langchain_netgpt.features.FEATURE_NAMES``);
+        weights: Weight per feature name (see ``langchain_netgpt.routing.features.FEATURE_NAMES``);
             names left out weigh 0.
 
     Raises:
@@ -208,7 +208,7 @@ class LearnedScorer(BaseModel):
         weights: One weight per feature, in ``feature_names`` order.
         means: Feature means used for standardisation.
         scales: Feature standard deviations used for standardisation (> 0).
-        feature_names: Must equal ``langchain_netgpt.features.FEATURE_NAMES``.
+        feature_names: Must equal ``langchain_netgpt.routing.features.FEATURE_NAMES``.
         l2: The L2 penalty it was trained with (recorded for provenance).
         n_train: Number of rows it was trained on.
         calibration: Optional monotone map from the logistic output to a calibrated

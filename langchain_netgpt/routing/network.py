@@ -190,7 +190,7 @@ class LinkTrace:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.network import LinkTrace
+            from langchain_netgpt.routing.network import LinkTrace
 
             link = LinkTrace([1, 1, 2, 3, 4], name="toy")  # 5 packets every 4 ms
             assert round(link.bandwidth_mbps(at_s=0.004, window_s=0.004)) == 15

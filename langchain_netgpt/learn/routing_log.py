@@ -9,15 +9,15 @@ tasks with an exploring policy, and returns the traces:
 - the cloud answers BFCL's ground-truth call;
 - the network is replayed from a mahimahi LTE trace (``NetworkMonitor.from_trace`` on a replay
   clock), under several base RTTs;
-- the policy is :class:`~langchain_netgpt.exploration.EpsilonGreedyPolicy` around
+- the policy is :class:`~langchain_netgpt.routing.exploration.EpsilonGreedyPolicy` around
   :class:`~langchain_netgpt.NetGPTPolicy`, so every trace carries its propensity;
 - each trace's ``quality`` is the BFCL checker's verdict on the returned calls.
 
 No model is loaded: both sides are :class:`~langchain_netgpt.testing.ScriptedChatModel`
 instances, so a step takes milliseconds of wall time. Its ``latency_s`` is therefore replaced
 by the replayed latency: the edge's from the recorded token counts on an edge device profile
-(:data:`~langchain_netgpt.latency.DEFAULT_EDGE`; the recording itself ran on a shared CPU), the
-cloud's from the base RTT plus the time the trace's packets take to carry the request and the
+(:data:`~langchain_netgpt.routing.latency.DEFAULT_EDGE`; the recording itself ran on a shared CPU),
+the cloud's from the base RTT plus the time the trace's packets take to carry the request and the
 response, plus the cloud profile's compute time. A fallback step pays for both tries.
 """
 
@@ -34,11 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from langchain_netgpt.bench.bfcl import BfclTask, check_calls
 from langchain_netgpt.bench.record import EdgeOutcome, load_edge_outcomes, tasks_by_id
 from langchain_netgpt.errors import BenchmarkDataError
-from langchain_netgpt.exploration import EpsilonGreedyPolicy
-from langchain_netgpt.latency import DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
-from langchain_netgpt.network import LinkTrace, NetworkMonitor
-from langchain_netgpt.policy import NetGPTPolicy
 from langchain_netgpt.router import NetGPTRouter
+from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
+from langchain_netgpt.routing.latency import DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
+from langchain_netgpt.routing.network import LinkTrace, NetworkMonitor
+from langchain_netgpt.routing.policy import NetGPTPolicy
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 
@@ -71,7 +71,7 @@ class RouterReplayConfig(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.learn.replay import RouterReplayConfig
+            from langchain_netgpt.learn.routing_log import RouterReplayConfig
 
             config = RouterReplayConfig(bfcl_dir="data/bfcl", traces_dir="data/traces")
             assert config.epsilon == 0.2

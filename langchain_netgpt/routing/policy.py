@@ -19,9 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_netgpt.errors import ConfigurationError
-from langchain_netgpt.features import RequestFeatures
-from langchain_netgpt.latency import LatencyEstimate, LatencyModel
-from langchain_netgpt.network import NetworkState
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.latency import LatencyEstimate, LatencyModel
+from langchain_netgpt.routing.network import NetworkState
 
 __all__ = [
     "AlwaysCloud",
@@ -56,10 +56,10 @@ class RouteDecision:
         overridden_by: What overrode the policy's choice (``"budget"``), if anything.
         propensity: Probability with which the policy chose ``target`` (1 for deterministic
             policies and for choices forced by an override; below 1 for exploring policies such
-            as :class:`~langchain_netgpt.exploration.EpsilonGreedyPolicy`). Off-policy estimators
-            divide by it.
+            as :class:`~langchain_netgpt.routing.exploration.EpsilonGreedyPolicy`). Off-policy
+            estimators divide by it.
         alternatives: The other targets in fallback order (multi-target routing, see
-            :class:`~langchain_netgpt.qos.QoSPolicy`); empty: the other side of edge/cloud.
+            :class:`~langchain_netgpt.routing.qos.QoSPolicy`); empty: the other side of edge/cloud.
     """
 
     target: str

@@ -27,8 +27,6 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
-from langchain_netgpt._jsonschema import validate_json_schema
-from langchain_netgpt.completion import CompletedPrompt, EdgePromptCompleter
 from langchain_netgpt.errors import (
     CircuitOpenError,
     InvalidToolCallError,
@@ -36,12 +34,14 @@ from langchain_netgpt.errors import (
     RoutingError,
     StepTimeoutError,
 )
-from langchain_netgpt.features import RequestFeatures, ToolsSummary
-from langchain_netgpt.network import NetworkMonitor, NetworkState
-from langchain_netgpt.offload import escalation_reason
-from langchain_netgpt.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
-from langchain_netgpt.privacy import PrivacyMatch, PrivacyRules
-from langchain_netgpt.reliability import CircuitBreaker, CircuitState, RetryPolicy
+from langchain_netgpt.routing._jsonschema import validate_json_schema
+from langchain_netgpt.routing.features import RequestFeatures, ToolsSummary
+from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
+from langchain_netgpt.routing.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
+from langchain_netgpt.routing.privacy import PrivacyMatch, PrivacyRules
+from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgePromptCompleter
+from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitState, RetryPolicy
+from langchain_netgpt.routing.self_offload import escalation_reason
 from langchain_netgpt.tracing import (
     TRACE_SCHEMA_VERSION,
     AttemptRecord,
@@ -51,8 +51,8 @@ from langchain_netgpt.tracing import (
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
 if TYPE_CHECKING:
-    from langchain_netgpt.qos import TargetRouting
-    from langchain_netgpt.targets import LoadSnapshot
+    from langchain_netgpt.routing.qos import TargetRouting
+    from langchain_netgpt.routing.targets import LoadSnapshot
 
 __all__ = [
     "RoutedStep",

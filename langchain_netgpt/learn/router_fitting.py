@@ -5,8 +5,8 @@ the logged action, its propensity, the network, the features ``f_<name>`` and th
 splits them (by ``session_id`` where rows have one, so a conversation stays on one side), and on
 the training split
 
-1. fits a :class:`~langchain_netgpt.scoring.LearnedScorer` on the steps the edge was asked to
-   answer (label: the edge's answer was good -- the step's quality, 0 when it fell back);
+1. fits a :class:`~langchain_netgpt.routing.scoring.LearnedScorer` on the steps the edge was
+   asked to answer (label: the edge's answer was good -- the step's quality, 0 when it fell back);
 2. fits the threshold ``tau(network) = sigmoid(w . phi(network))`` to maximise the doubly robust
    estimate of the policy's value ("edge iff score >= tau") on the training split, by gradient
    ascent on a smoothed objective from several seeded starts.
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_netgpt.features import FEATURE_NAMES, RequestFeatures
 from langchain_netgpt.learn.off_policy import (
     ESTIMATORS,
     BanditData,
@@ -43,7 +42,8 @@ from langchain_netgpt.learn.policy_file import (
     PolicyFile,
     network_features,
 )
-from langchain_netgpt.scoring import LearnedScorer
+from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
+from langchain_netgpt.routing.scoring import LearnedScorer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -483,7 +483,7 @@ def _fields(estimate: ValueEstimate) -> tuple[float, float, float, int, float]:
 def _rtt_profile(
     threshold: LearnedThresholdPolicy, train: _Steps
 ) -> tuple[list[tuple[float, float]], bool]:
-    from langchain_netgpt.network import NetworkState
+    from langchain_netgpt.routing.network import NetworkState
 
     npy = require_numpy()
     up, down = (float(v) for v in npy.median(train.bandwidth, axis=0))

@@ -6,8 +6,8 @@ with the context facts its answer needs. Arms, each giving the prompt the cloud 
 * ``bare``: the request alone (nothing leaves the device, facts are missing);
 * ``full_context``: the request plus the whole local context (every fact, and every personal
   field, leaves the device);
-* ``template``: :class:`~langchain_netgpt.completion.EdgePromptCompleter` without a model;
-* ``edge``: the same with the edge model rewriting the request (needs a model).
+* ``template``: :class:`~langchain_netgpt.routing.prompt_completion.EdgePromptCompleter` without a
+model; * ``edge``: the same with the edge model rewriting the request (needs a model).
 
 Quality is judged like a rule-based cloud would answer: a task succeeds when every needed fact
 is in the prompt and no private field is. Tasks whose needed fact is private (an e-mail address)
@@ -23,7 +23,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict
 
-from langchain_netgpt.completion import EdgePromptCompleter, LocalContext, PromptCompletion
+from langchain_netgpt.routing.prompt_completion import (
+    EdgePromptCompleter,
+    LocalContext,
+    PromptCompletion,
+)
 
 __all__ = [
     "COMPLETION_TASKS",

@@ -23,7 +23,7 @@ What a run gives back, and what stays at its default:
   other tries of the same step (each routed run is exported as its own trace; a fallback step
   gives two lines, the failed try with ``final_target=None``).
 
-Every trace is passed through a :class:`~langchain_netgpt.export.scrub.SecretScrubber` before it
+Every trace is passed through a :class:`~langchain_netgpt.tracing.scrub.SecretScrubber` before it
 is returned, so API keys, ``Authorization`` headers and the values of ``*_KEY`` / ``*_TOKEN``
 environment variables never reach an exported file.
 """
@@ -38,9 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 
-from langchain_netgpt.export.scrub import SecretScrubber
-from langchain_netgpt.network import NetworkState
-from langchain_netgpt.policy import CLOUD, EDGE
+from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.policy import CLOUD, EDGE
 from langchain_netgpt.tracing import TRACE_SCHEMA_VERSION, AttemptRecord, JsonlTraceSink, RouteTrace
 from langchain_netgpt.tracing.langsmith import (
     BANDWIDTH_DOWN_KEY,
@@ -58,6 +57,7 @@ from langchain_netgpt.tracing.langsmith import (
     THRESHOLD_KEY,
     route_tag,
 )
+from langchain_netgpt.tracing.scrub import SecretScrubber
 
 if TYPE_CHECKING:
     from langsmith import Client

@@ -23,7 +23,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langchain_netgpt.privacy import PrivacyRules
+from langchain_netgpt.routing.privacy import PrivacyRules
 from langchain_netgpt.tracing.trace import PromptCompletionRecord
 
 __all__ = [
@@ -78,7 +78,7 @@ class LocalContext(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.completion import LocalContext
+            from langchain_netgpt.routing.prompt_completion import LocalContext
 
             ctx = LocalContext(location="Lyon, France", profile={"party_size": "4"})
             assert ctx.profile["party_size"] == "4"
@@ -130,7 +130,7 @@ class PromptCompletion(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.completion import LocalContext, PromptCompletion
+            from langchain_netgpt.routing.prompt_completion import LocalContext, PromptCompletion
 
             option = PromptCompletion(context=LocalContext(location="Lyon, France"))
             assert not option.use_edge_model
@@ -205,7 +205,7 @@ class EdgePromptCompleter:
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt.completion import (
+            from langchain_netgpt.routing.prompt_completion import (
                 EdgePromptCompleter,
                 LocalContext,
                 PromptCompletion,

@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_netgpt.errors import RoutingError
-from langchain_netgpt.executor import RoutedStep
+from langchain_netgpt.routing.executor import RoutedStep
 
 __all__ = ["StreamRelay"]
 
