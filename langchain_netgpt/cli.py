@@ -352,8 +352,11 @@ def export(
         ),
     ] = None,
     store: Annotated[
-        Path | None,
-        typer.Option(metavar="PATH", help="TraceStore file (SQLite) to build a dataset from."),
+        str | None,
+        typer.Option(
+            metavar="PATH|URL",
+            help="TraceStore to build a dataset from: an SQLite file or a postgresql:// URL.",
+        ),
     ] = None,
     traces: Annotated[
         Path | None,
@@ -405,7 +408,7 @@ def export(
         _fail("export", "give one source: --from-langsmith, --store or --traces")
     if store is not None or traces is not None:
         _export_dataset_command(
-            source=store or traces,  # type: ignore[arg-type]
+            source=_store_source(store) if store is not None else traces,  # type: ignore[arg-type]
             out=out,
             kind=kind,
             format=format,
@@ -434,9 +437,16 @@ def export(
     _print_export_summary(summary)
 
 
+def _store_source(store: str) -> str | Path:
+    """A ``--store`` value: a ``postgresql://`` URL stays a string, anything else is a path."""
+    from langchain_netgpt._postgres import is_postgres_url
+
+    return store if is_postgres_url(store) else Path(store)
+
+
 def _export_dataset_command(
     *,
-    source: Path,
+    source: str | Path,
     out: Path | None,
     kind: str,
     format: str,
@@ -467,7 +477,7 @@ def _export_dataset_command(
         _fail("export", f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     if out is None:
         _fail("export", "--out is required (a file, or a folder for --format hf)")
-    if not source.is_file():
+    if isinstance(source, Path) and not source.is_file():
         _fail("export", f"trace source {source} is not a file")
     if out.exists() and not overwrite:
         _fail("export", f"--out {out} already exists; pass --overwrite to replace it")
@@ -497,7 +507,7 @@ def _export_dataset_command(
     except ValueError as exc:
         _fail("export", str(exc))
     total = None
-    if source.suffix != ".jsonl":
+    if not isinstance(source, Path) or source.suffix != ".jsonl":
         from langchain_netgpt.tracing.store import TraceStore
 
         try:
@@ -524,7 +534,8 @@ def _export_dataset_command(
     )
     try:
         with progress:
-            task = progress.add_task(f"{kind} from {source.name}", total=total)
+            name = source.name if isinstance(source, Path) else "the store"
+            task = progress.add_task(f"{kind} from {name}", total=total)
             summary = export_dataset(
                 kind,  # type: ignore[arg-type]
                 read_traces(source, where, router_fields=kind == "router"),

@@ -1,9 +1,12 @@
-"""``TraceStore``: a durable, crash-safe SQLite store of route traces, with quality feedback.
+"""``TraceStore``: a durable, crash-safe store of route traces, with quality feedback.
 
-One SQLite file in WAL mode holds three tables: ``meta`` (the store's schema version), ``traces``
-(indexed columns plus the full trace JSON) and ``feedback`` (quality scores, appended). Rows are
-only ever inserted, with one exception: :class:`TraceRetention` deletes the oldest traces (and their
-feedback) to keep the file within a row count or an age.
+``TraceStore(path)`` opens an SQLite file; ``TraceStore("postgresql://...")`` opens the same store
+on a PostgreSQL server (:class:`~langchain_netgpt.tracing.postgres.PostgresTraceStore`, the
+``postgres`` extra), so a fleet of agent processes on many machines can share one. One SQLite
+file in WAL mode (or one PostgreSQL schema) holds three tables: ``meta`` (the store's schema
+version), ``traces`` (indexed columns plus the full trace JSON) and ``feedback`` (quality scores,
+appended). Rows are only ever inserted, with one exception: :class:`TraceRetention` deletes the
+oldest traces (and their feedback) to keep the store within a row count or an age.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from langchain_netgpt._postgres import is_postgres_url
 from langchain_netgpt.errors import TraceStoreError
 from langchain_netgpt.tracing.trace import RouteTrace
 
@@ -97,7 +101,11 @@ class TraceRetention(BaseModel):
 
 
 class TraceStore:
-    """Durable, append-only SQLite store of :class:`RouteTrace` records (a :class:`TraceSink`).
+    """Durable, append-only store of :class:`RouteTrace` records (a :class:`TraceSink`).
+
+    A path opens an SQLite file (below); a ``postgresql://`` URL opens the same store on a
+    PostgreSQL server instead (a :class:`~langchain_netgpt.tracing.postgres.PostgresTraceStore`,
+    with the same methods and guarantees; ``pip install 'langchain-netgpt[postgres]'``).
 
     The file is in WAL mode; every write is one transaction that is committed (and, with
     ``synchronous="FULL"``, fsynced) before :meth:`write` returns, so a process killed at any
@@ -111,7 +119,8 @@ class TraceStore:
     are those of ``retention``.
 
     Args:
-        path: The SQLite file (created with its parent folders if missing).
+        path: The SQLite file (created with its parent folders if missing), or a
+            ``postgresql://user:password@host:port/database`` URL.
         retention: Optional cap on rows and age, enforced on write.
         busy_timeout_s: How long a write waits for another writer before failing.
         synchronous: ``"FULL"`` fsyncs every commit (durable across power loss);
@@ -133,6 +142,14 @@ class TraceStore:
                 assert store.count() == 0
     """
 
+    def __new__(cls, path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> TraceStore:
+        """Open the backend the location names: a ``postgresql://`` URL or an SQLite path."""
+        if cls is TraceStore and is_postgres_url(path):
+            from langchain_netgpt.tracing.postgres import PostgresTraceStore
+
+            return super().__new__(PostgresTraceStore)
+        return super().__new__(cls)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -153,6 +170,7 @@ class TraceStore:
         ):
             raise ValueError(f"max_file_bytes must be an int >= 65536, got {max_file_bytes!r}")
         self.path = Path(path)
+        self.location = str(path)
         self.retention = retention
         self.busy_timeout_s = float(busy_timeout_s)
         self.synchronous = synchronous
@@ -312,10 +330,8 @@ class TraceStore:
         if not rows:
             return 0
 
-        def insert(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            conn.executemany(_INSERT, rows)
-            added = conn.total_changes - before
+        def insert(conn: Any) -> int:
+            added = self._insert(conn, rows)
             self._writes_since_check += len(rows)
             if self.retention and self._writes_since_check >= self.retention.check_every:
                 self._enforce(conn, self.retention)
@@ -324,6 +340,12 @@ class TraceStore:
 
         added: int = self._transaction("write", insert)
         return added
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows, skipping stored trace ids; how many were new (backend-specific)."""
+        before = conn.total_changes
+        conn.executemany(_INSERT, rows)
+        return conn.total_changes - before
 
     def record_feedback(self, trace_id: str, quality: float, *, source: str = "user") -> None:
         """Append a quality score for a stored trace; the latest feedback of a trace wins.
@@ -345,7 +367,7 @@ class TraceStore:
         if not isinstance(source, str) or not source:
             raise ValueError(f"source must be a non-empty string, got {source!r}")
 
-        def append(conn: sqlite3.Connection) -> bool:
+        def append(conn: Any) -> bool:
             if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone():
                 conn.execute(
                     "INSERT INTO feedback (trace_id, quality, source, recorded_at)"
@@ -356,7 +378,7 @@ class TraceStore:
             return False
 
         if not self._transaction("record feedback", append):
-            raise LookupError(f"no trace with id {trace_id!r} in {self.path}")
+            raise LookupError(f"no trace with id {trace_id!r} in {self.location}")
 
     def enforce_retention(self) -> int:
         """Apply ``retention`` now (it otherwise runs every ``check_every`` writes).
@@ -370,7 +392,7 @@ class TraceStore:
         deleted: int = self._transaction("retention", lambda c: self._enforce(c, retention))
         return deleted
 
-    def _enforce(self, conn: sqlite3.Connection, retention: TraceRetention) -> int:
+    def _enforce(self, conn: Any, retention: TraceRetention) -> int:
         deleted = 0
         if retention.max_age_s is not None:
             cutoff = time.time() - retention.max_age_s
