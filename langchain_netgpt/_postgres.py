@@ -75,7 +75,10 @@ def qmark_to_format(sql: str) -> str:
 
 
 def connect(url: str, *, connect_timeout_s: float, application_name: str) -> Any:
-    """Open a psycopg connection (not in autocommit: every statement runs in a transaction).
+    """Open a psycopg connection in autocommit mode.
+
+    Callers group statements in ``with conn.transaction():`` blocks, so no statement ever leaves
+    a transaction open (a ``SET`` outside a block applies to the session at once).
 
     Raises:
         MissingExtraError: psycopg is not installed.
@@ -84,7 +87,7 @@ def connect(url: str, *, connect_timeout_s: float, application_name: str) -> Any
     psycopg = import_psycopg()
     return psycopg.connect(
         url,
-        autocommit=False,
+        autocommit=True,
         connect_timeout=max(1, round(connect_timeout_s)),
         # The pid in the name tells, in pg_stat_activity, which process holds a connection.
         application_name=f"{application_name[:40]}-{os.getpid()}",

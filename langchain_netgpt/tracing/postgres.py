@@ -171,7 +171,6 @@ class PostgresTraceStore(TraceStore):
             commit = "on" if self.synchronous == "FULL" else "off"
             conn.execute(f"SET synchronous_commit = {commit}")
             conn.execute(f"SET search_path TO {self._schema}")
-            conn.commit()
             self._init_schema(conn)
         except BaseException:
             conn.close()
@@ -183,13 +182,14 @@ class PostgresTraceStore(TraceStore):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"netgpt:{self.schema}",))
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+            # The shared budget/breaker state may live in the same schema: not a foreign table.
             tables = {
                 name
                 for (name,) in conn.execute(
                     "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                     (self.schema,),
                 )
-            }
+            } - {"shared_state"}
             if not tables:
                 for statement in _SCHEMA:
                     conn.execute(statement)

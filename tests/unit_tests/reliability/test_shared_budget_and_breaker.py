@@ -207,22 +207,24 @@ def test_open_shared_state_refuses_an_empty_location() -> None:
         open_shared_state("  ")
 
 
-def test_processes_sharing_an_sqlite_budget_never_overspend_together(tmp_path: Path) -> None:
-    path = tmp_path / "budget.db"
+def test_processes_sharing_a_budget_never_overspend_together(location: str) -> None:
+    budget_id = uuid.uuid4().hex
     child = textwrap.dedent(
         """
         import sys
         from langchain_netgpt import CloudBudget
-        budget = CloudBudget(max_cloud_usd=0.05, shared_state=sys.argv[1], budget_id="fleet")
+        budget = CloudBudget(max_cloud_usd=0.05, shared_state=sys.argv[1], budget_id=sys.argv[2])
         granted = sum(budget.reserve(wants_cloud=True, price_usd=0.001).cloud for _ in range(40))
         print(granted)
         """
     )
     runs = [
-        subprocess.Popen([sys.executable, "-c", child, str(path)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", child, location, budget_id], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(3)
     ]
     granted = [int(run.communicate(timeout=120)[0]) for run in runs]
     assert sum(granted) == 50  # 3 x 40 wanted, $0.05 at $0.001 a step
-    shared = CloudBudget(max_cloud_usd=0.05, shared_state=str(path), budget_id="fleet")
+    shared = CloudBudget(max_cloud_usd=0.05, shared_state=location, budget_id=budget_id)
     assert shared.spent_usd == pytest.approx(0.05)
