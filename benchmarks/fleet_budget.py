@@ -1,4 +1,4 @@
-"""One CloudBudget for a fleet: N agent processes x M routed steps under a shared share and dollar cap.
+"""One CloudBudget for a fleet: N agent processes x M routed steps under shared share/dollar caps.
 
 Every process runs a real ``NetGPTRouter`` (scripted edge and cloud models, so the steps cost
 nothing but routing) whose policy wants the cloud for ``--wants`` of the steps; its
