@@ -123,6 +123,12 @@ class RouteTrace(BaseModel):
     fallback: bool = False
     fallback_reason: str | None = None
     latency_s: float = 0.0
+    decision_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds the decision took (features, score, network, policy, budget), "
+        "before any model call (None: not measured).",
+    )
     cloud_price_usd: float = 0.0
     bytes_sent: int = 0
     bytes_received: int = 0
