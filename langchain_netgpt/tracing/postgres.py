@@ -53,14 +53,11 @@ _SCHEMA = (
     "CREATE INDEX feedback_by_trace ON feedback (trace_id, seq)",
 )
 
-# One statement per batch: the rows travel as six arrays, kept in order by their ordinality.
+# executemany pipelines the batch (one round trip), several times faster than one INSERT of
+# unnest()ed arrays; rowcount then sums the rows each statement inserted.
 _INSERT = (
     "INSERT INTO traces (trace_id, created_at, final_target, session_id, tool_calls_valid, body)"
-    " SELECT r.trace_id, r.created_at, r.final_target, r.session_id, r.tool_calls_valid, r.body"
-    " FROM unnest(%s::text[], %s::float8[], %s::text[], %s::text[], %s::int[], %s::text[])"
-    " WITH ORDINALITY AS r(trace_id, created_at, final_target, session_id, tool_calls_valid,"
-    " body, ord) ORDER BY r.ord"
-    " ON CONFLICT (trace_id) DO NOTHING"
+    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (trace_id) DO NOTHING"
 )
 
 
@@ -258,8 +255,8 @@ class PostgresTraceStore(TraceStore):
         return rows
 
     def _insert(self, conn: Any, rows: list[tuple[Any, ...]]) -> int:
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        cursor = conn.raw.execute(_INSERT, columns)
+        cursor = conn.raw.cursor()
+        cursor.executemany(_INSERT, rows)
         return int(cursor.rowcount)
 
     # -- checks and lifecycle ----------------------------------------------------------------
