@@ -29,9 +29,11 @@ SUBMODULES = (
     "langchain_netgpt.routing.network",
     "langchain_netgpt.routing.latency",
     "langchain_netgpt.routing.policy",
+    "langchain_netgpt.routing.budget",
     "langchain_netgpt.router",
     "langchain_netgpt.graph",
     "langchain_netgpt.tracing",
+    "langchain_netgpt.observe",
     "langchain_netgpt.testing",
     "langchain_netgpt.edge",
     "langchain_netgpt.cloud",
@@ -42,6 +44,7 @@ SKIP = {
     "HuggingFaceEdgeModel": "loads the bundled model weights",
     "tgi_edge": "needs langchain-huggingface, the tgi extra",
     "LoadedModelCache": "loads the bundled model weights",
+    "PostgresTraceStore": "needs a PostgreSQL server",
 }
 """Names whose docstring example must not run in the offline docs test, and why."""
 
