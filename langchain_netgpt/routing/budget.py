@@ -235,6 +235,10 @@ class CloudBudget(BaseModel):
                 import_psycopg()  # fail at construction, naming the extra to install
         return value
 
+    def __hash__(self) -> int:
+        # Frozen like before, and still hashable although tenants/tags are dicts.
+        return hash(self.model_dump_json())
+
     # -- state --------------------------------------------------------------------------------
     def _backend(self) -> SharedState:
         if self._state is None:

@@ -228,3 +228,9 @@ def test_processes_sharing_a_budget_never_overspend_together(location: str) -> N
     assert sum(granted) == 50  # 3 x 40 wanted, $0.05 at $0.001 a step
     shared = CloudBudget(max_cloud_usd=0.05, shared_state=location, budget_id=budget_id)
     assert shared.spent_usd == pytest.approx(0.05)
+
+
+def test_a_budget_stays_hashable_and_comparable() -> None:
+    one = CloudBudget(max_cloud_usd=1.0, tenants={"acme": SpendCap(max_cloud_usd=0.5)})
+    two = CloudBudget(max_cloud_usd=1.0, tenants={"acme": SpendCap(max_cloud_usd=0.5)})
+    assert one == two and hash(one) == hash(two)
