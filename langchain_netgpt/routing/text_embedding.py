@@ -309,8 +309,7 @@ class EmbeddingCache:
         keys = [_key(embedder, t) for t in texts]
         with self._lock:
             missing = sorted({k for k in keys if k not in self._rows})
-            absent = set(missing)
-            self.hits += sum(k not in absent for k in keys)
+            self.hits += len(keys) - len(missing)
         if missing:
             lookup = dict(zip(keys, texts, strict=True))
             fresh = embedder.embed([lookup[k] for k in missing])

@@ -131,8 +131,8 @@ class TextScorer(BaseModel):
         trained_on: Provenance (data file, split, seed).
 
     Raises:
-        ConfigurationError: The weights do not match the representation's size or the features
-            of this version.
+        pydantic.ValidationError: The weights do not match the representation's size or the
+            features of this version (the message names the field).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -184,8 +184,8 @@ class TextScorer(BaseModel):
             )
         return names
 
-    @model_validator(mode="after")
-    def _sizes(self) -> TextScorer:
+    def model_post_init(self, __context: Any) -> None:
+        """Check that the weights fit the representation and the calibration is monotone."""
         dims = sum(384 if n == "minilm" else self.hashed_features for n in self.embedders)
         dense = len(self.dense_names)
         checks = (
@@ -213,7 +213,6 @@ class TextScorer(BaseModel):
                 "increasing and calibrated non-decreasing",
                 field="calibration",
             )
-        return self
 
     def attach(
         self,
