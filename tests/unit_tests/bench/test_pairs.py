@@ -63,7 +63,7 @@ def test_a_step_must_end_with_a_user_message(tmp_path: Path) -> None:
 def test_a_line_that_is_not_json_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": 1\n', encoding="utf-8")
-    with pytest.raises(BenchmarkDataError, match="p.jsonl:1: not JSON"):
+    with pytest.raises(BenchmarkDataError, match=r"p\.jsonl:1: not JSON"):
         load_pairs(path)
 
 
