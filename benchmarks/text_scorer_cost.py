@@ -57,8 +57,8 @@ def main() -> None:
         )
         scorer.attach(cache=EmbeddingCache(max_entries=4096))  # a router's cold cache
         scorer.score(*reversed(steps[0]))  # load the model once, as a router does at start
-        cold = _per_call_ms(lambda s: scorer.score(s[1], s[0]), steps[1:])
-        warm = _per_call_ms(lambda s: scorer.score(s[1], s[0]), steps[1:])
+        cold = _per_call_ms(lambda s, sc=scorer: sc.score(s[1], s[0]), steps[1:])
+        warm = _per_call_ms(lambda s, sc=scorer: sc.score(s[1], s[0]), steps[1:])
         table.append((f"CloudRelativeScorer {'+'.join(embedders)}", cold, warm))
     print("| scorer | first score of a step (ms, median) | again, cached (ms) | x LearnedScorer |")
     print("|---|---:|---:|---:|")
