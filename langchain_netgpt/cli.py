@@ -284,19 +284,27 @@ def bench(
     from pydantic import ValidationError
 
     if pairs:
-        _bench_pairs(
-            pairs,
-            trace or [],
-            out,
-            seed=seed,
-            seeds=pair_seeds,
-            test_fraction=test_fraction,
-            base_rtt_ms=base_rtt_ms,
-            embedding_cache=embedding_cache,
-            embedders=text_embedder,
-            edge_profile=edge_profile,
-            cloud_profile=cloud_profile,
-        )
+        from langchain_netgpt.bench.command import bench_pairs_command
+        from langchain_netgpt.errors import NetGPTError
+
+        try:
+            bench_pairs_command(
+                pairs,
+                trace or [],
+                out,
+                seed=seed,
+                seeds=pair_seeds,
+                test_fraction=test_fraction,
+                base_rtts_ms=base_rtt_ms,
+                embedding_cache=embedding_cache,
+                embedders=text_embedder,
+                edge_profile=edge_profile,
+                cloud_profile=cloud_profile,
+            )
+        except (NetGPTError, ImportError, OSError) as exc:
+            _fail("bench", str(exc), code=1)
+        except ValueError as exc:
+            _fail("bench", str(exc))
         return
 
     from langchain_netgpt.bench.command import record_command, resolve_inputs, run_bench_command
@@ -348,51 +356,6 @@ def bench(
             plots=plots,
         )
     except (NetGPTError, ImportError) as exc:
-        _fail("bench", str(exc), code=1)
-
-
-def _bench_pairs(
-    pairs: list[Path],
-    traces: list[Path],
-    out: Path,
-    *,
-    seed: int,
-    seeds: int,
-    test_fraction: float,
-    base_rtt_ms: list[float] | None,
-    embedding_cache: Path | None,
-    embedders: list[str] | None,
-    edge_profile: str | None,
-    cloud_profile: str | None,
-) -> None:
-    """``netgpt bench --pairs``: validate the options, then run the pairs benchmark."""
-    from langchain_netgpt.bench.command import pairs_config, resolve_inputs, run_pairs_command
-    from langchain_netgpt.errors import NetGPTError
-
-    _, trace_files = resolve_inputs([], traces)
-    for path in [*pairs, *trace_files]:
-        if not path.is_file():
-            _fail("bench", f"file not found: {path}")
-    if not trace_files:
-        _fail("bench", "no traces: pass --trace FILE (../shared/data/network-traces not found)")
-    try:
-        config = pairs_config(
-            seed=seed,
-            seeds=seeds,
-            test_fraction=test_fraction,
-            base_rtts_ms=base_rtt_ms,
-            embedders=embedders,
-            edge_profile=edge_profile,
-            cloud_profile=cloud_profile,
-        )
-        run_pairs_command(pairs, trace_files, out, config=config, embedding_cache=embedding_cache)
-    except ValueError as exc:
-        _fail(
-            "bench",
-            f"bad option: {exc}" if not isinstance(exc, NetGPTError) else str(exc),
-            code=2 if not isinstance(exc, NetGPTError) else 1,
-        )
-    except (NetGPTError, ImportError, OSError) as exc:
         _fail("bench", str(exc), code=1)
 
 
@@ -806,7 +769,10 @@ def finetune_edge_command(
 
 @app.command("train-router")
 def train_router_command(
-    out: Annotated[Path, typer.Option(metavar="POLICY.json", help="Policy file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(metavar="POLICY.json", help="Policy (with --pairs: scorer) file to write."),
+    ],
     data: Annotated[
         Path | None,
         typer.Option(
@@ -841,7 +807,15 @@ def train_router_command(
     if not 0 < test_fraction < 1:
         _fail("train-router", f"--test-fraction must lie in (0, 1), got {test_fraction}")
     if pairs:
-        _train_text_scorer(pairs, out, text_embedder, seed, test_fraction)
+        from langchain_netgpt.errors import NetGPTError
+        from langchain_netgpt.learn.text_scorer_fitting import train_text_scorer_command
+
+        try:
+            train_text_scorer_command(pairs, out, text_embedder, seed, test_fraction)
+        except (NetGPTError, ImportError, OSError) as exc:
+            _fail("train-router", str(exc), code=1)
+        except ValueError as exc:
+            _fail("train-router", str(exc))
         return
     if data is None:
         _fail("train-router", "pass --data ROUTER_DATA (or --pairs FILE for the text scorer)")
@@ -893,39 +867,3 @@ def train_router_command(
     for note in fit.notes:
         console.print(f"note: {note}")
     console.print(f"policy written to {out}")
-
-
-def _train_text_scorer(
-    pairs: list[Path], out: Path, embedders: list[str] | None, seed: int, test_fraction: float
-) -> None:
-    """``netgpt train-router --pairs``: fit, check on a held-out split, save the text scorer."""
-    from langchain_netgpt.errors import NetGPTError
-    from langchain_netgpt.learn.text_scorer_fitting import train_text_scorer
-
-    for path in pairs:
-        if not path.is_file():
-            _fail("train-router", f"file not found: {path}")
-    if out.is_dir():
-        _fail("train-router", f"--out {out} is a folder, not a file")
-    for name in embedders or []:
-        if name not in ("minilm", "hashed"):
-            _fail("train-router", f"--text-embedder must be minilm or hashed, got {name!r}")
-    try:
-        fit = train_text_scorer(
-            pairs,
-            out,
-            embedders=embedders or ["minilm", "hashed"],
-            seed=seed,
-            test_fraction=test_fraction,
-        )
-    except (ValueError, NetGPTError, ImportError, OSError) as exc:
-        _fail("train-router", str(exc), code=1)
-    typer.echo(f"held-out routing curves ({fit.n_test} rows; trained on {fit.n_train}):")
-    for name, curve in fit.held_out.items():
-        typer.echo(
-            f"  {name}: APGR {curve['apgr']:.3f}, CPT(50%) {curve['cpt50']:.3f}, "
-            f"CPT(80%) {curve['cpt80']:.3f}"
-        )
-    for note in fit.notes:
-        typer.echo(f"note: {note}")
-    typer.echo(f"scorer written to {out} (load with langchain_netgpt.routing.scoring.load_scorer)")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from langchain_netgpt.bench.pair_report import PairBenchReport
 
 __all__ = [
+    "bench_pairs_command",
     "pairs_config",
     "record_command",
     "resolve_inputs",
@@ -278,3 +279,47 @@ def pairs_config(
         raise ValueError(
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         ) from exc
+
+
+def bench_pairs_command(
+    pairs: Sequence[Path],
+    traces: Sequence[Path],
+    out: Path,
+    *,
+    seed: int,
+    seeds: int,
+    test_fraction: float,
+    base_rtts_ms: Sequence[float] | None,
+    embedding_cache: Path | None,
+    embedders: Sequence[str] | None,
+    edge_profile: str | None,
+    cloud_profile: str | None,
+) -> PairBenchReport:
+    """``netgpt bench --pairs``: check the options and files, then :func:`run_pairs_command`.
+
+    Raises:
+        ValueError: A file is missing or an option is out of range (one line; exit code 2).
+        BenchmarkDataError: A pair file is malformed.
+        ImportError: A package the scorer or the tokenisers need is missing.
+    """
+    _, trace_files = resolve_inputs([], traces)
+    for path in [*pairs, *trace_files]:
+        if not path.is_file():
+            raise ValueError(f"file not found: {path}")
+    if not trace_files:
+        raise ValueError("no traces: pass --trace FILE (../shared/data/network-traces not found)")
+    try:
+        config = pairs_config(
+            seed=seed,
+            seeds=seeds,
+            test_fraction=test_fraction,
+            base_rtts_ms=base_rtts_ms,
+            embedders=embedders,
+            edge_profile=edge_profile,
+            cloud_profile=cloud_profile,
+        )
+    except ValueError as exc:
+        raise ValueError(f"bad option: {exc}") from exc
+    return run_pairs_command(
+        pairs, trace_files, out, config=config, embedding_cache=embedding_cache
+    )
