@@ -180,7 +180,8 @@ def run_pairs_command(
     """Replay the pairs benchmark with a progress bar, write its report and print the criteria.
 
     ``embedding_cache`` (a ``.npz`` written by an earlier run or by
-    ``benchmarks/pair_embeddings.py``) spares the MiniLM model; it is updated after the run.
+    ``benchmarks/pair_embeddings.py``) spares the MiniLM model; it is rewritten after the run
+    only when the run embedded texts it did not hold.
 
     Raises:
         BenchmarkDataError: A pair file is bad.
@@ -202,6 +203,7 @@ def run_pairs_command(
         if embedding_cache is not None and embedding_cache.is_file()
         else EmbeddingCache()
     )
+    minilm_before = cache.count("minilm")
     started = time.perf_counter()
     with _progress() as progress:
         bar = progress.add_task("pairs: fitting and replaying", total=len(config.seeds))
@@ -214,7 +216,7 @@ def run_pairs_command(
         )
     elapsed = time.perf_counter() - started
     written = write_pair_report(report, out)
-    if embedding_cache is not None:
+    if embedding_cache is not None and cache.count("minilm") > minilm_before:
         cache.save(embedding_cache, embedders=["minilm"])
     timing = out / "pairs-timing.json"
     timing.write_text(

@@ -100,6 +100,7 @@ def train_text_scorer(
     cache_file = Path(embedding_cache) if embedding_cache is not None else None
     cache = EmbeddingCache.load(cache_file) if cache_file and cache_file.is_file() else None
     cache = cache or EmbeddingCache()
+    minilm_before = cache.count("minilm")
     scorer = CloudRelativeScorer.fit(
         [t.text for t in train],
         [t.features for t in train],
@@ -129,7 +130,7 @@ def train_text_scorer(
         curve = ranking_curve(scores, edge_quality=edge_q, cloud_quality=cloud_q, ids=ids)
         held_out[name] = {k: float(v) for k, v in curve.items() if k != "points"}
     scorer.save(out)
-    if cache_file is not None:
+    if cache_file is not None and cache.count("minilm") > minilm_before:
         cache.save(cache_file, embedders=["minilm"])
     notes = [
         f"use it with NetGPTPolicy(cloud_quality={scorer.cloud_mean:.3f}): the scorer's output "

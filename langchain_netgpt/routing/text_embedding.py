@@ -303,6 +303,11 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def count(self, embedder: str) -> int:
+        """Vectors the cache holds for the embedder called ``embedder``."""
+        with self._lock:
+            return sum(1 for k in self._rows if k.split(":", 1)[0] == embedder)
+
     def embed(self, embedder: TextEmbedder, texts: Sequence[str]) -> NDArray[np.float32]:
         """Vectors of ``texts``; only texts not seen before reach ``embedder``."""
         np = _numpy()
