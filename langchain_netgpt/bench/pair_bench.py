@@ -390,8 +390,15 @@ def netgpt_closed_form(
     cloud_usd_weight: float,
     cloud_quality: float,
     latency_model: LatencyModel,
+    see_network: bool = True,
+    see_queue: bool = True,
 ) -> ChooseStep:
-    """NetGPT's closed form: cloud iff ``s < tau(network, queue)`` at these prices."""
+    """NetGPT's closed form: cloud iff ``s < tau(network, queue)`` at these prices.
+
+    ``see_network=False`` (an ablation) shows the policy one fixed, typical link (the network
+    state of the step whose expected cloud latency is the scenario's median) instead of the
+    forecast at each step; ``see_queue=False`` hides the edge queue's wait.
+    """
     from langchain_netgpt.routing.policy import NetGPTPolicy
 
     policy = NetGPTPolicy(
@@ -402,11 +409,17 @@ def netgpt_closed_form(
         latency_model=latency_model,
     )
     scores = [item.scores[scorer] for item in steps.tasks]
+    estimates = steps.estimates
+    if not see_network:
+        by_cloud_s = sorted(range(len(estimates)), key=lambda i: (estimates[i].cloud_s, i))
+        typical = steps.networks[by_cloud_s[len(by_cloud_s) // 2]]
+        estimates = [latency_model.estimate(t.features, typical) for t in steps.tasks]
 
     def choose(i: int, wait: float) -> bool:
         # The edge queue is part of the edge's latency: a busy edge raises the bar for staying.
-        est = steps.estimates[i]
-        est = replace(est, edge_s=est.edge_s + wait)
+        est = estimates[i]
+        if see_queue:
+            est = replace(est, edge_s=est.edge_s + wait)
         return scores[i] < policy._raw_threshold(est)
 
     return choose

@@ -24,6 +24,8 @@ SCENARIO_POLICIES = (
     "always-cloud",
     "oracle",
     "netgpt-text",
+    "netgpt-text-static-link",
+    "netgpt-text-no-queue",
     "best-fixed-text",
     "netgpt-features",
     "best-fixed-sw-ranking",
@@ -139,9 +141,14 @@ def _economics_lines(report: PairBenchReport) -> list[str]:
         "",
         "## Economics: mean utility (µUSD/step) over every scenario and seed",
         "",
+        "`static link`: the closed form shown one fixed, typical network state instead of the "
+        "forecast at each step; `no queue`: blind to the edge queue's wait (ablations).",
+        "",
         "| V (USD) | lambda_t (USD/s) | always-edge | always-cloud | netgpt-text (cloud share) | "
-        "best fixed text | netgpt - best fixed (95% CI) | " + " | ".join(peers) + " | oracle |",
-        "|---:|---:|---:|---:|---:|---:|---|" + "---:|" * len(peers) + "---:|",
+        "static link | no queue | best fixed text | netgpt - best fixed (95% CI) | "
+        + " | ".join(peers)
+        + " | oracle |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|" + "---:|" * len(peers) + "---:|",
     ]
     for row in report.economics:
         ci = row["netgpt_minus_best_fixed_ci"]
@@ -149,6 +156,7 @@ def _economics_lines(report: PairBenchReport) -> list[str]:
             f"| {row['value_usd']:g} | {row['latency_usd_per_s']:g} | "
             f"{fmt_usd(row['always-edge'])} | {fmt_usd(row['always-cloud'])} | "
             f"{fmt_usd(row['netgpt-text'])} ({row['netgpt-text cloud share']:.2f}) | "
+            f"{fmt_usd(row['netgpt-text-static-link'])} | {fmt_usd(row['netgpt-text-no-queue'])} | "
             f"{fmt_usd(row['best-fixed-text'])} | {fmt_usd(ci['mean'])} "
             f"[{fmt_usd(ci['low'])}, {fmt_usd(ci['high'])}] | "
             + " | ".join(fmt_usd(row[p]) for p in peers)

@@ -33,7 +33,7 @@ from langchain_netgpt.bench.pair_bench import (
     split_pairs,
     threshold_policy,
 )
-from langchain_netgpt.bench.pair_fit import OURS, SCORERS, fit_seed
+from langchain_netgpt.bench.pair_fit import SCORERS, fit_seed
 from langchain_netgpt.bench.pair_metrics import ranking_curve
 from langchain_netgpt.bench.pairs import load_pairs
 from langchain_netgpt.bench.replay import Scenario, pair_traces
@@ -154,14 +154,20 @@ def _replay_scenario(
     netgpt: dict[tuple[str, float, float], ReplayArrays] = {}
     prices = {(config.value_correct_usd, config.latency_usd_per_s)}
     prices |= {(v, lt) for v in config.value_grid for lt in config.latency_price_grid}
-    for scorer in OURS:
+    # (name, scorer, sees the network, sees the queue); the last two are ablations of the first.
+    variants = (
+        ("text", "text", True, True),
+        ("text-edge", "text-edge", True, True),
+        ("features", "features", True, True),
+        ("text-static-link", "text", False, True),
+        ("text-no-queue", "text", True, False),
+    )
+    default = (config.value_correct_usd, config.latency_usd_per_s)
+    for name, scorer, see_network, see_queue in variants:
         for value, lt in sorted(prices):
-            if scorer != "text" and (value, lt) != (
-                config.value_correct_usd,
-                config.latency_usd_per_s,
-            ):
+            if name in ("text-edge", "features") and (value, lt) != default:
                 continue
-            netgpt[(scorer, value, lt)] = replay_pairs(
+            netgpt[(name, value, lt)] = replay_pairs(
                 steps,
                 netgpt_closed_form(
                     steps,
@@ -171,6 +177,8 @@ def _replay_scenario(
                     cloud_usd_weight=config.cloud_usd_weight,
                     cloud_quality=cloud_quality,
                     latency_model=latency_model,
+                    see_network=see_network,
+                    see_queue=see_queue,
                 ),
             )
     return {"fixed": fixed, "base": base, "netgpt": netgpt}

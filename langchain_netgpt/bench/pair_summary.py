@@ -82,7 +82,7 @@ def _scenario_rows(
             edge_acc = _mean(base["always-edge"].quality)
             cloud_acc = _mean(base["always-cloud"].quality)
             policies = {name: _stats(a, v, lt, w, edge_acc, cloud_acc) for name, a in base.items()}
-            for scorer in OURS:
+            for scorer in (*OURS, "text-static-link", "text-no-queue"):
                 arrays = runs["netgpt"][(scorer, v, lt)]
                 policies[f"netgpt-{scorer}"] = _stats(arrays, v, lt, w, edge_acc, cloud_acc)
             for scorer in SCORERS:
@@ -123,6 +123,11 @@ def _economics(per_seed: Sequence[dict[str, Any]], config: PairBenchConfig) -> l
                 for _, steps, runs in seed["scenarios"]:
                     for name, arrays in runs["base"].items():
                         cells.setdefault(name, []).append(_mean(arrays.utility(value, lt, w)))
+                    for ablation in ("text-static-link", "text-no-queue"):
+                        other = runs["netgpt"][(ablation, value, lt)]
+                        cells.setdefault(f"netgpt-{ablation}", []).append(
+                            _mean(other.utility(value, lt, w))
+                        )
                     net = runs["netgpt"][("text", value, lt)]
                     cells.setdefault("netgpt-text", []).append(_mean(net.utility(value, lt, w)))
                     cells.setdefault("netgpt-text cloud share", []).append(
