@@ -438,12 +438,21 @@ class LearnedScorer(BaseModel):
             FileNotFoundError: The file does not exist.
             ConfigurationError: The file is not a valid scorer for this version.
         """
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
-        return cls.model_validate(data)
+        return cls.model_validate(read_scorer_json(path))
+
+
+def read_scorer_json(path: str | Path) -> Any:
+    """The parsed JSON of a scorer file.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ConfigurationError: It is not JSON.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
 
 
 def load_scorer(path: str | Path) -> EdgeScorer:
@@ -458,11 +467,7 @@ def load_scorer(path: str | Path) -> EdgeScorer:
         FileNotFoundError: The file does not exist.
         ConfigurationError: The file is not a valid scorer of this version.
     """
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
+    data = read_scorer_json(path)
     if isinstance(data, dict) and "kind" in data:
         from langchain_netgpt.routing.text_scorer import load_text_scorer
 

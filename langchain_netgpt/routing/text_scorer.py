@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -41,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
-from langchain_netgpt.routing.scoring import _interpolate, _isotonic_knots
+from langchain_netgpt.routing.scoring import _interpolate, _isotonic_knots, read_scorer_json
 from langchain_netgpt.routing.text_embedding import (
     EMBEDDER_NAMES,
     EmbeddingCache,
@@ -415,19 +414,14 @@ class TextScorer(BaseModel):
             FileNotFoundError: The file does not exist.
             ConfigurationError: The file is not a text scorer of this version.
         """
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
-        kind = data.get("kind") if isinstance(data, dict) else None
-        if kind != TEXT_SCORER_KIND:
+        scorer = load_text_scorer(path)
+        if not isinstance(scorer, TextScorer):
             raise ConfigurationError(
-                f"{path}: not a text scorer (kind {kind!r}, expected {TEXT_SCORER_KIND!r})",
+                f"{path}: a {scorer.kind!r} file, not a single {TEXT_SCORER_KIND!r} head",
                 field="kind",
-                value=kind,
+                value=scorer.kind,
             )
-        return cls.model_validate(data)
+        return scorer
 
 
 CLOUD_RELATIVE_KIND = "netgpt.cloud_relative_scorer"
@@ -547,11 +541,7 @@ def load_text_scorer(path: str | Path) -> TextScorer | CloudRelativeScorer:
         FileNotFoundError: The file does not exist.
         ConfigurationError: The file is neither.
     """
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
+    data = read_scorer_json(path)
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == CLOUD_RELATIVE_KIND:
         return CloudRelativeScorer.model_validate(data)
