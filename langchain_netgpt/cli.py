@@ -213,7 +213,9 @@ _BENCH_HELP = (
     "Defaults: every BFCL file in ../shared/data/bfcl, every trace in "
     "../shared/data/network-traces, the committed SmolLM2-135M outcomes. Writes report.md, "
     "report.json and two Pareto PNGs to --out. --record (re)records the edge outcomes instead "
-    "(resumable; on a GPU when one is present)."
+    "(resumable; on a GPU when one is present). --pairs FILE replays a recorded model pair "
+    "(pair-outcome format) instead: text-aware scorer, RouteLLM peers, economics; writes "
+    "pairs-report.md and pairs-report.json."
 )
 
 
@@ -258,9 +260,52 @@ def bench(
     limit: Annotated[
         int | None, typer.Option(help="With --record: tasks per file (default all).")
     ] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option("--pairs", help="Pair-outcome file (repeatable): the model-pair benchmark."),
+    ] = None,
+    pair_seeds: Annotated[int, typer.Option(help="With --pairs: splits seed .. seed+N-1.")] = 5,
+    embedding_cache: Annotated[
+        Path | None,
+        typer.Option(help="With --pairs: MiniLM embedding cache (.npz), read and updated."),
+    ] = None,
+    text_embedder: Annotated[
+        list[str] | None,
+        typer.Option("--text-embedder", help="With --pairs: minilm and/or hashed (default both)."),
+    ] = None,
+    edge_profile: Annotated[
+        str | None, typer.Option(help="With --pairs: edge speed profile name.")
+    ] = None,
+    cloud_profile: Annotated[
+        str | None, typer.Option(help="With --pairs: cloud speed/price profile name.")
+    ] = None,
 ) -> None:
     """Run the replay benchmark (or, with --record, refresh the recorded edge outcomes)."""
     from pydantic import ValidationError
+
+    if pairs:
+        from langchain_netgpt.bench.command import bench_pairs_command
+        from langchain_netgpt.errors import NetGPTError
+
+        try:
+            bench_pairs_command(
+                pairs,
+                trace or [],
+                out,
+                seed=seed,
+                seeds=pair_seeds,
+                test_fraction=test_fraction,
+                base_rtts_ms=base_rtt_ms,
+                embedding_cache=embedding_cache,
+                embedders=text_embedder,
+                edge_profile=edge_profile,
+                cloud_profile=cloud_profile,
+            )
+        except (NetGPTError, ImportError, OSError) as exc:
+            _fail("bench", str(exc), code=1)
+        except ValueError as exc:
+            _fail("bench", str(exc))
+        return
 
     from langchain_netgpt.bench.command import record_command, resolve_inputs, run_bench_command
     from langchain_netgpt.bench.replay import EDGE_SPEEDS, BenchConfig
@@ -774,13 +819,26 @@ def finetune_edge_command(
 
 @app.command("train-router")
 def train_router_command(
-    data: Annotated[
+    out: Annotated[
         Path,
+        typer.Option(metavar="POLICY.json", help="Policy (with --pairs: scorer) file to write."),
+    ],
+    data: Annotated[
+        Path | None,
         typer.Option(
             metavar="ROUTER_DATA", help="Router data from export (.jsonl, .parquet or a folder)."
         ),
-    ],
-    out: Annotated[Path, typer.Option(metavar="POLICY.json", help="Policy file to write.")],
+    ] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pairs", help="Instead of --data: fit the text-aware scorer on pair outcomes."
+        ),
+    ] = None,
+    text_embedder: Annotated[
+        list[str] | None,
+        typer.Option("--text-embedder", help="With --pairs: minilm and/or hashed."),
+    ] = None,
     estimator: Annotated[str, typer.Option(help="Headline estimator: dr, ips or snips.")] = "dr",
     seed: Annotated[int, typer.Option(help="Seed of the split, the fit and the bootstrap.")] = 0,
     test_fraction: Annotated[
@@ -798,6 +856,19 @@ def train_router_command(
         _fail("train-router", f"--estimator must be dr, ips or snips, got {estimator!r}")
     if not 0 < test_fraction < 1:
         _fail("train-router", f"--test-fraction must lie in (0, 1), got {test_fraction}")
+    if pairs:
+        from langchain_netgpt.errors import NetGPTError
+        from langchain_netgpt.learn.text_scorer_fitting import train_text_scorer_command
+
+        try:
+            train_text_scorer_command(pairs, out, text_embedder, seed, test_fraction)
+        except (NetGPTError, ImportError, OSError) as exc:
+            _fail("train-router", str(exc), code=1)
+        except ValueError as exc:
+            _fail("train-router", str(exc))
+        return
+    if data is None:
+        _fail("train-router", "pass --data ROUTER_DATA (or --pairs FILE for the text scorer)")
     if not data.exists():
         _fail("train-router", f"--data {data} does not exist")
     if out.is_dir():

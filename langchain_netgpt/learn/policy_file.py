@@ -27,6 +27,7 @@ from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.network import NetworkState
 from langchain_netgpt.routing.policy import CLOUD, EDGE, RouteDecision, _BasePolicy, _check_score
 from langchain_netgpt.routing.scoring import LearnedScorer
+from langchain_netgpt.routing.text_scorer import CloudRelativeScorer, TextScorer
 
 __all__ = [
     "NETWORK_FEATURE_NAMES",
@@ -182,7 +183,8 @@ class PolicyFile(BaseModel):
     Attributes:
         kind: Always ``"netgpt.policy"``.
         schema_version: :data:`POLICY_SCHEMA_VERSION`.
-        scorer: The learned edge-success scorer.
+        scorer: The learned edge-success scorer (a text-aware scorer from
+            ``netgpt train-router --pairs`` fits here too).
         threshold: The learned network-dependent threshold.
         trained_on: Provenance: data file, rows, split, seed, reward parameters.
         estimate: Held-out value estimates of the learned and the logging policy.
@@ -192,7 +194,7 @@ class PolicyFile(BaseModel):
 
     kind: Literal["netgpt.policy"] = "netgpt.policy"
     schema_version: int = POLICY_SCHEMA_VERSION
-    scorer: LearnedScorer
+    scorer: LearnedScorer | CloudRelativeScorer | TextScorer
     threshold: LearnedThresholdPolicy
     trained_on: dict[str, Any] = Field(default_factory=dict)
     estimate: dict[str, Any] = Field(default_factory=dict)
@@ -251,7 +253,7 @@ def load_policy(path: str | Path) -> LearnedThresholdPolicy:
     return read_policy_file(path).threshold
 
 
-def load_policy_scorer(path: str | Path) -> LearnedScorer:
+def load_policy_scorer(path: str | Path) -> LearnedScorer | CloudRelativeScorer | TextScorer:
     """The scorer of a policy file, for ``NetGPTRouter(scorer=...)``.
 
     Raises:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
 
-__all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer"]
+__all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer", "load_scorer"]
 
 
 @runtime_checkable
@@ -438,9 +438,38 @@ class LearnedScorer(BaseModel):
             FileNotFoundError: The file does not exist.
             ConfigurationError: The file is not a valid scorer for this version.
         """
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
-        return cls.model_validate(data)
+        return cls.model_validate(read_scorer_json(path))
+
+
+def read_scorer_json(path: str | Path) -> Any:
+    """The parsed JSON of a scorer file.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ConfigurationError: It is not JSON.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
+
+
+def load_scorer(path: str | Path) -> EdgeScorer:
+    """Read any saved scorer: a :class:`LearnedScorer` or a text-aware scorer.
+
+    Text-aware scorers (:class:`~langchain_netgpt.routing.text_scorer.TextScorer`,
+    :class:`~langchain_netgpt.routing.text_scorer.CloudRelativeScorer`, written by
+    ``netgpt train-router --pairs``) carry a ``kind``; a file without one is a
+    :class:`LearnedScorer`.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ConfigurationError: The file is not a valid scorer of this version.
+    """
+    data = read_scorer_json(path)
+    if isinstance(data, dict) and "kind" in data:
+        from langchain_netgpt.routing.text_scorer import load_text_scorer
+
+        return load_text_scorer(path)
+    return LearnedScorer.model_validate(data)
