@@ -33,7 +33,7 @@ class Add(BaseModel):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    model = HuggingFaceEdgeModel.from_bundled(device="cpu", max_new_tokens=32)
+    model = HuggingFaceEdgeModel.from_bundled(device="cpu", max_new_tokens=128)
     model.load()
     with LocalServer(model, model_name="smollm2-tgi") as running:
         yield running
@@ -59,7 +59,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_forced_tool_choices_yield_schema_valid_calls_from_the_served_model(
     server: LocalServer, choice: Any, expected: str | None
 ) -> None:
-    edge = tgi_edge(server.url, max_new_tokens=32)
+    edge = tgi_edge(server.url, max_new_tokens=128)
     reply = edge.bind_tools([GetWeather, Add], tool_choice=choice).invoke(
         "What is the weather in Paris, in celsius?"
     )
