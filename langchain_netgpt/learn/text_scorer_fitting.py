@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TextScorerFit", "train_text_scorer", "train_text_scorer_command"]
+__all__ = ["TextScorerFit", "train_text_scorer"]
 
 
 @dataclass(frozen=True)
@@ -137,53 +137,3 @@ def train_text_scorer(
         "is the edge's quality relative to that mean"
     ]
     return TextScorerFit(scorer, held_out, len(train), len(test), notes)
-
-
-def train_text_scorer_command(
-    pairs: Sequence[Path],
-    out: Path,
-    embedders: Sequence[str] | None,
-    seed: int,
-    test_fraction: float,
-) -> TextScorerFit:
-    """``netgpt train-router --pairs``: check the options, fit, print the held-out curves.
-
-    Raises:
-        ValueError: A file is missing or an option is bad (one line; exit code 2).
-        BenchmarkDataError: A pair file is malformed.
-        ImportError: scikit-learn or an embedder's packages are missing.
-    """
-    from rich.console import Console
-
-    from langchain_netgpt.routing.text_embedding import EMBEDDER_NAMES
-
-    for path in pairs:
-        if not path.is_file():
-            raise ValueError(f"file not found: {path}")
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder, not a file")
-    for name in embedders or []:
-        if name not in EMBEDDER_NAMES:
-            raise ValueError(
-                f"--text-embedder must be one of {', '.join(EMBEDDER_NAMES)}, got {name!r}"
-            )
-    fit = train_text_scorer(
-        pairs,
-        out,
-        embedders=list(embedders or ["minilm", "hashed"]),
-        seed=seed,
-        test_fraction=test_fraction,
-    )
-    console = Console()
-    console.print(f"held-out routing curves ({fit.n_test} rows; trained on {fit.n_train}):")
-    for name, curve in fit.held_out.items():
-        console.print(
-            f"  {name}: APGR {curve['apgr']:.3f}, CPT(50%) {curve['cpt50']:.3f}, "
-            f"CPT(80%) {curve['cpt80']:.3f}"
-        )
-    for note in fit.notes:
-        console.print(f"note: {note}")
-    console.print(
-        f"scorer written to {out} (load with langchain_netgpt.routing.scoring.load_scorer)"
-    )
-    return fit
