@@ -32,7 +32,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.bench.bfcl import load_bfcl
 from langchain_netgpt.bench.record import (
     BUNDLED_RECORDING_SETTINGS,
     EdgeOutcome,
@@ -41,6 +40,7 @@ from langchain_netgpt.bench.record import (
 )
 from langchain_netgpt.bench.replay import BenchConfig, prepare_tasks, split_tasks
 from langchain_netgpt.bench.report import default_data_files, default_edge_outcomes
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
 
 ROOT = Path(__file__).resolve().parents[1]
 

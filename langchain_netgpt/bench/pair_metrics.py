@@ -1,10 +1,11 @@
 """Quality-only routing curves of a score and bootstrap intervals, for the pairs benchmark.
 
-A scorer's quality-only curve ranks the test steps by score and sends the ``k`` lowest to the
-cloud, for every ``k`` (no network, no queue): PGR against the cloud share, as RouteLLM's
-evaluation does with its threshold sweep. APGR is its area (trapezoids through every point, the
-same number :func:`~langchain_netgpt.bench.metrics.apgr` gives for those points), CPT(x) the
-smallest share reaching PGR ``x`` (:func:`~langchain_netgpt.bench.metrics.cost_to_reach`).
+A scorer's quality-only curve (:func:`~langchain_netgpt.recorded.curves.ranking_curve`, shared
+with the training code and re-exported here) ranks the test steps by score and sends the ``k``
+lowest to the cloud, for every ``k`` (no network, no queue): PGR against the cloud share, as
+RouteLLM's evaluation does with its threshold sweep. APGR is its area (trapezoids through every
+point, the same number :func:`~langchain_netgpt.recorded.curves.apgr` gives for those points),
+CPT(x) the smallest share reaching PGR ``x``.
 Intervals are percentile bootstraps over test steps (resampled with replacement, both routers
 of a difference on the same resample); over several seeds each seed is resampled on its own and
 the seeds' values averaged.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt.bench.metrics import apgr, cost_to_reach
+from langchain_netgpt.recorded.curves import ranking_curve, ranking_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,45 +36,6 @@ __all__ = [
     "ranking_curve",
     "ranking_order",
 ]
-
-
-def ranking_order(scores: Sequence[float], ids: Sequence[str] | None = None) -> list[int]:
-    """Indices from the lowest score (first to the cloud) up; ties broken by id, then index."""
-    keys = ids if ids is not None else [""] * len(scores)
-    return sorted(range(len(scores)), key=lambda i: (scores[i], keys[i], i))
-
-
-def ranking_curve(
-    scores: Sequence[float],
-    *,
-    edge_quality: Sequence[float],
-    cloud_quality: Sequence[float],
-    ids: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """APGR, CPT(50%), CPT(80%) and the points of a score's quality-only curve.
-
-    Raises:
-        ValueError: Lengths differ, or the cloud is not better than the edge on these steps.
-    """
-    n = len(scores)
-    if not (len(edge_quality) == len(cloud_quality) == n) or n == 0:
-        raise ValueError(
-            f"{n} scores, {len(edge_quality)} edge and {len(cloud_quality)} cloud rows"
-        )
-    gap = (sum(cloud_quality) - sum(edge_quality)) / n
-    if gap <= 0:
-        raise ValueError("the cloud is not better than the edge on these steps: PGR is undefined")
-    points = [(0.0, 0.0)]
-    gained = 0.0
-    for k, i in enumerate(ranking_order(scores, ids), start=1):
-        gained += cloud_quality[i] - edge_quality[i]
-        points.append((k / n, gained / n / gap))
-    return {
-        "apgr": apgr(points),
-        "cpt50": cost_to_reach(points, 0.5),
-        "cpt80": cost_to_reach(points, 0.8),
-        "points": points,
-    }
 
 
 def _apgr_matrix(order: Any, gains: Any, weights: Any) -> NDArray[np.float64]:
