@@ -33,7 +33,7 @@ from langchain_netgpt import (
     NetworkMonitor,
     RequestFeatures,
 )
-from langchain_netgpt.bench import BfclTask, load_bfcl
+from langchain_netgpt.recorded import BfclTask, load_bfcl
 from langchain_netgpt.routing.features import ToolsSummary
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

@@ -22,11 +22,11 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict
 
-from langchain_netgpt.bench.metrics import apgr, pgr
-from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import BenchConfig, cloud_draws, prepare_tasks
 from langchain_netgpt.errors import BenchmarkDataError
 from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.curves import apgr, pgr
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 from langchain_netgpt.routing.scoring import HeuristicScorer
 
 __all__ = [

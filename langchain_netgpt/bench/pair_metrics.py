@@ -1,7 +1,7 @@
 """Quality-only routing curves of a score and bootstrap intervals, for the pairs benchmark.
 
 A scorer's quality-only curve (:func:`~langchain_netgpt.recorded.curves.ranking_curve`, shared
-with the training code and re-exported here) ranks the test steps by score and sends the ``k``
+with the training code) ranks the test steps by score and sends the ``k``
 lowest to the cloud, for every ``k`` (no network, no queue): PGR against the cloud share, as
 RouteLLM's evaluation does with its threshold sweep. APGR is its area (trapezoids through every
 point, the same number :func:`~langchain_netgpt.recorded.curves.apgr` gives for those points),
@@ -13,10 +13,13 @@ the seeds' values averaged.
 Example:
     .. code-block:: python
 
-        from langchain_netgpt.bench.pair_metrics import ranking_curve
+        from langchain_netgpt.bench.pair_metrics import bootstrap_apgr
 
-        curve = ranking_curve([0.9, 0.1], edge_quality=[1.0, 0.0], cloud_quality=[1.0, 1.0])
-        assert curve["apgr"] == 0.75 and curve["cpt80"] == 0.4
+        steps = {"ids": ["a", "b"], "edge": [1.0, 0.0], "cloud": [1.0, 1.0],
+                 "scores": {"score": [0.9, 0.1]}}  # fmt: skip
+        result = bootstrap_apgr([steps], ["score"], resamples=50, seed=0)
+        low, high = result["apgr"]["score"]
+        assert 0.5 <= low <= high <= 1.0
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt.recorded.curves import ranking_curve, ranking_order
+from langchain_netgpt.recorded.curves import ranking_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "bootstrap_apgr",
     "cluster_bootstrap_mean",
-    "ranking_curve",
-    "ranking_order",
 ]
 
 

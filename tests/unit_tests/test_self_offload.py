@@ -169,7 +169,7 @@ def test_router_data_marks_escalated_steps() -> None:
 
 
 def _toy_recordings(tmp_path: Any, escalate: set[int]) -> tuple[Any, Any, Any]:
-    from langchain_netgpt.bench.record import EdgeOutcome, OutcomesHeader
+    from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome, OutcomesHeader
 
     add = {
         "name": "math.add",
