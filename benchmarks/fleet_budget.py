@@ -35,7 +35,8 @@ from langchain_netgpt.tracing import TraceStore
 
 _WORKER = r"""
 import json, sys
-from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState, RandomPolicy, TraceStore
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState, TraceStore
+from langchain_netgpt.routing import RandomPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 
 config = json.loads(sys.argv[1])

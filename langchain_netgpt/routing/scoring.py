@@ -60,7 +60,7 @@ class HeuristicScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import HeuristicScorer, RequestFeatures
+            from langchain_netgpt.routing import HeuristicScorer, RequestFeatures
 
             scorer = HeuristicScorer()
             messages = [HumanMessage("Convert 3 miles to km")]
@@ -221,7 +221,7 @@ class LearnedScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import LearnedScorer, RequestFeatures
+            from langchain_netgpt.routing import LearnedScorer, RequestFeatures
 
             easy = RequestFeatures.from_messages([HumanMessage("hi")])
             hard = RequestFeatures.from_messages([HumanMessage("a, b, c and d; then e " * 20)])

@@ -15,7 +15,7 @@ Example:
     .. code-block:: python
 
         from langchain_core.messages import HumanMessage
-        from langchain_netgpt import RequestFeatures
+        from langchain_netgpt.routing import RequestFeatures
         from langchain_netgpt.routing.text_scorer import TextScorer
 
         texts = ["What is 2 + 2?", "Prove the Riemann hypothesis in full."] * 20
@@ -448,7 +448,7 @@ class CloudRelativeScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import RequestFeatures
+            from langchain_netgpt.routing import RequestFeatures
             from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
 
             texts = ["What is 2 + 2?", "Prove the Riemann hypothesis in full."] * 20

@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 from langchain_core.tools import tool
 
-from langchain_netgpt import (
-    AlwaysEdge,
-    CloudBudget,
-    NetGPTRouter,
-    NetworkState,
-    escalation_message,
-    escalation_reason,
-)
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState
 from langchain_netgpt.export.grpo import grpo_row
 from langchain_netgpt.learn.rewards import EscalationAwareReward
+from langchain_netgpt.routing import AlwaysEdge, escalation_message, escalation_reason
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, CircuitState
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace

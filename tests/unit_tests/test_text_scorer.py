@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import LearnedScorer, RequestFeatures
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing import LearnedScorer, RequestFeatures
 from langchain_netgpt.routing.scoring import load_scorer
 from langchain_netgpt.routing.text_embedding import (
     EmbeddingCache,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import AlwaysCloud, CloudBudget, NetGPTRouter
+from langchain_netgpt import CloudBudget, NetGPTRouter
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.routing.budget import SpendCap, budget_scope
 from langchain_netgpt.routing.reliability import (
     CircuitBreaker,
