@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.testing.postgres import TemporaryPostgres
+from langchain_netgpt.testing.postgres_server import TemporaryPostgres
 from langchain_netgpt.tracing import TraceStore
 
 _WORKER = r"""

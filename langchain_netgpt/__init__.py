@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from langchain_netgpt._lazy import lazy_getattr
 from langchain_netgpt.errors import NetGPTError, RoutingError
 from langchain_netgpt.router import NetGPTRouter
 from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
@@ -122,18 +123,14 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    from importlib import import_module
+_lazy_getattr = lazy_getattr(__name__, {**_LAZY, **_MOVED})
 
-    module = _LAZY.get(name)
-    if module is not None:
-        return getattr(import_module(module), name)
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_netgpt' has no attribute {name!r}")
-    warnings.warn(
-        f"langchain_netgpt.{name} moved out of the top level: import it from {module}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(import_module(module), name)
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"langchain_netgpt.{name} moved out of the top level: import it from {_MOVED[name]}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return _lazy_getattr(name)

@@ -4,23 +4,5 @@
 :mod:`~langchain_netgpt.bench.report`) or a recorded model pair
 (:mod:`~langchain_netgpt.bench.pair_bench`); the recorded data they read (BFCL tasks and their
 checker, edge and pair outcomes) lives in :mod:`langchain_netgpt.recorded`, which the training
-code shares. The BFCL names stay importable from here.
+code shares.
 """
-
-from langchain_netgpt.recorded.bfcl_tasks import (
-    BfclTask,
-    CallCheck,
-    bfcl_schema_to_json_schema,
-    check_calls,
-    load_bfcl,
-    sanitize_tool_name,
-)
-
-__all__ = [
-    "BfclTask",
-    "CallCheck",
-    "bfcl_schema_to_json_schema",
-    "check_calls",
-    "load_bfcl",
-    "sanitize_tool_name",
-]

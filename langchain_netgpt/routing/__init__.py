@@ -19,8 +19,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from langchain_netgpt._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
@@ -129,8 +130,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_netgpt.routing' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"langchain_netgpt.routing.{module}"), name)
+__getattr__ = lazy_getattr(
+    __name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()}
+)
