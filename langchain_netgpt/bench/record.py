@@ -129,49 +129,61 @@ def record_edge_outcomes(
             **(settings or {}),
         },
     )
-    done: set[str] = set()
-    if path.is_file() and path.stat().st_size > 0:
-        existing = load_edge_outcomes(path)
-        if (existing.header.model, existing.header.settings) != (header.model, header.settings):
-            raise BenchmarkDataError(
-                f"{path} was recorded with model {existing.header.model!r} and settings "
-                f"{existing.header.settings}, not {header.model!r} / {header.settings}; "
-                "delete it or record into another file",
-                path=str(path),
-            )
-        done = set(existing.rows)
-        _truncate_partial_last_line(path)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            handle.write(header.model_dump_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    done = _open_outcomes_file(path, header)
     todo = [task for task in tasks if task.id not in done]
     with path.open("a", encoding="utf-8") as handle:
         for index, task in enumerate(todo, start=1):
             bound = model.bind_tools(
                 task.tools, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls
             )
-            started = time.perf_counter()
-            try:
-                message = bound.invoke(task.messages)
-            except Exception as exc:  # recorded, so a replay knows the edge failed here
-                outcome = EdgeOutcome(
-                    id=task.id,
-                    category=task.category,
-                    latency_s=time.perf_counter() - started,
-                    reason="edge raised",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            else:
-                outcome = _outcome(task, message, time.perf_counter() - started)
+            outcome = _run_task(bound, task)
             handle.write(outcome.model_dump_json() + "\n")
             handle.flush()
             if on_row is not None:
                 on_row(outcome, index, len(todo))
         os.fsync(handle.fileno())
     return load_edge_outcomes(path)
+
+
+def _open_outcomes_file(path: Path, header: OutcomesHeader) -> set[str]:
+    """Start ``path`` with ``header``, or resume it: the task ids it already holds.
+
+    Raises:
+        BenchmarkDataError: ``path`` was recorded with another model or other settings.
+    """
+    if not (path.is_file() and path.stat().st_size > 0):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(header.model_dump_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return set()
+    existing = load_edge_outcomes(path)
+    if (existing.header.model, existing.header.settings) != (header.model, header.settings):
+        raise BenchmarkDataError(
+            f"{path} was recorded with model {existing.header.model!r} and settings "
+            f"{existing.header.settings}, not {header.model!r} / {header.settings}; "
+            "delete it or record into another file",
+            path=str(path),
+        )
+    _truncate_partial_last_line(path)
+    return set(existing.rows)
+
+
+def _run_task(bound: Any, task: BfclTask) -> EdgeOutcome:
+    """What the bound model does on ``task``; an exception is recorded, not raised."""
+    started = time.perf_counter()
+    try:
+        message = bound.invoke(task.messages)
+    except Exception as exc:  # recorded, so a replay knows the edge failed here
+        return EdgeOutcome(
+            id=task.id,
+            category=task.category,
+            latency_s=time.perf_counter() - started,
+            reason="edge raised",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return _outcome(task, message, time.perf_counter() - started)
 
 
 BUNDLED_RECORDING_SETTINGS: dict[str, Any] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import langchain_netgpt.bench as bench
+import langchain_netgpt.recorded.bfcl_tasks as bench
 from langchain_netgpt.errors import BenchmarkDataError, ConfigurationError
 from langchain_netgpt.recorded import (
     BfclTask,
