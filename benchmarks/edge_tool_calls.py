@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.bench import check_calls, load_bfcl
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.recorded import check_calls, load_bfcl
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "bfcl"

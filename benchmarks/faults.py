@@ -29,8 +29,9 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.testing.faults import EdgeFault, FaultMode, FaultProxy, faulty_edge

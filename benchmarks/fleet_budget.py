@@ -30,12 +30,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.testing.postgres import TemporaryPostgres
+from langchain_netgpt.testing.postgres_server import TemporaryPostgres
 from langchain_netgpt.tracing import TraceStore
 
 _WORKER = r"""
 import json, sys
-from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState, RandomPolicy, TraceStore
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState, TraceStore
+from langchain_netgpt.routing import RandomPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 
 config = json.loads(sys.argv[1])

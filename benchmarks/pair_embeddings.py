@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from langchain_netgpt.bench.pairs import load_pairs, pair_text
+from langchain_netgpt.recorded.pair_outcomes import load_pairs, pair_text
 from langchain_netgpt.routing.text_embedding import EmbeddingCache, MiniLMEmbedder
 
 

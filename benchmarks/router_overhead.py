@@ -26,14 +26,9 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from langchain_netgpt import (
-    HeuristicScorer,
-    NetGPTPolicy,
-    NetGPTRouter,
-    NetworkMonitor,
-    RequestFeatures,
-)
-from langchain_netgpt.bench import BfclTask, load_bfcl
+from langchain_netgpt import NetGPTPolicy, NetGPTRouter, NetworkMonitor
+from langchain_netgpt.recorded import BfclTask, load_bfcl
+from langchain_netgpt.routing import HeuristicScorer, RequestFeatures
 from langchain_netgpt.routing.features import ToolsSummary
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

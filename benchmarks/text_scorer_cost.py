@@ -16,8 +16,8 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import LearnedScorer
-from langchain_netgpt.bench.pairs import load_pairs, pair_features, pair_text
+from langchain_netgpt.recorded.pair_outcomes import load_pairs, pair_features, pair_text
+from langchain_netgpt.routing import LearnedScorer
 from langchain_netgpt.routing.text_embedding import EmbeddingCache
 from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
 

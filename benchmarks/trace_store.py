@@ -33,7 +33,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from langchain_netgpt import JsonlTraceSink, NetworkState, RouteTrace, TraceStore
-from langchain_netgpt.testing.postgres import TemporaryPostgres
+from langchain_netgpt.testing.postgres_server import TemporaryPostgres
 from langchain_netgpt.tracing import read_jsonl_traces
 
 WEATHER = {

@@ -8,6 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "BenchmarkDataError",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "CloudUnavailableError",
+    "ConfigurationError",
+    "EdgeModelError",
+    "InvalidNetworkStateError",
+    "InvalidToolCallError",
+    "MissingExtraError",
+    "NetGPTError",
+    "PrivateStepError",
+    "RoutingError",
+    "StepTimeoutError",
+    "TraceFileError",
+    "TraceFormatError",
+    "TraceStoreError",
+]
+
 
 class NetGPTError(Exception):
     """Base class of every error raised by langchain-netgpt."""

@@ -29,7 +29,10 @@ def postgres_url() -> Iterator[str]:
     if given:
         yield given
         return
-    from langchain_netgpt.testing.postgres import PostgresNotInstalledError, TemporaryPostgres
+    from langchain_netgpt.testing.postgres_server import (
+        PostgresNotInstalledError,
+        TemporaryPostgres,
+    )
 
     try:
         server = TemporaryPostgres().start()

@@ -155,7 +155,8 @@ def record_command(
         ImportError: The ``edge`` extra is missing.
         BenchmarkDataError: A file is bad or ``out`` was recorded with other settings.
     """
-    from langchain_netgpt.bench.record import EdgeOutcome, record_bundled_edge_outcomes
+    from langchain_netgpt.bench.record import record_bundled_edge_outcomes
+    from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome
 
     with _progress() as progress:
         bar = progress.add_task("recording edge outcomes", total=None)

@@ -43,8 +43,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.bench.bfcl import load_bfcl
-from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import (
     BenchConfig,
     ReplayTask,
@@ -55,6 +53,8 @@ from langchain_netgpt.bench.replay import (
     split_tasks,
 )
 from langchain_netgpt.bench.workload import ArrivalProcess, BurstyArrivals, PoissonArrivals
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 from langchain_netgpt.routing.latency import DEFAULT_CLOUD, DEFAULT_EDGE, LatencyModel, SideProfile
 from langchain_netgpt.routing.network import TraceForecast
 from langchain_netgpt.routing.policy import NetGPTPolicy

@@ -35,7 +35,7 @@ from langchain_netgpt.bench.pair_peers import (
     RandomPeer,
     SWRankingPeer,
 )
-from langchain_netgpt.bench.replay import stable_seed
+from langchain_netgpt.recorded.splits import stable_seed
 from langchain_netgpt.routing.scoring import LearnedScorer
 from langchain_netgpt.routing.text_embedding import EmbeddingCache, TextEmbedder
 from langchain_netgpt.routing.text_scorer import CloudRelativeScorer

@@ -1,10 +1,11 @@
 """Quality-only routing curves of a score and bootstrap intervals, for the pairs benchmark.
 
-A scorer's quality-only curve ranks the test steps by score and sends the ``k`` lowest to the
-cloud, for every ``k`` (no network, no queue): PGR against the cloud share, as RouteLLM's
-evaluation does with its threshold sweep. APGR is its area (trapezoids through every point, the
-same number :func:`~langchain_netgpt.bench.metrics.apgr` gives for those points), CPT(x) the
-smallest share reaching PGR ``x`` (:func:`~langchain_netgpt.bench.metrics.cost_to_reach`).
+A scorer's quality-only curve (:func:`~langchain_netgpt.recorded.curves.ranking_curve`, shared
+with the training code) ranks the test steps by score and sends the ``k``
+lowest to the cloud, for every ``k`` (no network, no queue): PGR against the cloud share, as
+RouteLLM's evaluation does with its threshold sweep. APGR is its area (trapezoids through every
+point, the same number :func:`~langchain_netgpt.recorded.curves.apgr` gives for those points),
+CPT(x) the smallest share reaching PGR ``x``.
 Intervals are percentile bootstraps over test steps (resampled with replacement, both routers
 of a difference on the same resample); over several seeds each seed is resampled on its own and
 the seeds' values averaged.
@@ -12,10 +13,13 @@ the seeds' values averaged.
 Example:
     .. code-block:: python
 
-        from langchain_netgpt.bench.pair_metrics import ranking_curve
+        from langchain_netgpt.bench.pair_metrics import bootstrap_apgr
 
-        curve = ranking_curve([0.9, 0.1], edge_quality=[1.0, 0.0], cloud_quality=[1.0, 1.0])
-        assert curve["apgr"] == 0.75 and curve["cpt80"] == 0.4
+        steps = {"ids": ["a", "b"], "edge": [1.0, 0.0], "cloud": [1.0, 1.0],
+                 "scores": {"score": [0.9, 0.1]}}  # fmt: skip
+        result = bootstrap_apgr([steps], ["score"], resamples=50, seed=0)
+        low, high = result["apgr"]["score"]
+        assert 0.5 <= low <= high <= 1.0
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt.bench.metrics import apgr, cost_to_reach
+from langchain_netgpt.recorded.curves import ranking_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,48 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "bootstrap_apgr",
     "cluster_bootstrap_mean",
-    "ranking_curve",
-    "ranking_order",
 ]
-
-
-def ranking_order(scores: Sequence[float], ids: Sequence[str] | None = None) -> list[int]:
-    """Indices from the lowest score (first to the cloud) up; ties broken by id, then index."""
-    keys = ids if ids is not None else [""] * len(scores)
-    return sorted(range(len(scores)), key=lambda i: (scores[i], keys[i], i))
-
-
-def ranking_curve(
-    scores: Sequence[float],
-    *,
-    edge_quality: Sequence[float],
-    cloud_quality: Sequence[float],
-    ids: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """APGR, CPT(50%), CPT(80%) and the points of a score's quality-only curve.
-
-    Raises:
-        ValueError: Lengths differ, or the cloud is not better than the edge on these steps.
-    """
-    n = len(scores)
-    if not (len(edge_quality) == len(cloud_quality) == n) or n == 0:
-        raise ValueError(
-            f"{n} scores, {len(edge_quality)} edge and {len(cloud_quality)} cloud rows"
-        )
-    gap = (sum(cloud_quality) - sum(edge_quality)) / n
-    if gap <= 0:
-        raise ValueError("the cloud is not better than the edge on these steps: PGR is undefined")
-    points = [(0.0, 0.0)]
-    gained = 0.0
-    for k, i in enumerate(ranking_order(scores, ids), start=1):
-        gained += cloud_quality[i] - edge_quality[i]
-        points.append((k / n, gained / n / gap))
-    return {
-        "apgr": apgr(points),
-        "cpt50": cost_to_reach(points, 0.5),
-        "cpt80": cost_to_reach(points, 0.8),
-        "points": points,
-    }
 
 
 def _apgr_matrix(order: Any, gains: Any, weights: Any) -> NDArray[np.float64]:

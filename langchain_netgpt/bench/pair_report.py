@@ -34,10 +34,10 @@ from langchain_netgpt.bench.pair_bench import (
     threshold_policy,
 )
 from langchain_netgpt.bench.pair_fit import SCORERS, fit_seed
-from langchain_netgpt.bench.pair_metrics import ranking_curve
-from langchain_netgpt.bench.pairs import load_pairs
 from langchain_netgpt.bench.replay import Scenario, pair_traces
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.curves import ranking_curve
+from langchain_netgpt.recorded.pair_outcomes import load_pairs
 from langchain_netgpt.routing.latency import LatencyModel
 from langchain_netgpt.routing.text_embedding import EmbeddingCache, TextEmbedder, make_embedder
 

@@ -17,7 +17,7 @@ from typing import Any
 from langchain_netgpt.bench.pair_bench import DEFAULT_VALUE_REASON, PairBenchConfig, ReplayArrays
 from langchain_netgpt.bench.pair_fit import OURS, PEERS, SCORERS
 from langchain_netgpt.bench.pair_metrics import bootstrap_apgr, cluster_bootstrap_mean
-from langchain_netgpt.bench.pairs import PairRow, outcome_summary
+from langchain_netgpt.recorded.pair_outcomes import PairRow, outcome_summary
 
 __all__ = ["CRITERIA", "summarise"]
 

@@ -1,9 +1,10 @@
 """``netgpt train-router --pairs``: fit the text-aware scorer on pair outcomes, check it, save it.
 
-The rows of pair-outcome files (:mod:`~langchain_netgpt.bench.pairs`) are split by id (seeded,
-stratified by category); a :class:`~langchain_netgpt.routing.text_scorer.CloudRelativeScorer`
-is fitted on the training split and scored on the held-out split (APGR and CPT of its routing
-curve, and of the edge head alone), and the fitted scorer is written as JSON. Load it with
+The rows of pair-outcome files (:mod:`~langchain_netgpt.recorded.pair_outcomes`) are split by id
+(seeded, stratified by category, as the pairs benchmark splits them); a
+:class:`~langchain_netgpt.routing.text_scorer.CloudRelativeScorer` is fitted on the training split
+and scored on the held-out split (APGR and CPT of its routing curve, and of the edge head alone),
+and the fitted scorer is written as JSON. Load it with
 :func:`~langchain_netgpt.routing.scoring.load_scorer` and pass it as ``NetGPTRouter(scorer=...)``
 with ``NetGPTPolicy(cloud_quality=scorer.cloud_mean)``.
 
@@ -21,9 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["TextScorerFit", "train_text_scorer", "train_text_scorer_command"]
+if TYPE_CHECKING:
+    from langchain_netgpt.recorded.pair_outcomes import PairRow
+    from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
+
+__all__ = ["TextScorerFit", "train_text_scorer"]
 
 
 @dataclass(frozen=True)
@@ -75,63 +80,37 @@ def train_text_scorer(
         BenchmarkDataError: A pair file is malformed.
         ImportError: scikit-learn or an embedder's packages are missing.
     """
-    from langchain_netgpt.bench.pair_bench import PairTask, SideTokens, split_pairs
-    from langchain_netgpt.bench.pair_metrics import ranking_curve
-    from langchain_netgpt.bench.pairs import load_pairs, pair_features, pair_text
-    from langchain_netgpt.routing.text_embedding import EmbeddingCache
-    from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
+    from langchain_netgpt.recorded.pair_outcomes import load_pairs
+    from langchain_netgpt.recorded.splits import split_by_category
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
     rows = [r for f in pairs for r in load_pairs(f, drop_contaminated=drop_contaminated)]
     if len({r.id for r in rows}) != len(rows):
         raise ValueError("a row id appears twice across the pair files")
-    none = SideTokens(0, (), None)
-    tasks = [
-        PairTask(r, pair_features(r), pair_text(r), r.edge.quality, r.cloud.quality, none, none, ())
-        for r in rows
-    ]
-    train, test = split_pairs(tasks, test_fraction=test_fraction, seed=seed)
+    train, test = split_by_category(
+        rows,
+        id_of=lambda r: r.id,
+        category_of=lambda r: r.category,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    train.sort(key=lambda r: r.id)
     if len(train) < 20 or len(test) < 10:
         raise ValueError(
             f"{len(rows)} rows split {len(train)}/{len(test)}: need >= 20 training and >= 10 "
             "held-out rows"
         )
-    cache_file = Path(embedding_cache) if embedding_cache is not None else None
-    cache = EmbeddingCache.load(cache_file) if cache_file and cache_file.is_file() else None
-    cache = cache or EmbeddingCache()
-    minilm_before = cache.count("minilm")
-    scorer = CloudRelativeScorer.fit(
-        [t.text for t in train],
-        [t.features for t in train],
-        [t.edge_quality for t in train],
-        [t.cloud_quality for t in train],
-        embedders=list(embedders),
-        cache=cache,
-        trained_on={
-            "pairs": [str(p) for p in pairs],
-            "rows": len(train),
-            "seed": seed,
-            "test_fraction": test_fraction,
-            "drop_contaminated": drop_contaminated,
-        },
-    )
-    texts, features = [t.text for t in test], [t.features for t in test]
-    edge_q, cloud_q, ids = (
-        [t.edge_quality for t in test],
-        [t.cloud_quality for t in test],
-        [t.id for t in test],
-    )
-    held_out: dict[str, dict[str, float]] = {}
-    for name, scores in (
-        ("text", scorer.score_many(texts, features)),
-        ("text-edge", scorer.edge.score_many(texts, features)),
-    ):
-        curve = ranking_curve(scores, edge_quality=edge_q, cloud_quality=cloud_q, ids=ids)
-        held_out[name] = {k: float(v) for k, v in curve.items() if k != "points"}
+    trained_on = {
+        "pairs": [str(p) for p in pairs],
+        "rows": len(train),
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "drop_contaminated": drop_contaminated,
+    }
+    scorer = _fit(train, embedders, embedding_cache, trained_on)
+    held_out = _held_out(scorer, test)
     scorer.save(out)
-    if cache_file is not None and cache.count("minilm") > minilm_before:
-        cache.save(cache_file, embedders=["minilm"])
     notes = [
         f"use it with NetGPTPolicy(cloud_quality={scorer.cloud_mean:.3f}): the scorer's output "
         "is the edge's quality relative to that mean"
@@ -139,51 +118,49 @@ def train_text_scorer(
     return TextScorerFit(scorer, held_out, len(train), len(test), notes)
 
 
-def train_text_scorer_command(
-    pairs: Sequence[Path],
-    out: Path,
-    embedders: Sequence[str] | None,
-    seed: int,
-    test_fraction: float,
-) -> TextScorerFit:
-    """``netgpt train-router --pairs``: check the options, fit, print the held-out curves.
+def _fit(
+    train: Sequence[PairRow],
+    embedders: Sequence[str],
+    embedding_cache: str | Path | None,
+    trained_on: dict[str, Any],
+) -> CloudRelativeScorer:
+    """Fit the scorer on ``train``, through the embedding cache (saved when it grew)."""
+    from langchain_netgpt.recorded.pair_outcomes import pair_features, pair_text
+    from langchain_netgpt.routing.text_embedding import EmbeddingCache
+    from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
 
-    Raises:
-        ValueError: A file is missing or an option is bad (one line; exit code 2).
-        BenchmarkDataError: A pair file is malformed.
-        ImportError: scikit-learn or an embedder's packages are missing.
-    """
-    from rich.console import Console
-
-    from langchain_netgpt.routing.text_embedding import EMBEDDER_NAMES
-
-    for path in pairs:
-        if not path.is_file():
-            raise ValueError(f"file not found: {path}")
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder, not a file")
-    for name in embedders or []:
-        if name not in EMBEDDER_NAMES:
-            raise ValueError(
-                f"--text-embedder must be one of {', '.join(EMBEDDER_NAMES)}, got {name!r}"
-            )
-    fit = train_text_scorer(
-        pairs,
-        out,
-        embedders=list(embedders or ["minilm", "hashed"]),
-        seed=seed,
-        test_fraction=test_fraction,
+    cache_file = Path(embedding_cache) if embedding_cache is not None else None
+    cache = EmbeddingCache.load(cache_file) if cache_file and cache_file.is_file() else None
+    cache = cache or EmbeddingCache()
+    minilm_before = cache.count("minilm")
+    scorer = CloudRelativeScorer.fit(
+        [pair_text(r) for r in train],
+        [pair_features(r) for r in train],
+        [r.edge.quality for r in train],
+        [r.cloud.quality for r in train],
+        embedders=list(embedders),
+        cache=cache,
+        trained_on=trained_on,
     )
-    console = Console()
-    console.print(f"held-out routing curves ({fit.n_test} rows; trained on {fit.n_train}):")
-    for name, curve in fit.held_out.items():
-        console.print(
-            f"  {name}: APGR {curve['apgr']:.3f}, CPT(50%) {curve['cpt50']:.3f}, "
-            f"CPT(80%) {curve['cpt80']:.3f}"
+    if cache_file is not None and cache.count("minilm") > minilm_before:
+        cache.save(cache_file, embedders=["minilm"])
+    return scorer
+
+
+def _held_out(scorer: CloudRelativeScorer, test: Sequence[PairRow]) -> dict[str, dict[str, float]]:
+    """APGR and CPTs of the scorer's (and its edge head's) quality-only curve on ``test``."""
+    from langchain_netgpt.recorded.curves import ranking_curve
+    from langchain_netgpt.recorded.pair_outcomes import pair_features, pair_text
+
+    texts, features = [pair_text(r) for r in test], [pair_features(r) for r in test]
+    edge_q, cloud_q = [r.edge.quality for r in test], [r.cloud.quality for r in test]
+    held_out: dict[str, dict[str, float]] = {}
+    for name, scores in (
+        ("text", scorer.score_many(texts, features)),
+        ("text-edge", scorer.edge.score_many(texts, features)),
+    ):
+        curve = ranking_curve(
+            scores, edge_quality=edge_q, cloud_quality=cloud_q, ids=[r.id for r in test]
         )
-    for note in fit.notes:
-        console.print(f"note: {note}")
-    console.print(
-        f"scorer written to {out} (load with langchain_netgpt.routing.scoring.load_scorer)"
-    )
-    return fit
+        held_out[name] = {k: float(v) for k, v in curve.items() if k != "points"}
+    return held_out

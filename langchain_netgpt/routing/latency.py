@@ -114,7 +114,8 @@ class LatencyModel(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import LatencyModel, NetworkState, RequestFeatures
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.routing import LatencyModel, RequestFeatures
 
             model = LatencyModel()
             features = RequestFeatures.from_messages([HumanMessage("weather in Paris?")])

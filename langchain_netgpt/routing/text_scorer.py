@@ -15,7 +15,7 @@ Example:
     .. code-block:: python
 
         from langchain_core.messages import HumanMessage
-        from langchain_netgpt import RequestFeatures
+        from langchain_netgpt.routing import RequestFeatures
         from langchain_netgpt.routing.text_scorer import TextScorer
 
         texts = ["What is 2 + 2?", "Prove the Riemann hypothesis in full."] * 20
@@ -40,7 +40,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
-from langchain_netgpt.routing.scoring import _interpolate, _isotonic_knots, read_scorer_json
+from langchain_netgpt.routing.graded_logistic import GradedLogistic
+from langchain_netgpt.routing.scoring import (
+    _interpolate,
+    _isotonic_knots,
+    read_scorer_json,
+    write_scorer_json,
+)
 from langchain_netgpt.routing.text_embedding import (
     EMBEDDER_NAMES,
     EmbeddingCache,
@@ -243,11 +249,7 @@ class TextScorer(BaseModel):
         import numpy
 
         blocks = [self._cache.embed(self._embedder(n), texts) for n in self.embedders]
-        dense = numpy.asarray(
-            [(*text_statistics(t), *f.vector()) for t, f in zip(texts, features, strict=True)],
-            dtype=float,
-        )
-        return numpy.hstack(blocks).astype(float), dense
+        return numpy.hstack(blocks).astype(float), _dense_columns(texts, features)
 
     def raw_scores(
         self, texts: Sequence[str], features: Sequence[RequestFeatures]
@@ -318,24 +320,10 @@ class TextScorer(BaseModel):
         """
         import numpy
 
-        try:
-            from sklearn.linear_model import LogisticRegression
-        except ImportError as exc:
-            raise ImportError(
-                "fitting a TextScorer needs scikit-learn: pip install 'langchain-netgpt[bench]'"
-            ) from exc
+        fit = GradedLogistic()  # needs scikit-learn: checked first
         n = len(texts)
         y = numpy.asarray([float(v) for v in labels])
-        if len(features) != n or len(y) != n:
-            raise ValueError(f"{n} texts, {len(features)} feature rows and {len(y)} labels")
-        if folds < 2 or n < 2 * folds:
-            raise ValueError(f"fitting needs at least {2 * folds} rows ({folds} folds), got {n}")
-        if numpy.any((y < 0) | (y > 1)) or not numpy.all(numpy.isfinite(y)):
-            raise ValueError("labels must lie in [0, 1]")
-        if float(y.min()) == float(y.max()):
-            raise ValueError("labels are all equal: nothing to learn a ranking from")
-        if not l2_grid or any(not (v > 0 and math.isfinite(v)) for v in l2_grid):
-            raise ValueError(f"l2_grid must hold finite values > 0, got {list(l2_grid)}")
+        _check_fit_inputs(n, len(features), y, folds, l2_grid)
         instances = [
             e if not isinstance(e, str) else make_embedder(e, hashed_features=hashed_features)
             for e in embedders
@@ -345,38 +333,9 @@ class TextScorer(BaseModel):
                 hashed_features = e.dimension
         shared = cache if cache is not None else EmbeddingCache()
         text = numpy.hstack([shared.embed(e, texts) for e in instances]).astype(float)
-        dense = numpy.asarray(
-            [(*text_statistics(t), *f.vector()) for t, f in zip(texts, features, strict=True)],
-            dtype=float,
-        )
-        means = dense.mean(axis=0)
-        scales = dense.std(axis=0)
-        scales[scales < 1e-9] = 1.0
-        design = numpy.hstack([text, (dense - means) / scales])
-
-        def fit_rows(index: Any, l2: float) -> Any:
-            rows = numpy.concatenate([design[index], design[index]])
-            target = numpy.concatenate([numpy.ones(len(index)), numpy.zeros(len(index))])
-            weight = numpy.concatenate([y[index], 1.0 - y[index]])
-            keep = weight > 0
-            model = LogisticRegression(C=1.0 / l2, max_iter=5000, tol=1e-6)
-            model.fit(rows[keep], target[keep], sample_weight=weight[keep])
-            return model
-
-        fold_of = numpy.arange(n) % folds
-        best: tuple[float, float, Any] | None = None
-        for l2 in l2_grid:
-            oof = numpy.zeros(n)
-            for k in range(folds):
-                model = fit_rows(numpy.flatnonzero(fold_of != k), l2)
-                oof[fold_of == k] = model.predict_proba(design[fold_of == k])[:, 1]
-            p = numpy.clip(oof, 1e-6, 1 - 1e-6)
-            loss = float(-numpy.mean(y * numpy.log(p) + (1 - y) * numpy.log(1 - p)))
-            if best is None or loss < best[0] - 1e-12:
-                best = (loss, l2, oof)
-        assert best is not None
-        _, l2, oof = best
-        final = fit_rows(numpy.arange(n), l2)
+        design, means, scales = _fit_design(text, texts, features)
+        l2, oof = fit.choose_l2(design, y, l2_grid, folds)
+        final = fit.rows(design, y, numpy.arange(n), l2)
         coef = final.coef_[0]
         knots = _isotonic_knots(
             [float(v) for v in oof],
@@ -401,10 +360,7 @@ class TextScorer(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write the scorer as JSON (atomically: a temp file then a rename)."""
-        target = Path(path)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(), encoding="utf-8")
-        tmp.replace(target)
+        write_scorer_json(path, self.model_dump_json())
 
     @classmethod
     def load(cls, path: str | Path) -> TextScorer:
@@ -448,7 +404,7 @@ class CloudRelativeScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import RequestFeatures
+            from langchain_netgpt.routing import RequestFeatures
             from langchain_netgpt.routing.text_scorer import CloudRelativeScorer
 
             texts = ["What is 2 + 2?", "Prove the Riemann hypothesis in full."] * 20
@@ -528,10 +484,7 @@ class CloudRelativeScorer(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write the scorer as JSON (atomically)."""
-        target = Path(path)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(), encoding="utf-8")
-        tmp.replace(target)
+        write_scorer_json(path, self.model_dump_json())
 
 
 def load_text_scorer(path: str | Path) -> TextScorer | CloudRelativeScorer:
@@ -553,3 +506,44 @@ def load_text_scorer(path: str | Path) -> TextScorer | CloudRelativeScorer:
         field="kind",
         value=kind,
     )
+
+
+def _dense_columns(texts: Sequence[str], features: Sequence[RequestFeatures]) -> Any:
+    """The dense columns of steps: their text statistics, then their request features."""
+    import numpy
+
+    return numpy.asarray(
+        [(*text_statistics(t), *f.vector()) for t, f in zip(texts, features, strict=True)],
+        dtype=float,
+    )
+
+
+def _fit_design(
+    text: Any, texts: Sequence[str], features: Sequence[RequestFeatures]
+) -> tuple[Any, Any, Any]:
+    """The design matrix (text columns, then standardised dense ones), dense means, scales."""
+    import numpy
+
+    dense = _dense_columns(texts, features)
+    means = dense.mean(axis=0)
+    scales = dense.std(axis=0)
+    scales[scales < 1e-9] = 1.0
+    return numpy.hstack([text, (dense - means) / scales]), means, scales
+
+
+def _check_fit_inputs(
+    n: int, n_features: int, y: Any, folds: int, l2_grid: Sequence[float]
+) -> None:
+    """Raise ``ValueError`` naming what is wrong with :meth:`TextScorer.fit`'s inputs."""
+    import numpy
+
+    if n_features != n or len(y) != n:
+        raise ValueError(f"{n} texts, {n_features} feature rows and {len(y)} labels")
+    if folds < 2 or n < 2 * folds:
+        raise ValueError(f"fitting needs at least {2 * folds} rows ({folds} folds), got {n}")
+    if numpy.any((y < 0) | (y > 1)) or not numpy.all(numpy.isfinite(y)):
+        raise ValueError("labels must lie in [0, 1]")
+    if float(y.min()) == float(y.max()):
+        raise ValueError("labels are all equal: nothing to learn a ranking from")
+    if not l2_grid or any(not (v > 0 and math.isfinite(v)) for v in l2_grid):
+        raise ValueError(f"l2_grid must hold finite values > 0, got {list(l2_grid)}")

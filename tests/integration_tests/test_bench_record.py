@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from langchain_netgpt.bench.record import BUNDLED_RECORDING_SETTINGS, load_edge_outcomes
+from langchain_netgpt.bench.record import BUNDLED_RECORDING_SETTINGS
 from langchain_netgpt.cli import app
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

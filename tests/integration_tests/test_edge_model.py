@@ -7,8 +7,8 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from langchain_netgpt.bench import check_calls, load_bfcl
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.recorded import check_calls, load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from langchain_netgpt.bench import load_bfcl
 from langchain_netgpt.cli import app
 from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache
 from langchain_netgpt.errors import EdgeModelError
 from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
 from langchain_netgpt.learn.edge_data import rows_from_bfcl
+from langchain_netgpt.recorded import load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

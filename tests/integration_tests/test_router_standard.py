@@ -16,9 +16,10 @@ from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pydantic import SecretStr
 
-from langchain_netgpt import NetGPTRouter, NetworkState, RandomPolicy
+from langchain_netgpt import NetGPTRouter, NetworkState
 from langchain_netgpt.cloud import LOCAL_API_KEY, LocalServer, WanProfile
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.routing import RandomPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor
 from tests.integration_tests._capabilities import TextToolCallingCapabilities
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import NetGPTPolicy, NetworkState, RequestFeatures
-from langchain_netgpt.bench.pairs import load_pairs, pair_features, pair_text
+from langchain_netgpt import NetGPTPolicy, NetworkState
+from langchain_netgpt.recorded.pair_outcomes import load_pairs, pair_features, pair_text
+from langchain_netgpt.routing import RequestFeatures
 from langchain_netgpt.routing.text_embedding import EmbeddingCache, MiniLMEmbedder
 from langchain_netgpt.routing.text_scorer import CloudRelativeScorer, load_text_scorer
 

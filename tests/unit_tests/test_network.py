@@ -5,12 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import (
-    InvalidNetworkStateError,
-    NetworkMonitor,
-    NetworkState,
-    TraceFormatError,
-)
+from langchain_netgpt import NetworkMonitor, NetworkState
+from langchain_netgpt.errors import InvalidNetworkStateError, TraceFormatError
 from langchain_netgpt.routing.network import LinkTrace
 from tests.conftest import TRACES
 

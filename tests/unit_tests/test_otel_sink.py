@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 
-from langchain_netgpt import AlwaysCloud, AlwaysEdge, CloudBudget, NetGPTRouter, NetworkState
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

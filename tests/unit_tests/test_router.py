@@ -13,8 +13,6 @@ from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from langchain_netgpt import (
-    AlwaysCloud,
-    AlwaysEdge,
     CloudBudget,
     JsonlTraceSink,
     NetGPTPolicy,
@@ -23,6 +21,7 @@ from langchain_netgpt import (
     NetworkState,
     RoutingError,
 )
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.testing import (
     ConstantScorer,
     FixedNetworkMonitor,

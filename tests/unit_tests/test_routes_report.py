@@ -10,8 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from langchain_netgpt import (
-    AlwaysCloud,
-    AlwaysEdge,
     CloudBudget,
     JsonlTraceSink,
     NetGPTPolicy,
@@ -22,6 +20,7 @@ from langchain_netgpt import (
 )
 from langchain_netgpt.cli import app
 from langchain_netgpt.observe import build_routes_report, plot_timeline, tau_terms
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.testing import ConstantScorer, FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import LearnedScorer, RequestFeatures
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing import LearnedScorer, RequestFeatures
 from langchain_netgpt.routing.scoring import load_scorer
 from langchain_netgpt.routing.text_embedding import (
     EmbeddingCache,
@@ -146,7 +146,7 @@ class _NoModel(MiniLMEmbedder):
 
 
 def test_minilm_scorer_fits_on_embeddings_the_real_model_computed() -> None:
-    from langchain_netgpt.bench.pairs import PairRow, pair_features, pair_text
+    from langchain_netgpt.recorded.pair_outcomes import PairRow, pair_features, pair_text
 
     rows = [PairRow.model_validate(r) for r in real_rows(120)]
     texts = [pair_text(r) for r in rows]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_netgpt import NetGPTRouter, TraceStore, TraceStoreError
+from langchain_netgpt import NetGPTRouter, TraceStore
+from langchain_netgpt.errors import TraceStoreError
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink, TraceRetention, TraceSink
 

@@ -13,11 +13,11 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from typer.testing import CliRunner
 
-from langchain_netgpt import NetworkState, RouteTrace, TraceStore, TraceStoreError
+from langchain_netgpt import NetworkState, RouteTrace, TraceStore
 from langchain_netgpt.cli import app
-from langchain_netgpt.errors import MissingExtraError
+from langchain_netgpt.errors import MissingExtraError, TraceStoreError
 from langchain_netgpt.export import read_router_data
-from langchain_netgpt.testing.postgres import _free_port
+from langchain_netgpt.testing.postgres_server import _free_port
 from langchain_netgpt.tracing.postgres import PostgresTraceStore
 
 

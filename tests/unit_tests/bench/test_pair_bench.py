@@ -14,11 +14,11 @@ from langchain_netgpt.bench.pair_bench import (
 )
 from langchain_netgpt.bench.pair_render import render_pair_markdown
 from langchain_netgpt.bench.pair_report import run_pair_benchmark
-from langchain_netgpt.bench.pairs import PairRow
 from langchain_netgpt.bench.replay import Scenario, pair_traces
 from langchain_netgpt.bench.workload import PoissonArrivals
 from langchain_netgpt.cli import app
 from langchain_netgpt.learn.policy_file import PolicyFile, load_policy_scorer
+from langchain_netgpt.recorded.pair_outcomes import PairRow
 from langchain_netgpt.routing.latency import LatencyModel
 from langchain_netgpt.routing.scoring import load_scorer
 from langchain_netgpt.routing.text_scorer import CloudRelativeScorer

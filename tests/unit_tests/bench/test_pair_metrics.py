@@ -2,12 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_netgpt.bench.metrics import apgr
-from langchain_netgpt.bench.pair_metrics import (
-    bootstrap_apgr,
-    cluster_bootstrap_mean,
-    ranking_curve,
-)
+from langchain_netgpt.bench.pair_metrics import bootstrap_apgr, cluster_bootstrap_mean
+from langchain_netgpt.recorded.curves import apgr, ranking_curve
 
 EDGE = [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0]
 CLOUD = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]

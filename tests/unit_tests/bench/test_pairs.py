@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from langchain_netgpt.bench.pair_profiles import PAIR_PROFILES, token_counter
-from langchain_netgpt.bench.pairs import PairRow, load_pairs, outcome_summary, pair_text
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.pair_outcomes import PairRow, load_pairs, outcome_summary, pair_text
 
 from .pair_fixtures import SHARED_PAIRS, graded_row, write_rows
 

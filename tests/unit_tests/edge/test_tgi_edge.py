@@ -103,7 +103,8 @@ def test_other_hosts_stay_offline(server: LocalServer) -> None:
 
 
 def test_the_router_routes_to_a_tgi_edge(server: LocalServer) -> None:
-    from langchain_netgpt import AlwaysEdge, NetGPTRouter
+    from langchain_netgpt import NetGPTRouter
+    from langchain_netgpt.routing import AlwaysEdge
     from langchain_netgpt.testing import ScriptedChatModel
 
     router = NetGPTRouter(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import AlwaysCloud, CloudBudget, NetGPTRouter
+from langchain_netgpt import CloudBudget, NetGPTRouter
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.routing.budget import SpendCap, budget_scope
 from langchain_netgpt.routing.reliability import (
     CircuitBreaker,
@@ -193,7 +194,7 @@ def test_a_shared_breaker_needs_the_side_it_guards() -> None:
 
 
 def test_an_unreachable_shared_state_raises_naming_it_without_the_password() -> None:
-    from langchain_netgpt.testing.postgres import _free_port
+    from langchain_netgpt.testing.postgres_server import _free_port
 
     url = f"postgresql://netgpt:hunter2@127.0.0.1:{_free_port()}/postgres"
     budget = CloudBudget(max_cloud_usd=1.0, shared_state=url)

@@ -77,7 +77,7 @@ class TemporaryPostgres:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.testing.postgres import TemporaryPostgres
+            from langchain_netgpt.testing.postgres_server import TemporaryPostgres
             from langchain_netgpt.tracing import TraceStore
 
             with TemporaryPostgres() as server:
