@@ -15,11 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langchain_netgpt.tracing import AttemptRecord, RouteTrace
-from langchain_netgpt.tracing.scrub import SecretScrubber
+from langchain_netgpt.tracing.scrub import scrub_trace
 
 __all__ = ["PII_KINDS", "SENSITIVE_KEY", "PrivacyMatch", "PrivacyRules", "scrub_trace"]
 
@@ -217,63 +216,3 @@ class PrivacyRules(BaseModel):
                     if detect(text):
                         return PrivacyMatch(f"pii:{kind}", i)
         return None
-
-
-def _scrub_message(message: AnyMessage, scrubber: SecretScrubber) -> AnyMessage:
-    update: dict[str, Any] = {}
-    content = scrubber.scrub(message.content)
-    if content != message.content:
-        update["content"] = content
-    for field in ("additional_kwargs", "response_metadata"):
-        value = getattr(message, field)
-        if value:
-            clean = scrubber.scrub(value)
-            if clean != value:
-                update[field] = clean
-    if isinstance(message, AIMessage) and message.tool_calls:
-        calls = [{**call, "args": scrubber.scrub(call["args"])} for call in message.tool_calls]
-        if calls != message.tool_calls:
-            update["tool_calls"] = calls
-    return message.model_copy(update=update) if update else message
-
-
-def scrub_trace(trace: RouteTrace, scrubber: SecretScrubber) -> RouteTrace:
-    """A copy of ``trace`` without credentials (the trace itself when it holds none).
-
-    Messages (text, tool-call arguments, ``additional_kwargs``, response metadata such as
-    headers), the answer, the attempts' error messages and the fallback reason are scrubbed.
-
-    Args:
-        trace: The trace of a routed step.
-        scrubber: What to remove (see :class:`~langchain_netgpt.export.SecretScrubber`).
-    """
-    update: dict[str, Any] = {}
-    messages = [_scrub_message(m, scrubber) for m in trace.messages]
-    if any(a is not b for a, b in zip(messages, trace.messages, strict=True)):
-        update["messages"] = messages
-    if trace.output is not None:
-        output = _scrub_message(trace.output, scrubber)
-        if output is not trace.output:
-            update["output"] = output
-    attempts: list[AttemptRecord] = []
-    for attempt in trace.attempts:
-        fix: dict[str, Any] = {}
-        if attempt.error:
-            error = scrubber.scrub_text(attempt.error)
-            if error != attempt.error:
-                fix["error"] = error
-        answered = getattr(attempt, "output", None)  # the attempt's answer, where recorded
-        if isinstance(answered, AIMessage):
-            clean_output = _scrub_message(answered, scrubber)
-            if clean_output is not answered:
-                fix["output"] = clean_output
-        attempts.append(attempt.model_copy(update=fix) if fix else attempt)
-    if any(a is not b for a, b in zip(attempts, trace.attempts, strict=True)):
-        update["attempts"] = attempts
-    for field in ("fallback_reason", "error"):
-        value = getattr(trace, field)
-        if value:
-            clean = scrubber.scrub_text(value)
-            if clean != value:
-                update[field] = clean
-    return trace.model_copy(update=update) if update else trace
