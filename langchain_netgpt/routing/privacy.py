@@ -137,7 +137,7 @@ class PrivacyRules(BaseModel):
         allow_cloud_fallback: Whether a private step may fall back to the cloud when the edge
             fails (default: no; the step raises
             :class:`~langchain_netgpt.errors.PrivateStepError` instead).
-        max_scan_chars: Most characters scanned per step (about 30 ms per million); a step
+        max_scan_chars: Most characters scanned per step (about 40 ms per million); a step
             with more text is not scanned further and counts as private (rule
             ``limit:scan_budget``): text that was not read cannot be declared free of PII.
 

@@ -65,6 +65,10 @@ _SECRET_ENV = re.compile(
 )
 
 
+_SHORTEST_CREDENTIAL = 8
+"""No row of CREDENTIAL_FORMATS matches fewer characters (``a://b:c@``)."""
+
+
 def _is_secret_key(key: str) -> bool:
     normal = key.strip().lower().replace("-", "_")
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_KEY_SUFFIXES)
@@ -110,6 +114,7 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str] = (), *, min_secret_length: int = 8) -> None:
         if min_secret_length < 1:
             raise ValueError(f"min_secret_length must be >= 1, got {min_secret_length}")
+        self._shortest = min(_SHORTEST_CREDENTIAL, min_secret_length)
         # Longest first, so a secret that contains another is removed whole.
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= min_secret_length},
@@ -142,11 +147,16 @@ class SecretScrubber:
         The formats are the rows of
         :data:`~langchain_netgpt.tracing.credentials.CREDENTIAL_FORMATS`.
         """
+        if len(text) < self._shortest:
+            return text  # shorter than any credential format and any known secret
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        given, lower = text, text.lower()
         for row in CREDENTIAL_FORMATS:
-            text = row.redact(text, REDACTED)
+            # Gates are tested on the text as given: redacting only removes matches.
+            if row.may_match(given, lower):
+                text = row.redact(text, REDACTED)
         return text
 
     def scrub(self, value: Any) -> Any:
