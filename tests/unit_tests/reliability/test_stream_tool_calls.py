@@ -31,7 +31,7 @@ class CutToolCallModel(BaseChatModel):
     """Answers with a tool call whose arguments stop mid-JSON, streamed or not (as an
     OpenAI-compatible server cut by its token limit would)."""
 
-    pieces: list[str] = ['{"to"', ': "x", ']
+    pieces: tuple[str, ...] = ('{"to"', ': "x", ')
 
     @property
     def _llm_type(self) -> str:
