@@ -94,6 +94,22 @@ def serve(
         int | None, typer.Option(help="Most model calls in flight at once (default: no limit).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NETGPT_SERVE_API_KEY",
+            help="Require 'Authorization: Bearer KEY' on every request but /health.",
+            show_default=False,
+        ),
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host header name to accept (repeat; '*' for any). Default: the loopback "
+            "names when bound to loopback, any otherwise.",
+        ),
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MB.")] = 10.0,
 ) -> None:
     """Serve a model as an OpenAI-compatible API behind an emulated WAN (see ``_SERVE_HELP``)."""
     from pydantic import ValidationError
@@ -104,6 +120,8 @@ def serve(
         _fail("serve", f"--port must be in [0, 65535], got {port}")
     if max_concurrency is not None and max_concurrency < 1:
         _fail("serve", f"--max-concurrency must be >= 1, got {max_concurrency}")
+    if not max_body_mb * 1_000_000 >= 1024:
+        _fail("serve", f"--max-body-mb must be at least 0.001 (1024 bytes), got {max_body_mb}")
     for flag, path in (("--trace", trace), ("--trace-up", trace_up)):
         if path is not None and not path.is_file():
             _fail("serve", f"{flag} {path} is not a file")
@@ -113,10 +131,16 @@ def serve(
             f"--model must be 'bundled' or an existing local model path; {model!r} does not exist",
         )
     from langchain_netgpt.cloud.local import serve as serve_app
+    from langchain_netgpt.cloud.security import ServeSecurity
     from langchain_netgpt.cloud.wan import WanEmulator, WanProfile
     from langchain_netgpt.edge.bundled import validate_device
 
     try:
+        security = ServeSecurity(
+            api_key=api_key,
+            allowed_hosts=tuple(allowed_hosts) if allowed_hosts else None,
+            max_body_bytes=int(max_body_mb * 1_000_000),
+        )
         validate_device(device)
         profile = WanProfile(
             rtt_ms=rtt_ms, bandwidth_mbps=bandwidth_mbps, trace_down=trace, trace_up=trace_up
@@ -146,6 +170,7 @@ def serve(
             if bandwidth_mbps
             else "unlimited bandwidth"
         )
+        + ("; API key required" if security.api_key else "; no API key")
         + ")",
         err=True,
     )
@@ -158,6 +183,7 @@ def serve(
             wan=emulator,
             max_concurrency=max_concurrency,
             log_level=log_level,
+            security=security,
         )
     except NetGPTError as exc:
         _fail("serve", str(exc), code=1)
