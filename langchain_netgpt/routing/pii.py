@@ -166,7 +166,7 @@ _PHONES = (
 )
 _PHONE_CONTEXT = re.compile(
     r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|sms|text me|whatsapp|signal|fax|contact|"
-    r"number|ring|reach me)\b\D{0,20}(\d(?:[\s.()-]{0,2}\d){6,14})(?!\d)"
+    r"phone number|ring|reach me)\b\D{0,20}(\d(?:[\s.()-]{0,2}\d){6,14})(?!\d)"
 )
 
 
@@ -177,7 +177,7 @@ def _digit_count(text: str) -> int:
 _PHONE = re.compile("|".join(f"(?:{p.pattern})" for p in _PHONES))
 _PHONE_WORDS = (
     "phone", "tel", "call", "mobile", "cell", "sms", "text me", "whatsapp", "signal", "fax",
-    "contact", "number", "ring", "reach me",
+    "contact", "ring", "reach me",
 )  # fmt: skip
 
 
@@ -190,7 +190,11 @@ def _has_phone(text: str) -> bool:
     return any(8 <= _digit_count(m.group(1)) <= 15 for m in _PHONE_CONTEXT.finditer(text))
 
 
-_CARD = re.compile(r"(?<![\d.])(?:\d[ .-]?){12,18}\d(?![\d])")
+# Spaced or dashed anywhere, dotted only in groups of four (a decimal such as 0.1333333333333
+# must not be read as a card number).
+_CARD = re.compile(
+    r"(?<![\d.])(?:(?:\d[ -]?){12,18}\d|\d{4}(?:\.\d{4}){2}\.\d{1,7})(?![\d]|\.\d)"
+)
 
 
 def _luhn_ok(digits: str) -> bool:
