@@ -192,9 +192,7 @@ def _has_phone(text: str) -> bool:
 
 # Spaced or dashed anywhere, dotted only in groups of four (a decimal such as 0.1333333333333
 # must not be read as a card number).
-_CARD = re.compile(
-    r"(?<![\d.])(?:(?:\d[ -]?){12,18}\d|\d{4}(?:\.\d{4}){2}\.\d{1,7})(?![\d]|\.\d)"
-)
+_CARD = re.compile(r"(?<![\d.])(?:(?:\d[ -]?){12,18}\d|\d{4}(?:\.\d{4}){2}\.\d{1,7})(?![\d]|\.\d)")
 
 
 def _luhn_ok(digits: str) -> bool:
