@@ -65,7 +65,10 @@ class TraceFormatError(NetGPTError, ValueError):
 
 
 class TraceFileError(NetGPTError, ValueError):
-    """A trace file holds a corrupt line that is not the (possibly truncated) last one."""
+    """A trace file holds a line that is valid JSON but not a trace, or of an unknown version.
+
+    Torn lines (partial writes, not valid JSON) are skipped with a warning instead.
+    """
 
 
 class BenchmarkDataError(NetGPTError, ValueError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -60,11 +59,11 @@ from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.routing.streaming import StreamRelay
 from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
-from langchain_netgpt.tracing.scrub import SecretScrubber
+from langchain_netgpt.tracing.scrub import SecretScrubber, scrubbed_logger
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
 
-logger = logging.getLogger(__name__)
+logger = scrubbed_logger(__name__)
 
 _T = TypeVar("_T")
 

@@ -16,6 +16,7 @@ from langchain_netgpt.cli._common import fail, first_option_error
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from langchain_netgpt.cloud.security import ServeSecurity
     from langchain_netgpt.cloud.wan import WanEmulator
 
 __all__ = ["HELP", "serve"]
@@ -66,6 +67,22 @@ def serve(
         int | None, typer.Option(help="Most model calls in flight at once (default: no limit).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NETGPT_SERVE_API_KEY",
+            help="Require 'Authorization: Bearer KEY' on every request but /health.",
+            show_default=False,
+        ),
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host header name to accept (repeat; '*' for any). Default: the loopback "
+            "names when bound to loopback, any otherwise.",
+        ),
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MB.")] = 10.0,
 ) -> None:
     """Serve a model as an OpenAI-compatible API behind an emulated WAN (see :data:`HELP`)."""
     from langchain_netgpt.errors import NetGPTError
@@ -74,6 +91,8 @@ def serve(
         fail("serve", f"--port must be in [0, 65535], got {port}")
     if max_concurrency is not None and max_concurrency < 1:
         fail("serve", f"--max-concurrency must be >= 1, got {max_concurrency}")
+    if not max_body_mb * 1_000_000 >= 1024:
+        fail("serve", f"--max-body-mb must be at least 0.001 (1024 bytes), got {max_body_mb}")
     for flag, path in (("--trace", trace), ("--trace-up", trace_up)):
         if path is not None and not path.is_file():
             fail("serve", f"{flag} {path} is not a file")
@@ -84,6 +103,7 @@ def serve(
         )
     from langchain_netgpt.cloud.local import serve as serve_app
 
+    security = _security(api_key, allowed_hosts, max_body_mb)
     emulator = _wan_emulator(device, rtt_ms, bandwidth_mbps, trace, trace_up)
     name = model_name or ("netgpt-bundled" if model == "bundled" else Path(model).resolve().name)
     try:
@@ -92,7 +112,10 @@ def serve(
         fail("serve", f"cannot load model {model!r}: {exc}", code=1)
     except (OSError, ValueError) as exc:
         fail("serve", f"cannot load model {model!r}: {type(exc).__name__}: {exc}", code=1)
-    typer.echo(_banner(name, host, port, rtt_ms, bandwidth_mbps, trace), err=True)
+    banner = _banner(name, host, port, rtt_ms, bandwidth_mbps, trace)
+    typer.echo(
+        banner[:-1] + ("; API key required)" if security.api_key else "; no API key)"), err=True
+    )
     try:
         serve_app(
             loaded,
@@ -102,9 +125,31 @@ def serve(
             wan=emulator,
             max_concurrency=max_concurrency,
             log_level=log_level,
+            security=security,
         )
     except NetGPTError as exc:
         fail("serve", str(exc), code=1)
+
+
+def _security(
+    api_key: str | None, allowed_hosts: list[str] | None, max_body_mb: float
+) -> ServeSecurity:
+    """Protection settings from ``--api-key``, ``--allowed-hosts`` and ``--max-body-mb``."""
+    from pydantic import ValidationError
+
+    from langchain_netgpt.cloud.security import ServeSecurity
+    from langchain_netgpt.errors import NetGPTError
+
+    try:
+        return ServeSecurity(
+            api_key=api_key,
+            allowed_hosts=tuple(allowed_hosts) if allowed_hosts else None,
+            max_body_bytes=int(max_body_mb * 1_000_000),
+        )
+    except ValidationError as exc:
+        fail("serve", first_option_error(exc))
+    except NetGPTError as exc:
+        fail("serve", str(exc))
 
 
 def _wan_emulator(

@@ -6,7 +6,11 @@ demo`` and ``netgpt serve``: a real HTTP endpoint that the real ``ChatOpenAI`` c
 optionally behind an emulated wide-area link (:class:`~langchain_netgpt.cloud.wan.WanEmulator`).
 
 Every error is an OpenAI-style JSON body: a bad request gets 400 naming the parameter at fault; a
-failure inside the model gets 502 (503 when it timed out or could not connect), never a bare 500.
+failure inside the model gets 502 (503 when it timed out or could not connect), never a bare 500,
+with a generic message and an error id: the exception itself (which may hold paths or keys) goes
+to the server log only, scrubbed of credentials. With a
+:class:`~langchain_netgpt.cloud.security.ServeSecurity`, the app also checks the ``Host`` header,
+an API key and the request size before anything else runs.
 Responses carry ``x-netgpt-server-ms`` (the model's compute time) so a client can tell compute from
 network time; streamed responses carry ``x-netgpt-server-first-chunk-ms`` instead.
 """
@@ -16,7 +20,6 @@ network time; streamed responses carry ``x-netgpt-server-first-chunk-ms`` instea
 import asyncio
 import inspect
 import json
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,25 +38,35 @@ from langchain_netgpt.cloud.protocol import (
     to_langchain_messages,
 )
 from langchain_netgpt.cloud.responses import ChunkEncoder, completion_from_message
+from langchain_netgpt.cloud.security import SecurityMiddleware, ServeSecurity
 from langchain_netgpt.cloud.wan import WanEmulator, WanMiddleware
 from langchain_netgpt.errors import CloudUnavailableError, MissingExtraError
+from langchain_netgpt.tracing.scrub import scrub_text, scrubbed_logger
 
 if TYPE_CHECKING:
     import fastapi
 
 __all__ = ["create_app"]
 
-_log = logging.getLogger(__name__)
+_log = scrubbed_logger(__name__)
 
 _MAX_TOKEN_FIELDS = ("max_tokens", "max_new_tokens", "max_completion_tokens")
 
 
-def _model_error(exc: BaseException, model_name: str) -> ApiError:
-    """Map an exception raised inside the model to a 502 (failed) or 503 (unavailable) error."""
+def _model_error(exc: BaseException, model_name: str, when: str) -> ApiError:
+    """Map an exception raised inside the model to a 502 (failed) or 503 (unavailable) error.
+
+    The body is generic (an exception may carry file paths, hosts or keys); the details are
+    logged, scrubbed, under the error id the body gives.
+    """
+    error_id = uuid.uuid4().hex[:12]
+    _log.warning("model %r failed %s (error id %s)", model_name, when, error_id, exc_info=exc)
     unavailable = isinstance(exc, TimeoutError | ConnectionError | CloudUnavailableError)
+    what = "is unavailable" if unavailable else "failed"
     return ApiError(
         503 if unavailable else 502,
-        f"model {model_name!r} failed: {type(exc).__name__}: {exc}",
+        f"model {model_name!r} {what} ({type(exc).__name__}); the server log has the details "
+        f"under error id {error_id}",
         type="server_error",
         code="model_unavailable" if unavailable else "model_error",
     )
@@ -169,7 +182,8 @@ def _runnable_for(
             400, f"this model ({type(model).__name__}) does not support tools", param="tools"
         ) from None
     except (ValueError, TypeError, KeyError) as exc:
-        raise ApiError(400, f"the tools could not be bound: {exc}", param="tools") from None
+        reason = scrub_text(str(exc))
+        raise ApiError(400, f"the tools could not be bound: {reason}", param="tools") from None
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -194,6 +208,8 @@ def create_app(
     model_name: str,
     wan: WanEmulator | None = None,
     max_concurrency: int | None = None,
+    security: ServeSecurity | None = None,
+    bind_host: str = "127.0.0.1",
 ) -> "fastapi.FastAPI":
     """Build the OpenAI-compatible app serving ``model``.
 
@@ -204,6 +220,10 @@ def create_app(
         wan: An emulated wide-area link in front of every exchange; ``None`` for none.
         max_concurrency: Most model calls in flight at once (``None``: no limit). Use 1 for a
             model that is not safe to call concurrently.
+        security: API key, allowed hosts and request limits, checked before anything else
+            (``None``: none, for an app embedded behind your own front; ``LocalServer`` and
+            ``netgpt serve`` always pass one).
+        bind_host: The address the app is served on (decides the default allowed hosts).
 
     Returns:
         The FastAPI application (serve it with uvicorn, or use
@@ -301,14 +321,13 @@ def create_app(
             except ApiError as error:
                 return error_response(error)
             except Exception as exc:
-                _log.warning("model %r failed", model_name, exc_info=True)
-                return error_response(_model_error(exc, model_name))
+                return error_response(_model_error(exc, model_name, "while answering"))
             finally:
                 await stack.aclose()
             server_ms = f"{(time.perf_counter() - t0) * 1000:.3f}"
             if not isinstance(answer, AIMessage):
                 unexpected = TypeError(f"expected an AIMessage, got {answer!r:.80}")
-                return error_response(_model_error(unexpected, model_name))
+                return error_response(_model_error(unexpected, model_name, "with no message"))
             completion = completion_from_message(
                 answer,
                 completion_id=completion_id,
@@ -338,8 +357,7 @@ def create_app(
             first: AIMessageChunk | None = await anext(stream, None)
         except Exception as exc:
             await stack.aclose()
-            _log.warning("model %r failed before streaming", model_name, exc_info=True)
-            return error_response(_model_error(exc, model_name))
+            return error_response(_model_error(exc, model_name, "before streaming"))
         first_ms = f"{(time.perf_counter() - t0) * 1000:.3f}"
 
         async def events() -> AsyncIterator[bytes]:
@@ -356,9 +374,7 @@ def create_app(
                     yield _sse(chunk)
                 yield b"data: [DONE]\n\n"
             except Exception as exc:
-                _log.warning("model %r failed while streaming", model_name, exc_info=True)
-                error = _model_error(exc, model_name)
-                yield _sse(error.body())
+                yield _sse(_model_error(exc, model_name, "while streaming").body())
             finally:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
@@ -373,4 +389,6 @@ def create_app(
 
     if wan is not None:
         app.add_middleware(WanMiddleware, emulator=wan)
+    if security is not None:  # added last: the outermost, before the emulated link
+        app.add_middleware(SecurityMiddleware, security=security, bind_host=bind_host)
     return app

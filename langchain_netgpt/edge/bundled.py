@@ -392,6 +392,10 @@ def _apply_adapter(model: Any, adapter_path: Path, name: str) -> Any:
                 f"the adapter at {adapter_path} was trained on base model {trained_on}, but this "
                 f"edge model loads {loaded}; load it on the base it was trained on"
             )
+    else:
+        from langchain_netgpt.edge.adapter_check import check_adapter_base
+
+        check_adapter_base(adapter_path, model, name)  # a foreign adapter: its recorded base
     try:
         from peft import PeftModel
     except ImportError as exc:

@@ -15,13 +15,13 @@ Only the standard library and pydantic are used here: loading and using a policy
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from langchain_netgpt._json_limits import loads_config
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.network import NetworkState
@@ -219,8 +219,8 @@ def read_policy_file(path: str | Path) -> PolicyFile:
     if not file.is_file():
         raise FileNotFoundError(f"policy file {str(file)!r} does not exist")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = loads_config(file.read_text(encoding="utf-8"), source=str(file), what="policy file")
+    except UnicodeDecodeError as exc:
         raise ConfigurationError(f"{file}: not a JSON policy file ({exc})") from exc
     if not isinstance(data, dict) or data.get("kind") != POLICY_FILE_KIND:
         kind = data.get("kind") if isinstance(data, dict) else type(data).__name__

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -49,6 +48,7 @@ from langchain_netgpt.tracing import (
     RouteTrace,
 )
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
+from langchain_netgpt.tracing.scrub import scrubbed_logger
 
 if TYPE_CHECKING:
     from langchain_netgpt.routing.qos import TargetRouting
@@ -63,7 +63,7 @@ __all__ = [
     "invoke_child",
 ]
 
-logger = logging.getLogger(__name__)
+logger = scrubbed_logger(__name__)
 
 
 class StepOwner(Protocol):

@@ -442,11 +442,10 @@ def read_scorer_json(path: str | Path) -> Any:
         FileNotFoundError: The file does not exist.
         ConfigurationError: It is not JSON.
     """
+    from langchain_netgpt._json_limits import loads_config
+
     text = Path(path).read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
+    return loads_config(text, source=str(path), what="scorer file")
 
 
 def write_scorer_json(path: str | Path, text: str) -> None:

@@ -19,16 +19,18 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_netgpt.errors import RoutingError
 from langchain_netgpt.routing.executor import RoutedStep
+from langchain_netgpt.routing.stream_calls import strict_tool_calls
 
 __all__ = ["StreamRelay"]
 
 
 def _collect(chunks: list[AIMessageChunk]) -> AIMessage:
     merged: AIMessageChunk = reduce(operator.add, chunks)
+    tool_calls, invalid_tool_calls = strict_tool_calls(merged)
     return AIMessage(
         content=merged.content,
-        tool_calls=merged.tool_calls,
-        invalid_tool_calls=merged.invalid_tool_calls,
+        tool_calls=tool_calls,
+        invalid_tool_calls=invalid_tool_calls,
         usage_metadata=merged.usage_metadata,
         response_metadata=merged.response_metadata,
         id=merged.id,

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_netgpt._postgres import is_postgres_url
 from langchain_netgpt.errors import TraceStoreError
-from langchain_netgpt.tracing.trace import RouteTrace
+from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, RouteTrace
 
-__all__ = ["STORE_SCHEMA_VERSION", "TraceRetention", "TraceStore", "TraceStoreError"]
+__all__ = [
+    "STORE_SCHEMA_VERSION",
+    "StoredRowWarning",
+    "TraceRetention",
+    "TraceStore",
+    "TraceStoreError",
+]
 
 STORE_SCHEMA_VERSION = 1
 """Version of the SQLite layout; a file of another version is refused, never migrated silently."""
@@ -98,6 +105,10 @@ class TraceRetention(BaseModel):
         if self.max_rows is None and self.max_age_s is None:
             raise ValueError("TraceRetention needs max_rows or max_age_s (or both); got neither")
         return self
+
+
+class StoredRowWarning(UserWarning):
+    """A stored row holds no readable trace and was skipped by a query."""
 
 
 class TraceStore:
@@ -458,6 +469,31 @@ class TraceStore:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         return self._iterate(where, params, limit, batch_size)
 
+    rows_skipped: int = 0
+    """Rows that :meth:`query` skipped because they hold no readable trace (each one warned
+    about with :class:`StoredRowWarning`)."""
+
+    def _parse_row(self, seq: Any, body: Any) -> RouteTrace | None:
+        """The trace of one stored row, or ``None`` (warned and counted) when it is unreadable."""
+        try:
+            trace = RouteTrace.from_json(body)
+        except (ValueError, TypeError) as exc:
+            reason = f"not a valid trace ({str(exc).splitlines()[0][:200]})"
+        else:
+            if trace.schema_version == TRACE_SCHEMA_VERSION:
+                return trace
+            reason = (
+                f"schema_version {trace.schema_version}, this version reads {TRACE_SCHEMA_VERSION}"
+            )
+        self.rows_skipped += 1
+        warnings.warn(
+            f"{self.location}: row {seq} skipped, {reason}; "
+            f"{self.rows_skipped} row(s) skipped so far",
+            StoredRowWarning,
+            stacklevel=3,
+        )
+        return None
+
     def _iterate(
         self, where: list[str], params: list[Any], limit: int | None, batch_size: int
     ) -> Iterator[RouteTrace]:
@@ -476,16 +512,20 @@ class TraceStore:
                 " ORDER BY t.created_at, t.seq LIMIT ?"
             )
             rows = self._read(sql, [*args, size])
-            for _created_at, _seq, body, quality in rows:
-                trace = RouteTrace.from_json(body)
+            yielded = 0
+            for _created_at, seq, body, quality in rows:
+                trace = self._parse_row(seq, body)
+                if trace is None:
+                    continue  # one bad row must not abort the whole query or export
                 if quality is not None:
                     trace.quality = quality
+                yielded += 1
                 yield trace
             if len(rows) < size:
                 return
             cursor = (rows[-1][0], rows[-1][1])
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= yielded
 
     def count(
         self,
@@ -509,7 +549,14 @@ class TraceStore:
         )
         if not rows:
             return None
-        trace = RouteTrace.from_json(rows[0][0])
+        try:
+            trace = RouteTrace.from_json(rows[0][0])
+        except ValueError as exc:
+            raise TraceStoreError(
+                f"{self.location}: the row of trace {trace_id!r} is not a valid trace: "
+                f"{str(exc).splitlines()[0][:200]}",
+                path=self.location,
+            ) from exc
         if rows[0][1] is not None:
             trace.quality = rows[0][1]
         return trace

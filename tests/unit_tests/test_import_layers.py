@@ -28,6 +28,7 @@ RUNTIME = (
     "errors",
     "_postgres",
     "_registry",
+    "_json_limits",
 )
 
 

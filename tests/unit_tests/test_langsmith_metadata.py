@@ -252,7 +252,7 @@ def test_short_environment_values_are_not_treated_as_secrets() -> None:
         ("sk-proj0123456789abcdefXYZ", REDACTED),
         ("lsv2_pt_0123456789abcdef0123", REDACTED),
         ("hf_abcdefghijklmnopqrstuvwx", REDACTED),
-        ("https://x.test/?api_key=abcdef123", f"https://x.test/?{REDACTED}"),
+        ("https://x.test/?api_key=abcdef123", f"https://x.test/?api_key={REDACTED}"),
     ],
 )
 def test_credential_shaped_text_is_redacted(text: str, scrubbed: str) -> None:
