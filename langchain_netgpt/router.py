@@ -38,7 +38,7 @@ from langchain_netgpt.routing.executor import (
     invoke_child,
 )
 from langchain_netgpt.routing.features import RequestFeatures
-from langchain_netgpt.routing.network import NetworkMonitor
+from langchain_netgpt.routing.network import NetworkEstimator, NetworkMonitor
 from langchain_netgpt.routing.policy import (
     CLOUD,
     EDGE,
@@ -142,7 +142,7 @@ class NetGPTRouter(BaseChatModel):
     cloud: BaseChatModel
     policy: RoutePolicy = Field(default_factory=NetGPTPolicy)
     scorer: EdgeScorer = Field(default_factory=HeuristicScorer)
-    monitor: NetworkMonitor = Field(default_factory=NetworkMonitor)
+    monitor: NetworkEstimator = Field(default_factory=NetworkMonitor)
     budget: CloudBudget | None = None
     sinks: list[TraceSink] = Field(default_factory=list)
     store: TraceStore | None = None

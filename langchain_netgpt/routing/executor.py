@@ -36,7 +36,7 @@ from langchain_netgpt.errors import (
 )
 from langchain_netgpt.routing._jsonschema import validate_json_schema
 from langchain_netgpt.routing.features import RequestFeatures, ToolsSummary
-from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
+from langchain_netgpt.routing.network import NetworkEstimator, NetworkState
 from langchain_netgpt.routing.policy import CLOUD, EDGE, BudgetSlot, CloudBudget, RouteDecision
 from langchain_netgpt.routing.privacy import PrivacyMatch, PrivacyRules
 from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgePromptCompleter
@@ -85,7 +85,7 @@ class StepOwner(Protocol):
         ...
 
     @property
-    def monitor(self) -> NetworkMonitor:
+    def monitor(self) -> NetworkEstimator:
         """The network monitor fed by cloud calls."""
         ...
 
