@@ -143,7 +143,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     )
 
     _engine: RoutingEngine | None = PrivateAttr(default=None)
-    _bindings: OrderedDict[tuple[int, str], tuple[Any, ToolBinding]] = PrivateAttr(
+    _bindings: OrderedDict[tuple[Any, ...], tuple[Any, ToolBinding]] = PrivateAttr(
         default_factory=OrderedDict
     )
 
@@ -181,9 +181,10 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     @property
     def engine(self) -> RoutingEngine:
         """The engine that routes this router's calls (built on first use)."""
-        if self._engine is None or self._engine.config is not self.config:
-            self._engine = RoutingEngine(self.config)
-        return self._engine
+        engine = self._engine  # one private-attribute lookup: this is on every call's path
+        if engine is None or engine.config is not self.config:
+            engine = self._engine = RoutingEngine(self.config)
+        return engine
 
     @property
     def sink_errors(self) -> int:
@@ -275,7 +276,10 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         tools = kwargs.pop("tools", None)
         tool_choice = kwargs.pop("tool_choice", None)
         parallel = kwargs.pop("parallel_tool_calls", None)
-        key = (id(tools), repr(tool_choice) + repr(parallel))
+        config = self.config
+        # The sides are in the key: a side swapped on the router (router.edge = ...) is rebound.
+        sides = (id(config.edge), id(config.cloud), id(config.targets))
+        key = (id(tools), repr(tool_choice) + repr(parallel), sides)
         cached = self._bindings.get(key)
         if cached is not None and cached[0] is tools:
             return cached[1]

@@ -114,5 +114,7 @@ def decide_route(
         The verdict.
     """
     target = edge_if_clears(score, threshold)
+    if budget is None:
+        return RouteVerdict(target)
     slot, vetoed = budget_veto(budget, wants_cloud=target == CLOUD, price_usd=price_usd)
     return RouteVerdict(EDGE if vetoed else target, slot, vetoed)
