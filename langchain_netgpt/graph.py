@@ -133,20 +133,7 @@ def netgpt_router_node(
     def prepare(
         state: Mapping[str, Any], config: RunnableConfig
     ) -> tuple[list[BaseMessage], RunnableConfig]:
-        if not isinstance(state, Mapping) or messages_key not in state:
-            keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
-            raise KeyError(
-                f"netgpt_router_node needs state[{messages_key!r}]; the state has {keys}"
-            )
-        messages = list(state[messages_key])
-        if system is not None:
-            messages.insert(0, system)
-        history = state.get("netgpt_routes") or []
-        previous = history[-1].get("target") if history else None
-        if not isinstance(previous, str):
-            return messages, config
-        metadata = {**(config.get("metadata") or {}), PREVIOUS_TARGET_METADATA_KEY: previous}
-        return messages, {**config, "metadata": metadata}
+        return _node_input(state, config, messages_key=messages_key, system=system)
 
     def update(answer: AIMessage) -> dict[str, Any]:
         route = dict(answer.response_metadata["netgpt"])
@@ -161,6 +148,28 @@ def netgpt_router_node(
         return update(await model.ainvoke(messages, call_config))
 
     return RunnableLambda(node, afunc=anode, name="netgpt_router")
+
+
+def _node_input(
+    state: Mapping[str, Any],
+    config: RunnableConfig,
+    *,
+    messages_key: str,
+    system: SystemMessage | None,
+) -> tuple[list[BaseMessage], RunnableConfig]:
+    """The node's messages, and its config naming the side of the thread's previous turn."""
+    if not isinstance(state, Mapping) or messages_key not in state:
+        keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+        raise KeyError(f"netgpt_router_node needs state[{messages_key!r}]; the state has {keys}")
+    messages = list(state[messages_key])
+    if system is not None:
+        messages.insert(0, system)
+    history = state.get("netgpt_routes") or []
+    previous = history[-1].get("target") if history else None
+    if not isinstance(previous, str):
+        return messages, config
+    metadata = {**(config.get("metadata") or {}), PREVIOUS_TARGET_METADATA_KEY: previous}
+    return messages, {**config, "metadata": metadata}
 
 
 def _as_router(router: NetGPTRouter | RoutingEngine | RoutingConfig) -> NetGPTRouter:

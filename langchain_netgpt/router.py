@@ -85,37 +85,20 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     <langchain_netgpt.middleware.NetGPTRoutingMiddleware.from_router>`.
 
     Args:
-        config: All the options below as one object (instead of keywords).
-        edge: The edge chat model.
-        cloud: The cloud chat model.
-        policy: The routing policy.
-        scorer: The edge-success scorer.
-        monitor: The network monitor.
-        budget: Optional cloud budget honoured whatever the policy says.
-        sinks: Where traces go.
-        store: A :class:`TraceStore` (or the path of its SQLite file) that gets every trace too.
-        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
-        fallback: Whether to try the other side when the first fails.
-        validate_tool_calls: Whether to check tool calls against the bound schemas.
-        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
-            ``None``; each try gets ``min(step_timeout_s, time left)``.
-        retry: Retries of the same side (default: none) for 429/5xx/connection failures.
-        circuit_breaker: A circuit breaker per side, or ``None``: once open, steps go to the
-            other side at once (``fallback_code`` is ``circuit_open``).
-        privacy: Rules that keep a step on the edge (``overridden_by="privacy"``); a private
-            step does not fall back to the cloud unless the rules allow it.
-        prompt_completion: Before a cloud call, complete the last user message with the local
-            context it refers to
-            (:class:`~langchain_netgpt.routing.prompt_completion.PromptCompletion`); personal fields
-            stay on the device and the trace keeps ``prompt_completion``.
-        targets: Several named targets instead of ``edge``/``cloud``: any number of edge
-            experts and one or more clouds (:class:`~langchain_netgpt.routing.targets.TargetSpec`,
-            each with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
-            targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the router tracks
-            every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
-            then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
-        scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
-            ``*_TOKEN`` environment values) from traces before the sinks see them.
+        config: The routing options as one
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (instead of keywords).
+        **options: The routing options as keywords, the fields of
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (each documented there):
+            ``edge``, ``cloud``, ``policy``, ``scorer``, ``monitor``, ``budget``, ``sinks``,
+            ``store``, ``step_timeout_s``, ``fallback``, ``validate_tool_calls``,
+            ``step_deadline_s``, ``retry``, ``circuit_breaker``, ``privacy``,
+            ``scrub_secrets``, ``prompt_completion`` and ``targets`` (named edge experts and
+            clouds instead of ``edge``/``cloud``, see ``docs/howto/multi-target.md``).
+
+    Raises:
+        TypeError: An option name is unknown (the message lists the valid ones), or both
+            ``config`` and options are given.
+        pydantic.ValidationError: An option value is invalid.
 
     Example:
         .. code-block:: python

@@ -49,7 +49,7 @@ class RoutingConfig(BaseModel):
         sinks: Where traces go.
         store: A :class:`~langchain_netgpt.tracing.TraceStore` (or the path of its SQLite file)
             that gets every trace too.
-        step_timeout_s: Deadline per model try, or ``None``.
+        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
         fallback: Whether to try the other side when the first fails.
         validate_tool_calls: Whether to check tool calls against the bound schemas.
         step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
@@ -63,11 +63,14 @@ class RoutingConfig(BaseModel):
             ``*_TOKEN`` environment values) from traces before the sinks see them.
         prompt_completion: Before a cloud call, complete the last user message with the local
             context it refers to
-            (:class:`~langchain_netgpt.routing.prompt_completion.PromptCompletion`).
-        targets: Several named targets instead of ``edge``/``cloud``: edge experts and clouds
-            (:class:`~langchain_netgpt.routing.targets.TargetSpec`, each with its model). The
-            ``policy`` must rank targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`);
-            ``edge``/``cloud`` are then the first edge and cloud targets.
+            (:class:`~langchain_netgpt.routing.prompt_completion.PromptCompletion`); personal fields
+            stay on the device and the trace keeps ``prompt_completion``.
+        targets: Several named targets instead of ``edge``/``cloud``: any number of edge
+            experts and one or more clouds (:class:`~langchain_netgpt.routing.targets.TargetSpec`,
+            each with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
+            targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the engine tracks
+            every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
+            then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
 
     Raises:
         pydantic.ValidationError: A value is invalid, both or neither of ``targets`` and

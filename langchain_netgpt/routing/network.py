@@ -109,6 +109,17 @@ class NetworkState(BaseModel):
         check_measurements(data)
         super().__init__(**data)
 
+    @classmethod
+    def checked(cls, state: Any) -> NetworkState:
+        """``state`` itself, checked to be a :class:`NetworkState` (for ``update(state)``).
+
+        Raises:
+            TypeError: ``state`` is not a :class:`NetworkState`.
+        """
+        if not isinstance(state, NetworkState):
+            raise TypeError(f"update() expects a NetworkState, got {type(state).__name__}")
+        return state
+
     def transfer_s(self, *, up_bytes: int, down_bytes: int) -> float:
         """Seconds to push ``up_bytes`` up and ``down_bytes`` down at this state's bandwidths.
 
@@ -346,10 +357,9 @@ class NetworkMonitor:
         Raises:
             TypeError: ``state`` is not a :class:`NetworkState`.
         """
-        if not isinstance(state, NetworkState):
-            raise TypeError(f"update() expects a NetworkState, got {type(state).__name__}")
+        checked = NetworkState.checked(state)
         with self._lock:
-            self._state = state
+            self._state = checked
 
     def observe(
         self,

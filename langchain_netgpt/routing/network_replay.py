@@ -37,6 +37,12 @@ from langchain_netgpt.routing.network import (
 __all__ = ["CausalTraceMonitor", "OracleTraceMonitor", "TraceReplayMonitor", "replay_monitor"]
 
 
+def _check_settings(base_rtt_ms: float, window_s: float, speed: float, outage: float) -> None:
+    check_measurements({"rtt_ms": base_rtt_ms})
+    for name, value in (("window_s", window_s), ("speed", speed), ("outage_after_s", outage)):
+        check_positive(name, value)
+
+
 class TraceReplayMonitor(ABC):
     """Base of the replay monitors: the two links, the replay clock and the explicit loss.
 
@@ -72,13 +78,7 @@ class TraceReplayMonitor(ABC):
         speed: float = 1.0,
         outage_after_s: float = 5.0,
     ) -> None:
-        check_measurements({"rtt_ms": base_rtt_ms})
-        for name, value in (
-            ("window_s", window_s),
-            ("speed", speed),
-            ("outage_after_s", outage_after_s),
-        ):
-            check_positive(name, value)
+        _check_settings(base_rtt_ms, window_s, speed, outage_after_s)
         self.down = down
         self.up = up if up is not None else down
         self.base_rtt_ms = base_rtt_ms
@@ -133,10 +133,9 @@ class TraceReplayMonitor(ABC):
         Raises:
             TypeError: ``state`` is not a :class:`NetworkState`.
         """
-        if not isinstance(state, NetworkState):
-            raise TypeError(f"update() expects a NetworkState, got {type(state).__name__}")
+        checked = NetworkState.checked(state)
         with self._lock:
-            self._explicit = state
+            self._explicit = checked
 
     def observe(
         self,
@@ -250,13 +249,8 @@ def replay_monitor(
             ``forecast`` is not one of :data:`~langchain_netgpt.routing.network.TRACE_FORECASTS`.
         TraceFormatError: A trace file is malformed.
     """
-    check_measurements({"rtt_ms": base_rtt_ms})
-    for name, value in (
-        ("window_s", window_s),
-        ("speed", speed),
-        ("outage_after_s", outage_after_s),
-    ):
-        check_positive(name, value)
+    # Checked before the files are read, so a bad setting is reported first.
+    _check_settings(base_rtt_ms, window_s, speed, outage_after_s)
     if forecast not in TRACE_FORECASTS:
         raise ConfigurationError(
             f"forecast must be one of {list(TRACE_FORECASTS)}, got {forecast!r}",
