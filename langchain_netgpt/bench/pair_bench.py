@@ -41,6 +41,7 @@ from langchain_netgpt.bench.pair_profiles import (
 from langchain_netgpt.bench.pairs import PairRow, pair_features, pair_text
 from langchain_netgpt.bench.replay import Scenario, stable_seed
 from langchain_netgpt.bench.workload import ArrivalProcess, EdgeQueue
+from langchain_netgpt.routing.decision import CLOUD, decide_route
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.latency import LatencyEstimate, LatencyModel
 from langchain_netgpt.routing.network import NetworkState, TraceForecast
@@ -378,7 +379,7 @@ def replay_pairs(steps: ScenarioSteps, choose: ChooseStep) -> ReplayArrays:
 def threshold_policy(steps: ScenarioSteps, scorer: str, threshold: float) -> ChooseStep:
     """Cloud iff the step's score is below ``threshold`` (network- and queue-blind)."""
     scores = [item.scores[scorer] for item in steps.tasks]
-    return lambda i, wait: scores[i] < threshold
+    return lambda i, wait: decide_route(scores[i], threshold).target == CLOUD
 
 
 def netgpt_closed_form(
@@ -420,6 +421,6 @@ def netgpt_closed_form(
         est = estimates[i]
         if see_queue:
             est = replace(est, edge_s=est.edge_s + wait)
-        return scores[i] < policy._raw_threshold(est)
+        return decide_route(scores[i], policy.raw_threshold(est)).target == CLOUD
 
     return choose

@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from langchain_netgpt.bench.bfcl import load_bfcl
 from langchain_netgpt.bench.metrics import PolicyMetrics, apgr, cost_to_reach, pgr, summarize
 from langchain_netgpt.bench.policies import (
+    CURVE_FAMILIES,
     HEURISTIC,
     LEARNED,
+    PolicyFamily,
     ReplayPolicy,
     calibrate_latency_model,
     constant,
@@ -68,16 +70,6 @@ __all__ = [
 
 REPORT_SCHEMA_VERSION = 1
 
-# Families whose operating points form the curves APGR and CPT are computed on.
-CURVES = (
-    "netgpt-learned",
-    "netgpt-heuristic",
-    "netgpt-learned-cost",
-    "netgpt-heuristic-cost",
-    "fixed-learned",
-    "fixed-heuristic",
-    "random",
-)
 HEADLINE = (
     "always-edge",
     "always-cloud",
@@ -260,7 +252,9 @@ def _run(
         draws,
         fallback=config.fallback_on_invalid and policy.fallback,
     )
-    return summarize(results, policy=policy.name, family=policy.family, parameter=policy.parameter)
+    return summarize(
+        results, policy=policy.name, family=policy.family.value, parameter=policy.parameter
+    )
 
 
 def _scenario_report(
@@ -299,7 +293,7 @@ def _scenario_report(
                     latency_model=latency_model,
                     scorer=scorer,
                     tau_offset=offset,
-                    family=f"netgpt-{scorer}",
+                    family=PolicyFamily.netgpt(scorer),
                 )
             )
         # A second curve from the cloud-price weight alone (kept for comparison: a high weight
@@ -312,11 +306,11 @@ def _scenario_report(
                     latency_model=latency_model,
                     scorer=scorer,
                     cloud_usd_weight=weight,
-                    family=f"netgpt-{scorer}-cost",
+                    family=PolicyFamily.netgpt_cost(scorer),
                 )
             )
         for threshold in _thresholds(test, scorer, config.sweep_points):
-            policies.append(fixed_threshold(threshold, scorer=scorer, family=f"fixed-{scorer}"))
+            policies.append(fixed_threshold(threshold, scorer=scorer))
     policies.append(
         netgpt(
             "netgpt-learned-budget",
@@ -339,11 +333,11 @@ def _scenario_report(
         )
     # Random at the cloud share of every netgpt-learned operating point.
     matched: list[dict[str, float]] = []
-    learned_points = [m for m in metrics if m.family == "netgpt-learned"]
+    learned_points = [m for m in metrics if m.family == PolicyFamily.NETGPT_LEARNED]
     for m in learned_points:
         if 0.0 < m.cloud_share < 1.0:
             rnd = _run(
-                random_at(m.cloud_share, config=config, family="random-matched"),
+                random_at(m.cloud_share, config=config, family=PolicyFamily.RANDOM_MATCHED),
                 scenario,
                 order,
                 arrivals,
@@ -367,20 +361,20 @@ def _scenario_report(
             )
     curves: list[CurveSummary] = []
     if gap > 0:
-        for family in CURVES:
+        for family in CURVE_FAMILIES:
             points = sorted(
                 (m.cloud_share, m.pgr) for m in metrics if m.family == family and m.pgr is not None
             )
             curves.append(
                 CurveSummary(
-                    family=family,
+                    family=family.value,
                     points=points,
                     apgr=apgr(points),
                     cpt50=cost_to_reach(points, 0.5),
                     cpt80=cost_to_reach(points, 0.8),
                 )
             )
-    fixed = [m for m in metrics if m.family == "fixed-learned"]
+    fixed = [m for m in metrics if m.family == PolicyFamily.FIXED_LEARNED]
     best_fixed = max(fixed, key=lambda m: m.utility_mean)
     return ScenarioReport(
         name=scenario.name,
@@ -419,7 +413,7 @@ def _tau_offsets(
     margins: list[float] = []
     for item in test:
         network = scenario.network(0.0, item.features.payload_bytes)
-        tau = policy._raw_threshold(latency_model.estimate(item.features, network))
+        tau = policy.raw_threshold(latency_model.estimate(item.features, network))
         if math.isfinite(tau):
             margins.append(item.scores[scorer] - tau)
     if not margins:

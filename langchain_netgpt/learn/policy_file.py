@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from langchain_netgpt._json_limits import loads_config
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing.decision import EDGE, check_score, clip01, decide_route
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.network import NetworkState
-from langchain_netgpt.routing.policy import CLOUD, EDGE, RouteDecision, _BasePolicy, _check_score
+from langchain_netgpt.routing.policy import BasePolicy, RouteDecision
 from langchain_netgpt.routing.scoring import LearnedScorer
 from langchain_netgpt.routing.text_scorer import CloudRelativeScorer, TextScorer
 
@@ -73,7 +74,7 @@ def _sigmoid(z: float) -> float:
     return ez / (1.0 + ez)
 
 
-class LearnedThresholdPolicy(_BasePolicy):
+class LearnedThresholdPolicy(BasePolicy):
     """Keep the step on the edge iff ``score >= tau(network) = sigmoid(w . phi(network))``.
 
     Use it with the scorer it was trained with (:func:`load_policy_scorer`): the threshold is
@@ -165,16 +166,16 @@ class LearnedThresholdPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= tau(network) + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         tau = self.threshold(network) + threshold_shift
-        target = EDGE if s >= tau else CLOUD
+        target = decide_route(s, tau).target
         est = self.latency_model.estimate(features, network)
         sign = ">=" if target == EDGE else "<"
         reason = (
-            f"{target}: score {s:.2f} {sign} learned threshold {min(max(tau, 0.0), 1.0):.2f} "
+            f"{target}: score {s:.2f} {sign} learned threshold {clip01(tau):.2f} "
             f"(rtt {network.rtt_ms:.0f} ms, up {network.bandwidth_up_mbps:.1f} Mbit/s)"
         )
-        return self._make(target, s, tau, est, reason)
+        return self.make_decision(target, s, tau, est, reason)
 
 
 class PolicyFile(BaseModel):

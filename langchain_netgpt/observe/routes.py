@@ -115,7 +115,9 @@ def _why(trace: RouteTrace) -> str:
     if trace.final_target is None:
         return "no target answered"
     if trace.fallback:
-        head = (trace.fallback_reason or "fallback").split(":", 1)[0].strip("; ")
+        # The code where the trace has one; older traces only have the text, read to its colon.
+        head = trace.fallback_code or (trace.fallback_reason or "fallback").split(":", 1)[0]
+        head = head.strip("; ")
         return f"fallback to {trace.final_target}: {head}"
     if trace.overridden_by:
         return f"{trace.final_target}: forced by {trace.overridden_by}"

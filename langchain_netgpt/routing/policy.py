@@ -18,13 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.budget import BudgetSlot, CloudBudget
+from langchain_netgpt.routing.decision import (
+    CLOUD,
+    EDGE,
+    check_score,
+    clip01,
+    decide_route,
+)
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.latency import LatencyEstimate, LatencyModel
 from langchain_netgpt.routing.network import NetworkState
 
 __all__ = [
+    "CLOUD",
+    "EDGE",
     "AlwaysCloud",
     "AlwaysEdge",
+    "BasePolicy",
     "BudgetSlot",
     "CloudBudget",
     "FixedThresholdPolicy",
@@ -33,9 +43,6 @@ __all__ = [
     "RouteDecision",
     "RoutePolicy",
 ]
-
-EDGE = "edge"
-CLOUD = "cloud"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,26 +119,35 @@ class RoutePolicy(Protocol):
         ...
 
 
-def _check_score(score: float) -> float:
-    if not (isinstance(score, int | float) and 0.0 <= score <= 1.0):
-        raise ConfigurationError(
-            f"score must be a probability in [0, 1], got {score!r}", field="score", value=score
-        )
-    return float(score)
+class BasePolicy(BaseModel):
+    """Base of the package's policies: a latency model and :meth:`make_decision`.
 
+    Subclasses set ``name`` and implement ``decide`` (see :class:`RoutePolicy`); a policy with a
+    threshold decides with :func:`~langchain_netgpt.routing.decision.decide_route`.
 
-def _clip01(value: float) -> float:
-    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+    Example:
+        .. code-block:: python
 
+            from langchain_netgpt.routing.policy import BasePolicy, RouteDecision
 
-class _BasePolicy(BaseModel):
+            class EdgeWhenShort(BasePolicy):
+                name: str = "short-edge"
+
+                def decide(self, features, score, network, *, threshold_shift=0.0):
+                    est = self.latency_model.estimate(features, network)
+                    target = "edge" if features.prompt_tokens < 500 else "cloud"
+                    return self.make_decision(target, score, 0.5, est, f"{target}: length")
+
+            assert EdgeWhenShort().name == "short-edge"
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     latency_model: LatencyModel = Field(
         default_factory=LatencyModel, description="Latency and price expectations."
     )
 
-    def _make(
+    def make_decision(
         self,
         target: str,
         score: float,
@@ -139,10 +155,11 @@ class _BasePolicy(BaseModel):
         est: LatencyEstimate,
         reason: str,
     ) -> RouteDecision:
+        """A :class:`RouteDecision` of this policy (the threshold is clipped to ``[0, 1]``)."""
         return RouteDecision(
             target=target,
             score=score,
-            threshold=_clip01(threshold),
+            threshold=clip01(threshold),
             expected_edge_s=est.edge_s,
             expected_cloud_s=est.cloud_s,
             expected_cloud_price_usd=est.cloud_price_usd,
@@ -151,7 +168,7 @@ class _BasePolicy(BaseModel):
         )
 
 
-class NetGPTPolicy(_BasePolicy):
+class NetGPTPolicy(BasePolicy):
     """The NetGPT network-aware score-threshold rule ("FuncDyn").
 
     Edge utility ``s*V - lambda_t*L_e``; cloud utility ``q_c*V - lambda_t*L_c - lambda_c*price``.
@@ -192,7 +209,12 @@ class NetGPTPolicy(_BasePolicy):
 
     _reference: RequestFeatures | None = PrivateAttr(default=None)
 
-    def _raw_threshold(self, est: LatencyEstimate) -> float:
+    def raw_threshold(self, est: LatencyEstimate) -> float:
+        """The unclipped threshold ``tau`` under these latency and price expectations.
+
+        ``-inf`` when the link is down (the cloud cannot answer in finite time) or the edge's
+        escalation makes every step worth keeping.
+        """
         v = self.value_correct_usd
         lt = self.latency_usd_per_s
         if not math.isfinite(est.cloud_s):
@@ -233,7 +255,7 @@ class NetGPTPolicy(_BasePolicy):
             ``tau`` in ``[0, 1]``: non-increasing in RTT, non-decreasing in bandwidth.
         """
         f = features or self._reference_features()
-        return _clip01(self._raw_threshold(self.latency_model.estimate(f, network)))
+        return clip01(self.raw_threshold(self.latency_model.estimate(f, network)))
 
     def decide(
         self,
@@ -244,17 +266,14 @@ class NetGPTPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= tau + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        tau = self._raw_threshold(est) + threshold_shift
-        if s >= tau:
-            target = EDGE
-            reason = f"edge: score {s:.2f} >= threshold {_clip01(tau):.2f}"
-        else:
-            target = CLOUD
-            reason = f"cloud: score {s:.2f} < threshold {_clip01(tau):.2f}"
+        tau = self.raw_threshold(est) + threshold_shift
+        target = decide_route(s, tau).target
+        sign = ">=" if target == EDGE else "<"
+        reason = f"{target}: score {s:.2f} {sign} threshold {clip01(tau):.2f}"
         reason += f" (rtt {network.rtt_ms:.0f} ms, up {network.bandwidth_up_mbps:.1f} Mbit/s)"
-        return self._make(target, s, tau, est, reason)
+        return self.make_decision(target, s, tau, est, reason)
 
     @classmethod
     def load(cls, path: str | Path) -> NetGPTPolicy:
@@ -279,7 +298,7 @@ class NetGPTPolicy(_BasePolicy):
         tmp.replace(target)
 
 
-class FixedThresholdPolicy(_BasePolicy):
+class FixedThresholdPolicy(BasePolicy):
     """Keep the step on the edge iff the score clears a fixed threshold (network-blind).
 
     Example:
@@ -302,16 +321,16 @@ class FixedThresholdPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= threshold + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         tau = self.threshold + threshold_shift
-        target = EDGE if s >= tau else CLOUD
+        target = decide_route(s, tau).target
         est = self.latency_model.estimate(features, network)
-        return self._make(
-            target, s, tau, est, f"{target}: score {s:.2f} vs fixed threshold {_clip01(tau):.2f}"
+        return self.make_decision(
+            target, s, tau, est, f"{target}: score {s:.2f} vs fixed threshold {clip01(tau):.2f}"
         )
 
 
-class AlwaysEdge(_BasePolicy):
+class AlwaysEdge(BasePolicy):
     """Baseline: every step on the edge."""
 
     name: str = "always-edge"
@@ -325,12 +344,12 @@ class AlwaysEdge(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Choose the edge."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        return self._make(EDGE, s, 0.0, est, "edge: always-edge policy")
+        return self.make_decision(EDGE, s, 0.0, est, "edge: always-edge policy")
 
 
-class AlwaysCloud(_BasePolicy):
+class AlwaysCloud(BasePolicy):
     """Baseline: every step in the cloud."""
 
     name: str = "always-cloud"
@@ -344,12 +363,12 @@ class AlwaysCloud(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Choose the cloud."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        return self._make(CLOUD, s, 1.0, est, "cloud: always-cloud policy")
+        return self.make_decision(CLOUD, s, 1.0, est, "cloud: always-cloud policy")
 
 
-class RandomPolicy(_BasePolicy):
+class RandomPolicy(BasePolicy):
     """Baseline: the cloud with probability ``cloud_share``, independent of the step.
 
     Args:
@@ -383,10 +402,10 @@ class RandomPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Draw the target."""
-        s = _check_score(score)
+        s = check_score(score)
         target = CLOUD if self._rng.random() < self.cloud_share else EDGE
         est = self.latency_model.estimate(features, network)
-        return self._make(
+        return self.make_decision(
             target,
             s,
             1 - self.cloud_share,

@@ -1,4 +1,4 @@
-"""Streaming half of the executor, shared by ``NetGPTRouter._stream`` and ``_astream``.
+"""Streaming half of a routed step, shared by ``NetGPTRouter._stream`` and ``_astream``.
 
 The relay holds back the latest chunk so the routing metadata can ride on the last one, and
 buffers a whole answer when its tool calls must be validated before anyone sees them (so an
@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_netgpt.errors import RoutingError
-from langchain_netgpt.routing.executor import RoutedStep
+from langchain_netgpt.routing.step import RoutedStep
 from langchain_netgpt.routing.stream_calls import strict_tool_calls
 
 __all__ = ["StreamRelay"]

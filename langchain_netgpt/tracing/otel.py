@@ -209,6 +209,7 @@ class OpenTelemetryTraceSink:
             "gen_ai.response.model": served,
             "gen_ai.conversation.id": trace.session_id,
             "netgpt.fallback_reason": trace.fallback_reason,
+            "netgpt.fallback_code": trace.fallback_code,
             "netgpt.overridden_by": trace.overridden_by,
             "netgpt.escalation_reason": trace.escalation_reason,
             "netgpt.tool_calls_valid": trace.tool_calls_valid,

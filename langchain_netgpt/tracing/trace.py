@@ -98,7 +98,9 @@ class RouteTrace(BaseModel):
 
     schema_version: int = TRACE_SCHEMA_VERSION
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    created_at: float = Field(default_factory=time.time, description="Unix time of the decision.")
+    created_at: float = Field(
+        default_factory=time.time, description="Unix time of the decision (stamped when planned)."
+    )
     run_id: str | None = Field(default=None, description="LangChain run id of the router call.")
     session_id: str | None = Field(default=None, description="Conversation / thread id if known.")
     mode: str = Field(description="invoke | ainvoke | stream | astream")
@@ -121,7 +123,16 @@ class RouteTrace(BaseModel):
     attempts: list[AttemptRecord] = Field(default_factory=list)
     final_target: str | None = Field(default=None, description="Target whose answer was returned.")
     fallback: bool = False
-    fallback_reason: str | None = None
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Why the decided side did not answer, as text ('edge failed: ...').",
+    )
+    fallback_code: str | None = Field(
+        default=None,
+        description="The same reason as a code: a FallbackReason value ('failed', 'timeout', "
+        "'deadline', 'circuit_open', 'invalid_tool_calls', 'edge_escalated', 'budget'); None in "
+        "traces written before it existed.",
+    )
     latency_s: float = 0.0
     decision_s: float | None = Field(
         default=None,
