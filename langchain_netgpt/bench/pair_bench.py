@@ -1,6 +1,6 @@
 """The replay benchmark over pair-outcome files: tasks, service times, scorers, replay.
 
-Each row of a pair-outcome file (:mod:`~langchain_netgpt.bench.pairs`) becomes a
+Each row of a pair-outcome file (:mod:`~langchain_netgpt.recorded.pair_outcomes`) becomes a
 :class:`PairTask`: its request features, its text, both sides' quality and both sides' tokens
 (the recorded answers tokenised with each model's own tokeniser; where a side recorded no answer,
 its output length is the train half's mean for that side, stated in the report). A multi-turn
@@ -38,9 +38,9 @@ from langchain_netgpt.bench.pair_profiles import (
     PairSideProfile,
     token_counter,
 )
-from langchain_netgpt.bench.pairs import PairRow, pair_features, pair_text
 from langchain_netgpt.bench.replay import Scenario, stable_seed
 from langchain_netgpt.bench.workload import ArrivalProcess, EdgeQueue
+from langchain_netgpt.recorded.pair_outcomes import PairRow, pair_features, pair_text
 from langchain_netgpt.routing.decision import CLOUD, decide_route
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.latency import LatencyEstimate, LatencyModel
@@ -54,7 +54,6 @@ __all__ = [
     "ScenarioSteps",
     "build_pair_tasks",
     "replay_pairs",
-    "split_pairs",
 ]
 
 DEFAULT_VALUE_REASON = (
@@ -217,26 +216,6 @@ def build_pair_tasks(
             )
         )
     return tasks
-
-
-def split_pairs(
-    tasks: Sequence[PairTask], *, test_fraction: float, seed: int
-) -> tuple[list[PairTask], list[PairTask]]:
-    """Split by row id into (train, test), stratified by category, seeded (as the BFCL replay)."""
-    by_category: dict[str, list[PairTask]] = {}
-    for item in sorted(tasks, key=lambda t: t.id):
-        by_category.setdefault(item.category, []).append(item)
-    train: list[PairTask] = []
-    test: list[PairTask] = []
-    for category in sorted(by_category):
-        items = by_category[category]
-        random.Random(stable_seed(seed, "split", category)).shuffle(items)
-        n_test = max(1, round(len(items) * test_fraction))
-        if len(items) >= 2:
-            n_test = min(n_test, len(items) - 1)
-        test.extend(items[:n_test])
-        train.extend(items[n_test:])
-    return sorted(train, key=lambda t: t.id), test
 
 
 def output_estimates(train: Sequence[PairTask]) -> tuple[int, int, str]:

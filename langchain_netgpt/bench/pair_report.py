@@ -30,7 +30,6 @@ from langchain_netgpt.bench.pair_bench import (
     netgpt_closed_form,
     output_estimates,
     replay_pairs,
-    split_pairs,
     threshold_policy,
 )
 from langchain_netgpt.bench.pair_fit import SCORERS, fit_seed
@@ -38,6 +37,7 @@ from langchain_netgpt.bench.replay import Scenario, pair_traces
 from langchain_netgpt.errors import BenchmarkDataError
 from langchain_netgpt.recorded.curves import ranking_curve
 from langchain_netgpt.recorded.pair_outcomes import load_pairs
+from langchain_netgpt.recorded.splits import split_by_category
 from langchain_netgpt.routing.latency import LatencyModel
 from langchain_netgpt.routing.text_embedding import EmbeddingCache, TextEmbedder, make_embedder
 
@@ -294,7 +294,14 @@ def _run_seed(
 ) -> dict[str, Any]:
     for t in tasks:
         t.scores.clear()
-    train, test = split_pairs(tasks, test_fraction=config.test_fraction, seed=seed)
+    train, test = split_by_category(
+        tasks,
+        id_of=lambda t: t.id,
+        category_of=lambda t: t.category,
+        test_fraction=config.test_fraction,
+        seed=seed,
+    )
+    train.sort(key=lambda t: t.id)
     fit = fit_seed(train, test, seed=seed, config=config, embedders=embedders, cache=cache)
     e_out, c_out, how = output_estimates(train)
     cloud_quality = sum(t.cloud_quality for t in train) / len(train)

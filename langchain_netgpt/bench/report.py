@@ -23,7 +23,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.bench.bfcl import load_bfcl
 from langchain_netgpt.bench.metrics import PolicyMetrics, apgr, cost_to_reach, pgr, summarize
 from langchain_netgpt.bench.policies import (
     CURVE_FAMILIES,
@@ -54,6 +53,8 @@ from langchain_netgpt.bench.replay import (
     stable_seed,
 )
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.edge_outcomes import BUNDLED_EDGE_OUTCOMES
 from langchain_netgpt.routing.latency import LatencyModel
 
 __all__ = [
@@ -196,7 +197,7 @@ def default_trace_files() -> list[Path]:
 
 def default_edge_outcomes() -> Path:
     """The committed recording of the bundled edge model over the BFCL files."""
-    return Path(__file__).resolve().parent / "data" / "edge_outcomes_smollm2_135m.jsonl"
+    return BUNDLED_EDGE_OUTCOMES
 
 
 def _accuracy_by_category(rows: Sequence[EdgeOutcome]) -> dict[str, dict[str, float]]:

@@ -304,7 +304,7 @@ class FixedThresholdPolicy(BasePolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import FixedThresholdPolicy
+            from langchain_netgpt.routing import FixedThresholdPolicy
 
             policy = FixedThresholdPolicy(threshold=0.6)
     """
@@ -378,7 +378,7 @@ class RandomPolicy(BasePolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import RandomPolicy
+            from langchain_netgpt.routing import RandomPolicy
 
             policy = RandomPolicy(cloud_share=0.3, seed=7)
     """
