@@ -22,10 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from langchain_netgpt._postgres import is_postgres_url
 from langchain_netgpt.errors import TraceStoreError
+from langchain_netgpt.tracing.store_rows import (
+    StoredRowWarning,
+    TraceRetention,
+    query_filters,
+    trace_row,
+)
 from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, RouteTrace
 
 __all__ = [
@@ -71,44 +75,6 @@ _LATEST_QUALITY = (
     "(SELECT f.quality FROM feedback f WHERE f.trace_id = t.trace_id ORDER BY f.seq DESC LIMIT 1)"
 )
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-
-
-class TraceRetention(BaseModel):
-    """How many traces a :class:`TraceStore` keeps; the oldest go first.
-
-    Retention is checked every ``check_every`` writes (a trace or a batch counts once per trace),
-    so the store may hold up to ``check_every - 1`` rows over ``max_rows`` between checks.
-
-    Args:
-        max_rows: Keep at most this many traces (``None``: no cap).
-        max_age_s: Delete traces whose ``created_at`` is older than this (``None``: no cap).
-        check_every: Writes between two retention checks.
-
-    Example:
-        .. code-block:: python
-
-            from langchain_netgpt.tracing import TraceRetention
-
-            keep = TraceRetention(max_rows=100_000, max_age_s=30 * 24 * 3600)
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_rows: int | None = Field(default=None, gt=0, description="Most traces kept.")
-    max_age_s: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Oldest trace kept, in seconds."
-    )
-    check_every: int = Field(default=100, gt=0, description="Writes between retention checks.")
-
-    @model_validator(mode="after")
-    def _needs_a_limit(self) -> TraceRetention:
-        if self.max_rows is None and self.max_age_s is None:
-            raise ValueError("TraceRetention needs max_rows or max_age_s (or both); got neither")
-        return self
-
-
-class StoredRowWarning(UserWarning):
-    """A stored row holds no readable trace and was skipped by a query."""
 
 
 class TraceStore:
@@ -337,7 +303,7 @@ class TraceStore:
             TypeError: An item is not a :class:`RouteTrace`.
             TraceStoreError: The write failed; none of the traces is stored.
         """
-        rows = [_row(trace) for trace in traces]
+        rows = [trace_row(trace) for trace in traces]
         if not rows:
             return 0
 
@@ -462,7 +428,7 @@ class TraceStore:
             ValueError: A filter has the wrong type or range.
             TraceStoreError: The file could not be read.
         """
-        where, params = _filters(since, until, route, session_id, valid)
+        where, params = query_filters(since, until, route, session_id, valid)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -537,7 +503,7 @@ class TraceStore:
         valid: bool | None = None,
     ) -> int:
         """How many stored traces match the filters (same meaning as in :meth:`query`)."""
-        where, params = _filters(since, until, route, session_id, valid)
+        where, params = query_filters(since, until, route, session_id, valid)
         sql = "SELECT count(*) FROM traces t" + (" WHERE " + " AND ".join(where) if where else "")
         ((total,),) = self._read(sql, params)
         return int(total)
@@ -590,57 +556,3 @@ class TraceStore:
 
     def __repr__(self) -> str:
         return f"TraceStore({str(self.path)!r})"
-
-
-def _row(trace: RouteTrace) -> tuple[Any, ...]:
-    if not isinstance(trace, RouteTrace):
-        raise TypeError(f"TraceStore stores RouteTrace objects, got {type(trace).__name__}")
-    valid = None if trace.tool_calls_valid is None else int(trace.tool_calls_valid)
-    return (
-        trace.trace_id,
-        trace.created_at,
-        trace.final_target,
-        trace.session_id,
-        valid,
-        trace.to_json(),
-    )
-
-
-def _timestamp(name: str, value: float | datetime) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be Unix seconds or a datetime, got {value!r}")
-    return float(value)
-
-
-def _filters(
-    since: float | datetime | None,
-    until: float | datetime | None,
-    route: str | None,
-    session_id: str | None,
-    valid: bool | None,
-) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        where.append("t.created_at >= ?")
-        params.append(_timestamp("since", since))
-    if until is not None:
-        where.append("t.created_at < ?")
-        params.append(_timestamp("until", until))
-    for name, column, value in (
-        ("route", "final_target", route),
-        ("session_id", "session_id", session_id),
-    ):
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"{name} must be a string or None, got {value!r}")
-            where.append(f"t.{column} = ?")
-            params.append(value)
-    if valid is not None:
-        if not isinstance(valid, bool):
-            raise ValueError(f"valid must be True, False or None, got {valid!r}")
-        where.append("t.tool_calls_valid = ?")
-        params.append(int(valid))
-    return where, params
