@@ -18,7 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CREDENTIAL_FORMATS", "CredentialFormat", "credential_pattern", "find_credential"]
+__all__ = [
+    "CREDENTIAL_FORMATS",
+    "CredentialFormat",
+    "credential_pattern",
+    "find_credential",
+    "may_hold_credential",
+]
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,49 @@ _ANY = re.compile(
         for i, row in enumerate(_DETECTING)
     )
 )
+
+
+def _prefilter(folded: bool) -> re.Pattern[str] | None:
+    """One pattern that matches wherever some row of this foldedness may match (a superset)."""
+    parts: list[str] = []
+    for row in CREDENTIAL_FORMATS:
+        if row.folded != folded:
+            continue
+        if row.literals:
+            parts.extend(re.escape(literal) for literal in row.literals)
+        elif row.gate is not None:
+            parts.append(f"(?:{row.gate.pattern})")
+        elif row.long_run:
+            continue  # tested by has_base64_run (C loops), not by the combined pattern
+        else:
+            return re.compile("")  # a row with no cheap condition: every text may match
+    return re.compile("|".join(parts)) if parts else None
+
+
+_MAY_MATCH = _prefilter(folded=False)
+_MAY_MATCH_FOLDED = _prefilter(folded=True)
+_SHORTEST_RUN = min(
+    (
+        row.long_run
+        for row in CREDENTIAL_FORMATS
+        if row.long_run and not row.literals and not row.gate
+    ),
+    default=0,
+)
+
+
+def may_hold_credential(text: str) -> bool:
+    """Whether some row of :data:`CREDENTIAL_FORMATS` may match ``text`` (one or two scans).
+
+    ``False`` proves that no row matches, so a scrubber can return such a text untouched; a
+    ``True`` only says that the rows' own cheap tests (:meth:`CredentialFormat.may_match`) and
+    patterns must run.
+    """
+    if _MAY_MATCH is not None and _MAY_MATCH.search(text) is not None:
+        return True
+    if _SHORTEST_RUN and has_base64_run(text, _SHORTEST_RUN):
+        return True
+    return _MAY_MATCH_FOLDED is not None and _MAY_MATCH_FOLDED.search(text.lower()) is not None
 
 
 def credential_pattern() -> re.Pattern[str]:

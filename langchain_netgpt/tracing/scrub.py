@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import re
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from langchain_netgpt.tracing.credentials import CREDENTIAL_FORMATS
+from langchain_netgpt.tracing.credentials import CREDENTIAL_FORMATS, may_hold_credential
 
 if TYPE_CHECKING:
     from langchain_netgpt.tracing.trace import RouteTrace
@@ -69,6 +70,7 @@ _SHORTEST_CREDENTIAL = 8
 """No row of CREDENTIAL_FORMATS matches fewer characters (``a://b:c@``)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_secret_key(key: str) -> bool:
     normal = key.strip().lower().replace("-", "_")
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_KEY_SUFFIXES)
@@ -115,6 +117,8 @@ class SecretScrubber:
         if min_secret_length < 1:
             raise ValueError(f"min_secret_length must be >= 1, got {min_secret_length}")
         self._shortest = min(_SHORTEST_CREDENTIAL, min_secret_length)
+        # Scrubbed short texts: an agent's system prompt and tool schemas recur on every step.
+        self._memo: dict[str, str] = {}
         # Longest first, so a secret that contains another is removed whole.
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= min_secret_length},
@@ -149,9 +153,21 @@ class SecretScrubber:
         """
         if len(text) < self._shortest:
             return text  # shorter than any credential format and any known secret
+        if len(text) > _MEMO_TEXT_CHARS:
+            return self._scrub_text(text)
+        done = self._memo.get(text)
+        if done is None:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()
+            done = self._memo[text] = self._scrub_text(text)
+        return done
+
+    def _scrub_text(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if not may_hold_credential(text):
+            return text
         given, lower = text, text.lower()
         for row in CREDENTIAL_FORMATS:
             # Gates are tested on the text as given: redacting only removes matches.
@@ -168,15 +184,22 @@ class SecretScrubber:
         of the same class; numbers, booleans, ``None`` and bytes are returned as they are
         (immutable); anything else is deep-copied.
         """
+        kind = type(value)
+        # Exact-type fast paths for what a dumped trace holds (JSON-like data), then the rest.
+        if kind is str:
+            return self.scrub_text(value)
+        if kind in _IMMUTABLE:
+            return value
+        if kind is dict:
+            return {key: self._scrub_item(key, item) for key, item in value.items()}
+        if kind is list:
+            return [item if type(item) in _IMMUTABLE else self.scrub(item) for item in value]
         if isinstance(value, str):
             return self.scrub_text(value)
         if value is None or isinstance(value, bool | int | float | bytes):
             return value
         if isinstance(value, Mapping):
-            return {
-                key: self._scrub_item(key, item) if isinstance(key, str) else self.scrub(item)
-                for key, item in value.items()
-            }
+            return {key: self._scrub_item(key, item) for key, item in value.items()}
         if isinstance(value, tuple):
             return tuple(self.scrub(item) for item in value)
         if isinstance(value, list):
@@ -187,11 +210,36 @@ class SecretScrubber:
             return type(value).model_validate(self.scrub(value.model_dump()))
         return copy.deepcopy(value)
 
-    def _scrub_item(self, key: str, item: Any) -> Any:
-        if _is_secret_key(key) and isinstance(item, str | int | float | bytes):
-            if not isinstance(item, bool):
+    def _scrub_item(self, key: Any, item: Any) -> Any:
+        kind = type(item)
+        if kind is str or kind in _SCALARS:
+            # The scalar value of a credential-named key goes whole.
+            if isinstance(key, str) and _is_secret_key(key):
                 return REDACTED
+            return self.scrub_text(item) if kind is str else item
+        if kind is bool or item is None:
+            return item
+        if (
+            isinstance(key, str)
+            and isinstance(item, str | int | float | bytes)
+            and not isinstance(item, bool)
+            and _is_secret_key(key)
+        ):
+            return REDACTED
         return self.scrub(item)
+
+
+_MEMO_TEXT_CHARS = 4096
+"""Longest text whose scrubbed form is remembered."""
+
+_MEMO_ENTRIES = 1024
+"""Most remembered texts per scrubber (emptied when full): a few MB at most."""
+
+_SCALARS = frozenset({int, float, bytes})
+"""Exact non-text scalar types that a credential-named key's value can be."""
+
+_IMMUTABLE = frozenset({type(None), bool, int, float, bytes})
+"""Exact types returned as they are (immutable, and never text)."""
 
 
 def _environ_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
