@@ -1,0 +1,265 @@
+"""Bounded capacity per side: how many tries of one side may run at once.
+
+Every try (``invoke``, ``ainvoke``, ``stream``, ``astream``) of a side takes one of that side's
+slots for as long as its call really runs. A try that finds no free slot waits for one (at most
+:attr:`TryCapacity.queue_timeout_s`, never past the step's deadline); that wait is queueing, traced
+as ``attempts[].queue_s``, and it is not part of the try's timeout. A side whose slots are all
+held by tries the step already gave up on (a stalled side) is not waited for at all. A try that
+gets no slot fails with :class:`~langchain_netgpt.errors.CapacityError` and the step goes to the
+other side (``fallback_code="capacity"``) without counting against the side's circuit.
+
+Because each side has its own slots (and its own worker threads), a stalled cloud can hold at most
+``max_in_flight`` cloud calls and never delays the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_netgpt.errors import CapacityError
+
+__all__ = ["CapacityPool", "SideSlots", "TryCapacity", "TrySlot"]
+
+
+class TryCapacity(BaseModel):
+    """How many tries of each side may run at once, and how long a try waits for a free slot.
+
+    Args:
+        max_in_flight: Tries of one side running at once (default 16); a try of a side at its
+            limit waits for a slot.
+        queue_timeout_s: The longest a try waits for a free slot of its side (default 1 s; never
+            past the step's deadline). Past it, the step goes to the other side.
+        per_target: ``max_in_flight`` of particular sides (``{"cloud": 64}``).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.routing.capacity import TryCapacity
+
+            capacity = TryCapacity(max_in_flight=8, per_target={"cloud": 32})
+            assert capacity.limit("cloud") == 32 and capacity.limit("edge") == 8
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_in_flight: int = Field(
+        default=16, ge=1, le=4096, description="Tries of one side running at once."
+    )
+    queue_timeout_s: float = Field(
+        default=1.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="The longest a try waits for a free slot of its side.",
+    )
+    per_target: dict[str, int] = Field(
+        default_factory=dict, description="max_in_flight of particular sides."
+    )
+
+    def limit(self, target: str) -> int:
+        """The number of slots of ``target``."""
+        limit = self.per_target.get(target, self.max_in_flight)
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"per_target[{target!r}] must be an int >= 1, got {limit!r}")
+        return limit
+
+
+class _Waiter:
+    """A try waiting for a slot: woken by a thread event or an asyncio future."""
+
+    __slots__ = ("event", "future", "granted", "loop")
+
+    def __init__(
+        self,
+        event: threading.Event | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.event = event
+        self.loop = loop
+        self.future = future
+        self.granted = False
+
+    def wake(self) -> bool:
+        """Tell the waiter it holds a slot now; ``False`` if it can no longer be told."""
+        if self.event is not None:
+            self.event.set()
+            return True
+        assert self.loop is not None and self.future is not None
+        try:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+        except RuntimeError:  # its event loop is closed: nobody waits any more
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class TrySlot:
+    """One slot of a side, held by one try; :meth:`release` it exactly once."""
+
+    __slots__ = ("_released", "abandoned", "slots")
+
+    def __init__(self, slots: SideSlots) -> None:
+        self.slots = slots
+        self.abandoned = False
+        self._released = False
+
+    def abandon(self) -> None:
+        """The step gave up on the try, but its call still runs (and still holds the slot)."""
+        self.slots._abandon(self)
+
+    def release(self) -> None:
+        """The try's call ended: give the slot to the next waiter (idempotent)."""
+        self.slots._release(self)
+
+
+class SideSlots:
+    """The slots of one side: at most ``limit`` tries at once, waiters served first come first.
+
+    Thread-safe, and shared by threads and event loops (a waiting coroutine is woken on its own
+    loop).
+
+    Args:
+        target: The side's name (for errors).
+        limit: The number of slots.
+    """
+
+    def __init__(self, target: str, limit: int) -> None:
+        self.target = target
+        self.limit = limit
+        self.busy = 0
+        self.abandoned = 0
+        self._waiters: deque[_Waiter] = deque()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"SideSlots({self.target!r}, busy={self.busy}/{self.limit}, "
+            f"abandoned={self.abandoned}, waiting={len(self._waiters)})"
+        )
+
+    def stalled(self) -> bool:
+        """Every slot is held by a try its step gave up on: waiting would be in vain."""
+        return self.busy >= self.limit and self.abandoned >= self.busy
+
+    def _take_now(self) -> bool:
+        if self.busy < self.limit and not self._waiters:
+            self.busy += 1
+            return True
+        return False
+
+    def exhausted(self, waited_s: float) -> CapacityError:
+        """The error of a try that got no slot after ``waited_s``."""
+        why = (
+            "every slot is held by a try that was given up (the side is stalled)"
+            if self.stalled()
+            else f"no slot freed within {waited_s:.3f} s"
+        )
+        return CapacityError(
+            f"{self.target} is at capacity ({self.busy}/{self.limit} tries in flight, "
+            f"{self.abandoned} abandoned): {why}",
+            target=self.target,
+            in_flight=self.busy,
+            limit=self.limit,
+        )
+
+    def acquire(self, timeout_s: float) -> TrySlot | None:
+        """Take a slot, waiting at most ``timeout_s``; ``None`` if none came free."""
+        with self._lock:
+            if self._take_now():
+                return TrySlot(self)
+            if timeout_s <= 0 or self.stalled():
+                return None
+            waiter = _Waiter(event=threading.Event())
+            self._waiters.append(waiter)
+        assert waiter.event is not None
+        waiter.event.wait(timeout_s)
+        return self._settle(waiter)
+
+    async def aacquire(self, timeout_s: float) -> TrySlot | None:
+        """Async twin of :meth:`acquire` (the wait is awaited, not blocking the loop)."""
+        with self._lock:
+            if self._take_now():
+                return TrySlot(self)
+            if timeout_s <= 0 or self.stalled():
+                return None
+            loop = asyncio.get_running_loop()
+            waiter = _Waiter(loop=loop, future=loop.create_future())
+            self._waiters.append(waiter)
+        assert waiter.future is not None
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter.future), timeout_s)
+        except BaseException:
+            slot = self._settle(waiter)  # cancelled while waiting: hand a granted slot on
+            if slot is not None:
+                slot.release()
+            raise
+        return self._settle(waiter)
+
+    def _settle(self, waiter: _Waiter) -> TrySlot | None:
+        with self._lock:
+            if waiter.granted:
+                return TrySlot(self)
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            return None
+
+    def _abandon(self, slot: TrySlot) -> None:
+        with self._lock:
+            if not slot._released and not slot.abandoned:
+                slot.abandoned = True
+                self.abandoned += 1
+
+    def _release(self, slot: TrySlot) -> None:
+        with self._lock:
+            if slot._released:
+                return
+            slot._released = True
+            if slot.abandoned:
+                self.abandoned -= 1
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.granted = True
+                if waiter.wake():
+                    return  # the slot passes to the waiter: busy stays as it is
+            self.busy -= 1
+
+
+class CapacityPool:
+    """The slots of every side, rebuilt for a side whose limit changed."""
+
+    def __init__(self) -> None:
+        self._sides: dict[str, SideSlots] = {}
+        self._lock = threading.Lock()
+
+    def slots(self, target: str, capacity: TryCapacity) -> SideSlots:
+        """The slots of ``target`` under ``capacity``."""
+        limit = capacity.limit(target)
+        slots = self._sides.get(target)
+        if slots is not None and slots.limit == limit:
+            return slots
+        with self._lock:
+            slots = self._sides.get(target)
+            if slots is None or slots.limit != limit:
+                # Tries holding the old slots release them there; new tries count afresh.
+                slots = self._sides[target] = SideSlots(target, limit)
+            return slots
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """``{side: {"in_flight", "abandoned", "limit"}}`` now (for tests and dashboards)."""
+        with self._lock:
+            sides = dict(self._sides)
+        return {
+            name: {"in_flight": s.busy, "abandoned": s.abandoned, "limit": s.limit}
+            for name, s in sides.items()
+        }
