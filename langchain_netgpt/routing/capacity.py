@@ -3,8 +3,10 @@
 Every try (``invoke``, ``ainvoke``, ``stream``, ``astream``) of a side takes one of that side's
 slots for as long as its call really runs. A try that finds no free slot waits for one (at most
 :attr:`TryCapacity.queue_timeout_s`, never past the step's deadline); that wait is queueing, traced
-as ``attempts[].queue_s``, and it is not part of the try's timeout. A side whose slots are all
-held by tries the step already gave up on (a stalled side) is not waited for at all. A try that
+as ``attempts[].queue_s``, and it is not part of the try's timeout. A try waits at most
+``queue_timeout_s`` and at most half the time left in its step (the other half stays for the other
+side). A side whose slots are all held by tries their steps gave up on (a stalled side) is not
+waited for at all, and its waiters are let go the moment it becomes stalled. A try that
 gets no slot fails with :class:`~langchain_netgpt.errors.CapacityError` and the step goes to the
 other side (``fallback_code="capacity"``) without counting against the side's circuit.
 
@@ -33,8 +35,9 @@ class TryCapacity(BaseModel):
     Args:
         max_in_flight: Tries of one side running at once (default 16); a try of a side at its
             limit waits for a slot.
-        queue_timeout_s: The longest a try waits for a free slot of its side (default 1 s; never
-            past the step's deadline). Past it, the step goes to the other side.
+        queue_timeout_s: The longest a try waits for a free slot of its side (default 1 s, and
+            at most half the time left in the step, so the other side keeps the rest). Past
+            it, or as soon as every slot is held by an abandoned try, the step goes on.
         per_target: ``max_in_flight`` of particular sides (``{"cloud": 64}``).
 
     Example:
@@ -55,7 +58,10 @@ class TryCapacity(BaseModel):
         default=1.0,
         ge=0,
         allow_inf_nan=False,
-        description="The longest a try waits for a free slot of its side.",
+        description=(
+            "The longest a try waits for a free slot of its side (at most half the time left "
+            "in the step, so the other side keeps the rest)."
+        ),
     )
     per_target: dict[str, int] = Field(
         default_factory=dict, description="max_in_flight of particular sides."
@@ -219,6 +225,10 @@ class SideSlots:
             if not slot._released and not slot.abandoned:
                 slot.abandoned = True
                 self.abandoned += 1
+            if self.stalled():
+                # Nobody will free a slot soon: the waiters go to the other side now.
+                while self._waiters:
+                    self._waiters.popleft().wake()
 
     def _release(self, slot: TrySlot) -> None:
         with self._lock:

@@ -68,7 +68,9 @@ class DeadlineRunner:
     def _queue_timeout_s(self, step: RoutedStep | None) -> float:
         wait = self.config.try_capacity.queue_timeout_s
         left = None if step is None else step.time_left_s()
-        return wait if left is None else max(0.0, min(wait, left))
+        # At most half the time left: a side slow to free a slot must leave the other side
+        # time to answer within the step's deadline.
+        return wait if left is None else max(0.0, min(wait, left / 2))
 
     def take(self, target: str, step: RoutedStep | None = None) -> TrySlot:
         """Take a slot of ``target``, waiting for one within the capacity's queue timeout.
