@@ -6,9 +6,10 @@ slots for as long as its call really runs. A try that finds no free slot waits f
 as ``attempts[].queue_s``, and it is not part of the try's timeout. A try waits at most
 ``queue_timeout_s`` and at most half the time left in its step (the other half stays for the other
 side). A side whose slots are all held by tries their steps gave up on (a stalled side) is not
-waited for at all, and its waiters are let go the moment it becomes stalled. A try that
-gets no slot fails with :class:`~langchain_netgpt.errors.CapacityError` and the step goes to the
-other side (``fallback_code="capacity"``) without counting against the side's circuit.
+waited for at all, and when a try of a side times out, the tries waiting for that side are let
+go to the other side at once (they would likely time out too, leaving no time for the fallback).
+A try that gets no slot fails with :class:`~langchain_netgpt.errors.CapacityError` and the step
+goes to the other side (``fallback_code="capacity"``) without counting against the side's circuit.
 
 Because each side has its own slots (and its own worker threads), a stalled cloud can hold at most
 ``max_in_flight`` cloud calls and never delays the edge.
@@ -33,7 +34,7 @@ class TryCapacity(BaseModel):
     """How many tries of each side may run at once, and how long a try waits for a free slot.
 
     Args:
-        max_in_flight: Tries of one side running at once (default 16); a try of a side at its
+        max_in_flight: Tries of one side running at once (default 32); a try of a side at its
             limit waits for a slot.
         queue_timeout_s: The longest a try waits for a free slot of its side (default 1 s, and
             at most half the time left in the step, so the other side keeps the rest). Past
@@ -52,7 +53,7 @@ class TryCapacity(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_in_flight: int = Field(
-        default=16, ge=1, le=4096, description="Tries of one side running at once."
+        default=32, ge=1, le=4096, description="Tries of one side running at once."
     )
     queue_timeout_s: float = Field(
         default=1.0,
@@ -78,7 +79,7 @@ class TryCapacity(BaseModel):
 class _Waiter:
     """A try waiting for a slot: woken by a thread event or an asyncio future."""
 
-    __slots__ = ("event", "future", "granted", "loop")
+    __slots__ = ("event", "future", "granted", "loop", "shed")
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class _Waiter:
         self.loop = loop
         self.future = future
         self.granted = False
+        self.shed = False
 
     def wake(self) -> bool:
         """Tell the waiter it holds a slot now; ``False`` if it can no longer be told."""
@@ -120,8 +122,15 @@ class TrySlot:
         self._released = False
 
     def abandon(self) -> None:
-        """The step gave up on the try, but its call still runs (and still holds the slot)."""
+        """The step gave up on the try (its call may still run, holding the slot).
+
+        The side's waiters are let go to the other side at once.
+        """
         self.slots._abandon(self)
+
+    def shed(self) -> None:
+        """The try timed out: let the side's waiters go to the other side now."""
+        self.slots.shed()
 
     def release(self) -> None:
         """The try's call ended: give the slot to the next waiter (idempotent)."""
@@ -163,13 +172,7 @@ class SideSlots:
             return True
         return False
 
-    def exhausted(self, waited_s: float) -> CapacityError:
-        """The error of a try that got no slot after ``waited_s``."""
-        why = (
-            "every slot is held by a try that was given up (the side is stalled)"
-            if self.stalled()
-            else f"no slot freed within {waited_s:.3f} s"
-        )
+    def _exhausted(self, why: str) -> CapacityError:
         return CapacityError(
             f"{self.target} is at capacity ({self.busy}/{self.limit} tries in flight, "
             f"{self.abandoned} abandoned): {why}",
@@ -178,26 +181,40 @@ class SideSlots:
             limit=self.limit,
         )
 
-    def acquire(self, timeout_s: float) -> TrySlot | None:
-        """Take a slot, waiting at most ``timeout_s``; ``None`` if none came free."""
+    def _refuse_now(self, timeout_s: float) -> CapacityError | None:
+        if self.stalled():
+            return self._exhausted("every slot is held by a try that was given up (stalled)")
+        if timeout_s <= 0:
+            return self._exhausted("no slot is free and the try may not wait")
+        return None
+
+    def acquire(self, timeout_s: float) -> TrySlot:
+        """Take a slot, waiting at most ``timeout_s``.
+
+        Raises:
+            CapacityError: No slot came free in time, the side is stalled, or one of its tries
+                timed out while this one waited.
+        """
         with self._lock:
             if self._take_now():
                 return TrySlot(self)
-            if timeout_s <= 0 or self.stalled():
-                return None
+            refusal = self._refuse_now(timeout_s)
+            if refusal is not None:
+                raise refusal
             waiter = _Waiter(event=threading.Event())
             self._waiters.append(waiter)
         assert waiter.event is not None
         waiter.event.wait(timeout_s)
-        return self._settle(waiter)
+        return self._settle(waiter, timeout_s)
 
-    async def aacquire(self, timeout_s: float) -> TrySlot | None:
+    async def aacquire(self, timeout_s: float) -> TrySlot:
         """Async twin of :meth:`acquire` (the wait is awaited, not blocking the loop)."""
         with self._lock:
             if self._take_now():
                 return TrySlot(self)
-            if timeout_s <= 0 or self.stalled():
-                return None
+            refusal = self._refuse_now(timeout_s)
+            if refusal is not None:
+                raise refusal
             loop = asyncio.get_running_loop()
             waiter = _Waiter(loop=loop, future=loop.create_future())
             self._waiters.append(waiter)
@@ -206,29 +223,40 @@ class SideSlots:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(waiter.future), timeout_s)
         except BaseException:
-            slot = self._settle(waiter)  # cancelled while waiting: hand a granted slot on
-            if slot is not None:
-                slot.release()
+            with contextlib.suppress(CapacityError):
+                self._settle(waiter, timeout_s).release()  # cancelled: hand a granted slot on
             raise
-        return self._settle(waiter)
+        return self._settle(waiter, timeout_s)
 
-    def _settle(self, waiter: _Waiter) -> TrySlot | None:
+    def _settle(self, waiter: _Waiter, timeout_s: float) -> TrySlot:
         with self._lock:
             if waiter.granted:
                 return TrySlot(self)
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
-            return None
+            if waiter.shed:
+                raise self._exhausted("a try of this side timed out while this one waited")
+            raise self._exhausted(f"no slot came free within {timeout_s:.3f} s")
+
+    def shed(self) -> None:
+        """Let every waiter go to the other side now (a try of this side just timed out)."""
+        with self._lock:
+            self._shed()
+
+    def _shed(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.shed = True
+            waiter.wake()
 
     def _abandon(self, slot: TrySlot) -> None:
         with self._lock:
             if not slot._released and not slot.abandoned:
                 slot.abandoned = True
                 self.abandoned += 1
-            if self.stalled():
-                # Nobody will free a slot soon: the waiters go to the other side now.
-                while self._waiters:
-                    self._waiters.popleft().wake()
+            # A try given up on: the side is slow now, and whoever waits for it would be given
+            # up on too. The waiters go to the other side while there is time for it.
+            self._shed()
 
     def _release(self, slot: TrySlot) -> None:
         with self._lock:

@@ -76,29 +76,25 @@ class DeadlineRunner:
         """Take a slot of ``target``, waiting for one within the capacity's queue timeout.
 
         Raises:
-            CapacityError: No slot came free in time (or the side is stalled).
+            CapacityError: No slot came free in time (or the side is stalled or timing out).
         """
         slots = self.slots(target)
         t0 = time.perf_counter()
-        slot = slots.acquire(self._queue_timeout_s(step))
-        return self._taken(slots, slot, time.perf_counter() - t0, step)
+        try:
+            return slots.acquire(self._queue_timeout_s(step))
+        finally:
+            if step is not None:
+                step.queued(time.perf_counter() - t0)
 
     async def atake(self, target: str, step: RoutedStep | None = None) -> TrySlot:
         """Async twin of :meth:`take` (the wait does not block the event loop)."""
         slots = self.slots(target)
         t0 = time.perf_counter()
-        slot = await slots.aacquire(self._queue_timeout_s(step))
-        return self._taken(slots, slot, time.perf_counter() - t0, step)
-
-    @staticmethod
-    def _taken(
-        slots: SideSlots, slot: TrySlot | None, waited_s: float, step: RoutedStep | None
-    ) -> TrySlot:
-        if step is not None:
-            step.queued(waited_s)
-        if slot is None:
-            raise slots.exhausted(waited_s)
-        return slot
+        try:
+            return await slots.aacquire(self._queue_timeout_s(step))
+        finally:
+            if step is not None:
+                step.queued(time.perf_counter() - t0)
 
     def executor(self, target: str) -> concurrent.futures.ThreadPoolExecutor:
         """The worker threads of ``target``: as many as its slots, so a try never queues there."""
@@ -173,6 +169,7 @@ class DeadlineRunner:
             try:
                 return await asyncio.wait_for(call, timeout)
             except TimeoutError:
+                slot.shed()  # the side is slow: its waiters go to the other side now
                 raise self.error(target, timeout) from None
         finally:
             slot.release()

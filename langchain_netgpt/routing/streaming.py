@@ -392,6 +392,8 @@ async def arelay_stream(
                 step.loaded(load)
             except Exception as exc:
                 current = None
+                if slot is not None and isinstance(exc, StepTimeoutError):
+                    slot.shed()  # the side is slow: its waiters go to the other side now
                 relay.failed(exc)
                 continue
             finally:
