@@ -46,8 +46,9 @@ class RoutingEngine:
     """Plans, gates, runs and traces routed steps under one :class:`RoutingConfig`.
 
     The engine holds the state steps share: the named targets' loads, one circuit breaker per
-    side, the deadline thread pool, the secret scrubber and the count of traces a sink refused.
-    Options are read from ``config`` at every step.
+    side, each side's capacity (slots and worker threads, see
+    :class:`~langchain_netgpt.routing.capacity.TryCapacity`) and the count of traces a sink
+    refused. Options are read from ``config`` at every step.
 
     Args:
         config: The routing options (a front door's configuration object).
