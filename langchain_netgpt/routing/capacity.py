@@ -1,15 +1,15 @@
 """Bounded capacity per side: how many tries of one side may run at once.
 
 Every try (``invoke``, ``ainvoke``, ``stream``, ``astream``) of a side takes one of that side's
-slots for as long as its call really runs. A try that finds no free slot waits for one (at most
-:attr:`TryCapacity.queue_timeout_s`, never past the step's deadline); that wait is queueing, traced
-as ``attempts[].queue_s``, and it is not part of the try's timeout. A try waits at most
-``queue_timeout_s`` and at most half the time left in its step (the other half stays for the other
-side). A side whose slots are all held by tries their steps gave up on (a stalled side) is not
-waited for at all, and when a try of a side times out, the tries waiting for that side are let
-go to the other side at once (they would likely time out too, leaving no time for the fallback).
-A try that gets no slot fails with :class:`~langchain_netgpt.errors.CapacityError` and the step
-goes to the other side (``fallback_code="capacity"``) without counting against the side's circuit.
+slots for as long as its call really runs. A try that finds no free slot waits for one; that wait
+is queueing, traced as ``attempts[].queue_s``, and it is not part of the try's timeout. A try
+waits at most ``queue_timeout_s``, never past its step's deadline, and at most half the time left
+while another side may follow (the other half stays for it). A side whose slots are all held by
+tries their steps gave up on (a stalled side) is not waited for at all, and when a try of a side
+times out, the tries waiting for that side are let go to the other side at once (they would
+likely time out too, leaving no time for the fallback). A try that gets no slot fails with
+:class:`~langchain_netgpt.errors.CapacityError` and the step goes to the other side
+(``fallback_code="capacity"``) without counting against the side's circuit.
 
 Because each side has its own slots (and its own worker threads), a stalled cloud can hold at most
 ``max_in_flight`` cloud calls and never delays the edge.
@@ -36,9 +36,10 @@ class TryCapacity(BaseModel):
     Args:
         max_in_flight: Tries of one side running at once (default 32); a try of a side at its
             limit waits for a slot.
-        queue_timeout_s: The longest a try waits for a free slot of its side (default 1 s, and
-            at most half the time left in the step, so the other side keeps the rest). Past
-            it, or as soon as every slot is held by an abandoned try, the step goes on.
+        queue_timeout_s: The longest a try waits for a free slot of its side (default 30 s, and
+            never past the step's deadline; at most half the time left while another side may
+            follow, so it keeps the rest). Past it, or as soon as every slot is held by an
+            abandoned try, the step goes on.
         per_target: ``max_in_flight`` of particular sides (``{"cloud": 64}``).
 
     Example:
@@ -56,12 +57,12 @@ class TryCapacity(BaseModel):
         default=32, ge=1, le=4096, description="Tries of one side running at once."
     )
     queue_timeout_s: float = Field(
-        default=1.0,
+        default=30.0,
         ge=0,
         allow_inf_nan=False,
         description=(
-            "The longest a try waits for a free slot of its side (at most half the time left "
-            "in the step, so the other side keeps the rest)."
+            "The longest a try waits for a free slot of its side (never past the step's "
+            "deadline; at most half the time left while another side may follow)."
         ),
     )
     per_target: dict[str, int] = Field(

@@ -65,12 +65,15 @@ class DeadlineRunner:
         """The slots of ``target`` under the current ``try_capacity``."""
         return self.capacity.slots(target, self.config.try_capacity)
 
-    def _queue_timeout_s(self, step: RoutedStep | None) -> float:
+    def _queue_timeout_s(self, target: str, step: RoutedStep | None) -> float:
         wait = self.config.try_capacity.queue_timeout_s
         left = None if step is None else step.time_left_s()
-        # At most half the time left: a side slow to free a slot must leave the other side
-        # time to answer within the step's deadline.
-        return wait if left is None else max(0.0, min(wait, left / 2))
+        if left is None or step is None:
+            return wait
+        # At most half the time left while another side may follow: a side slow to free a
+        # slot must leave the other side time to answer within the step's deadline.
+        share = left / 2 if step.has_fallback_after(target) else left
+        return max(0.0, min(wait, share))
 
     def take(self, target: str, step: RoutedStep | None = None) -> TrySlot:
         """Take a slot of ``target``, waiting for one within the capacity's queue timeout.
@@ -81,7 +84,7 @@ class DeadlineRunner:
         slots = self.slots(target)
         t0 = time.perf_counter()
         try:
-            return slots.acquire(self._queue_timeout_s(step))
+            return slots.acquire(self._queue_timeout_s(target, step))
         finally:
             if step is not None:
                 step.queued(time.perf_counter() - t0)
@@ -91,7 +94,7 @@ class DeadlineRunner:
         slots = self.slots(target)
         t0 = time.perf_counter()
         try:
-            return await slots.aacquire(self._queue_timeout_s(step))
+            return await slots.aacquire(self._queue_timeout_s(target, step))
         finally:
             if step is not None:
                 step.queued(time.perf_counter() - t0)

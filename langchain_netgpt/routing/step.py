@@ -142,6 +142,19 @@ class RoutedStep:
         """Record a side a try gate refused (it does not count against the side's circuit)."""
         self.outcome.failed(target, refusal.error, 0.0, refusal.code)
 
+    def has_fallback_after(self, target: str) -> bool:
+        """Whether another side may still be tried after ``target`` (fallback on, one left)."""
+        if not self.config.fallback:
+            return False
+        decision = self.plan.decision
+        rest = (
+            decision.alternatives
+            if self.routing is not None
+            else ((CLOUD if decision.target == EDGE else EDGE),)
+        )
+        order = (decision.target, *rest)
+        return target in order[:-1]
+
     def queued(self, waited_s: float) -> None:
         """Record how long the current try waited for a slot of its side (not its latency)."""
         self.outcome.queue_s = waited_s
