@@ -21,7 +21,10 @@ from langchain_netgpt.testing.faults import FaultMode, FaultProxy, FaultyStreamM
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 
 DEADLINE_S = 1.0
-SLACK_S = 0.1  # the bar: every step answers within step_deadline_s + 100 ms
+# The bar is step_deadline_s + 100 ms (benchmarks/step_concurrency.py measures the overshoot);
+# the tests allow more, as they share 2 cores with whatever else runs, and still catch a step
+# that waits for a stalled side (seconds to minutes).
+SLACK_S = 0.5
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from langchain_netgpt.testing.faults import FaultMode, FaultProxy, FaultyStreamM
 from langchain_netgpt.tracing import InMemoryTraceSink
 
 DEADLINE_S = 1.0
-SLACK_S = 0.15
+SLACK_S = 0.4  # loose for shared CI cores; benchmarks/faults.py measures the overshoot
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_a_dripping_or_looping_stream_is_cut_at_the_deadline_with_a_trace(
         for chunk in router.stream("hi"):
             received.append(chunk)
     elapsed = time.perf_counter() - t0
-    assert received and DEADLINE_S - 0.1 < elapsed < DEADLINE_S + SLACK_S
+    assert received and DEADLINE_S - 0.05 < elapsed < DEADLINE_S + SLACK_S
     (trace,) = sink.traces
     assert trace.final_target is None and trace.attempts[0].error_type == "StepTimeoutError"
     partial = trace.attempts[0].output
