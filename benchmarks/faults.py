@@ -80,6 +80,7 @@ class Scenario:
     edge_stream: StreamFault | None = None
     at_once: str | None = None  # "tasks" or "threads": every step at the same time
     capacity: TryCapacity | None = None
+    tools: bool = True  # bind the tool (a streamed answer is then held until validated)
 
 
 _TWO_SLOTS = TryCapacity(max_in_flight=2)
@@ -105,6 +106,14 @@ SCENARIOS: list[Scenario] = [
     Scenario("stream-truncated", FaultMode.TRUNCATED, stream=True),
     Scenario("stream-edge-drip", FaultMode.PASS, stream=True, edge_stream=StreamFault.SLOW_DRIP),
     Scenario("stream-edge-loop", FaultMode.PASS, stream=True, edge_stream=StreamFault.LOOP),
+    # No tool bound: the chunks reach the caller, so the loop is cut at the step's deadline.
+    Scenario(
+        "stream-edge-loop-cut",
+        FaultMode.PASS,
+        stream=True,
+        edge_stream=StreamFault.LOOP,
+        tools=False,
+    ),
     Scenario("pool-exhaustion-tasks", FaultMode.STALL, at_once="tasks", capacity=_TWO_SLOTS),
     Scenario("pool-exhaustion-threads", FaultMode.STALL, at_once="threads", capacity=_TWO_SLOTS),
 ]
@@ -203,7 +212,7 @@ async def run_scenario(
         ),
         **options,
     )
-    bound = router.bind_tools([get_weather])
+    bound = router.bind_tools([get_weather]) if scenario.tools else router
     if scenario.at_once == "tasks":
         results = await asyncio.gather(*(_one_step(bound, scenario, i) for i in range(steps)))
     elif scenario.at_once == "threads":
