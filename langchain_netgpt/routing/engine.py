@@ -245,9 +245,12 @@ class RoutingEngine:
     def call_with_deadline(
         self, call: Callable[[], _T], target: str, *, step: RoutedStep | None = None
     ) -> _T:
-        """Run ``call()`` under the try's deadline (see :class:`DeadlineRunner`).
+        """Run ``call()`` in a slot of ``target``, under the try's deadline.
+
+        See :class:`~langchain_netgpt.routing.deadlines.DeadlineRunner`.
 
         Raises:
+            CapacityError: No slot of ``target`` came free in time.
             StepTimeoutError: The deadline passed first.
         """
         return self.deadlines.call(call, target, step=step)
@@ -255,9 +258,10 @@ class RoutingEngine:
     async def acall_with_deadline(
         self, call: Awaitable[_T], target: str, *, step: RoutedStep | None = None
     ) -> _T:
-        """Await ``call`` under the try's deadline.
+        """Await ``call`` in a slot of ``target``, under the try's deadline.
 
         Raises:
+            CapacityError: No slot of ``target`` came free in time.
             StepTimeoutError: The deadline passed first.
         """
         return await self.deadlines.acall(call, target, step=step)
