@@ -122,12 +122,13 @@ class TrySlot:
         self.abandoned = False
         self._released = False
 
-    def abandon(self) -> None:
+    def abandon(self, *, shed: bool = True) -> None:
         """The step gave up on the try (its call may still run, holding the slot).
 
-        The side's waiters are let go to the other side at once.
+        Args:
+            shed: The try timed out: let the side's waiters go to the other side at once.
         """
-        self.slots._abandon(self)
+        self.slots._abandon(self, shed=shed)
 
     def shed(self) -> None:
         """The try timed out: let the side's waiters go to the other side now."""
@@ -250,14 +251,15 @@ class SideSlots:
             waiter.shed = True
             waiter.wake()
 
-    def _abandon(self, slot: TrySlot) -> None:
+    def _abandon(self, slot: TrySlot, *, shed: bool) -> None:
         with self._lock:
             if not slot._released and not slot.abandoned:
                 slot.abandoned = True
                 self.abandoned += 1
-            # A try given up on: the side is slow now, and whoever waits for it would be given
-            # up on too. The waiters go to the other side while there is time for it.
-            self._shed()
+            if shed or self.stalled():
+                # A try timed out: the side is slow now, and whoever waits for it would be
+                # given up on too. The waiters go to the other side while there is time for it.
+                self._shed()
 
     def _release(self, slot: TrySlot) -> None:
         with self._lock:

@@ -147,7 +147,7 @@ class DeadlineRunner:
         except BaseException:
             # Ctrl-C or an interrupt while waiting: the call runs on in its worker.
             if not future.done() and not future.cancel():
-                slot.abandon()
+                slot.abandon(shed=False)
             raise
 
     async def acall(

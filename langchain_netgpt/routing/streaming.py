@@ -221,6 +221,8 @@ class _Pump:
         self.items: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self.stop = threading.Event()
         self.finished = threading.Event()
+        self.ended = False  # the caller saw the end (or the error) of the child stream
+        self.timed_out = False
 
     def run(self) -> None:
         """Read the child stream (in the worker) until it ends, fails or is stopped."""
@@ -252,18 +254,23 @@ class _Pump:
         try:
             kind, value = self.items.get(timeout=clock.wait_s())
         except queue.Empty:
+            self.timed_out = True
             raise clock.expired() from None
         if kind == _CHUNK:
             return value
+        self.ended = True
         if kind == _ERROR:
             raise value
         raise StopIteration
 
     def close(self) -> None:
-        """Stop reading; a child still blocked keeps its slot until it returns (abandoned)."""
+        """Stop reading; a child still running keeps its slot until it returns (abandoned).
+
+        A child given up at its deadline also lets its side's waiters go to the other side.
+        """
         self.stop.set()
-        if not self.finished.is_set():
-            self.slot.abandon()
+        if not self.ended and not self.finished.is_set():
+            self.slot.abandon(shed=self.timed_out)
 
 
 def _child_chunks(
