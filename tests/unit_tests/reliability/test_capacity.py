@@ -255,3 +255,19 @@ async def test_a_cancelled_waiter_gives_its_slot_on() -> None:
         await waiting
     held.release()
     assert slots.busy == 0 and slots.acquire(0) is not None
+
+
+def test_a_try_abandoned_without_a_timeout_keeps_the_waiters_waiting() -> None:
+    slots = SideSlots("cloud", 2)
+    slots.acquire(0)
+    held = slots.acquire(0)
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(slots.acquire(5)))
+    waiter.start()
+    time.sleep(0.05)
+    held.abandon(shed=False)  # Ctrl-C or a closed stream: not a sign the side is slow
+    time.sleep(0.05)
+    assert not got
+    held.release()
+    waiter.join(5)
+    assert got and slots.busy == 2
