@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "BenchmarkDataError",
     "BudgetExceededError",
+    "CapacityError",
     "CircuitOpenError",
     "CloudUnavailableError",
     "ConfigurationError",
@@ -158,6 +159,22 @@ class StepTimeoutError(NetGPTError, TimeoutError):
         super().__init__(message)
         self.target = target
         self.timeout_s = timeout_s
+
+
+class CapacityError(NetGPTError):
+    """Every slot of a side was busy: the try was not made (the step goes to the other side).
+
+    Attributes:
+        target: The side at capacity.
+        in_flight: Its tries in flight when the try gave up waiting.
+        limit: Its number of slots (``TryCapacity``).
+    """
+
+    def __init__(self, message: str, *, target: str, in_flight: int, limit: int) -> None:
+        super().__init__(message)
+        self.target = target
+        self.in_flight = in_flight
+        self.limit = limit
 
 
 class EdgeModelError(NetGPTError):

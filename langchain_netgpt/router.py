@@ -35,7 +35,7 @@ from langchain_netgpt.routing.executor import (
 from langchain_netgpt.routing.options import RoutingOptions
 from langchain_netgpt.routing.reliability import CircuitState
 from langchain_netgpt.routing.step import RoutedStep
-from langchain_netgpt.routing.streaming import StreamRelay
+from langchain_netgpt.routing.streaming import arelay_stream, relay_stream
 from langchain_netgpt.routing.targets import LoadSnapshot
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "STANDARD_CHAT_PARAMS", "NetGPTRouter"]
@@ -361,31 +361,13 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         step = self.plan(messages, kwargs, mode="stream", run_manager=run_manager)
         callbacks = child_callbacks(run_manager)
-        relay = StreamRelay(
-            step, buffered=step.binding.tools is not None and self.validate_tool_calls
-        )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).stream(
-                    step.messages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                for chunk in stream:
-                    yield from relay.push(chunk, run_manager)
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        yield from relay.finish(run_manager)
+
+        def open_stream(target: str, child_messages: list[BaseMessage]) -> Iterator[Any]:
+            config = step.config_for(target, callbacks)
+            return step.model_for(target).stream(child_messages, config, stop=stop, **kwargs)
+
+        buffered = step.binding.tools is not None and self.validate_tool_calls
+        yield from relay_stream(step, open_stream, run_manager, buffered=buffered)
 
     async def _astream(
         self,
@@ -396,36 +378,13 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         step = self.plan(messages, kwargs, mode="astream", run_manager=run_manager)
         callbacks = child_callbacks(run_manager)
-        relay = StreamRelay(
-            step, buffered=step.binding.tools is not None and self.validate_tool_calls
-        )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).astream(
-                    await step.amessages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                async for chunk in stream:
-                    for out in relay.push(chunk, None):
-                        if run_manager is not None:
-                            await run_manager.on_llm_new_token(out.text, chunk=out)
-                        yield out
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        for out in relay.finish(None):
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(out.text, chunk=out)
+
+        def open_stream(target: str, child_messages: list[BaseMessage]) -> AsyncIterator[Any]:
+            config = step.config_for(target, callbacks)
+            return step.model_for(target).astream(child_messages, config, stop=stop, **kwargs)
+
+        buffered = step.binding.tools is not None and self.validate_tool_calls
+        async for out in arelay_stream(step, open_stream, run_manager, buffered=buffered):
             yield out
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage
 
-from langchain_netgpt.errors import InvalidToolCallError, StepTimeoutError
+from langchain_netgpt.errors import CapacityError, InvalidToolCallError, StepTimeoutError
 from langchain_netgpt.routing.reasons import FallbackNote, FallbackReason
 from langchain_netgpt.tracing import AttemptRecord
 
@@ -35,18 +35,31 @@ def _record(
     tool_calls_valid: bool | None = None,
     problems: list[str] | None = None,
     output: AIMessage | None = None,
+    queue_s: float = 0.0,
 ) -> AttemptRecord:
-    # Built on the hot path from trusted values: skip validation.
+    # Built on the hot path from trusted values: skip validation. The try's latency is its
+    # time after it got a slot: queueing is recorded apart and never counted as the side's.
     return AttemptRecord.model_construct(
         target=target,
         ok=ok,
-        latency_s=latency_s,
+        latency_s=max(latency_s - queue_s, 0.0),
         error_type=error_type,
         error=error,
         tool_calls_valid=tool_calls_valid,
         problems=problems or [],
         output=output,
+        queue_s=round(queue_s, 6) if queue_s > 0 else None,
     )
+
+
+def _reason_of(exc: BaseException) -> FallbackReason:
+    if isinstance(exc, StepTimeoutError):
+        return FallbackReason.TIMEOUT
+    if isinstance(exc, CapacityError):
+        return FallbackReason.CAPACITY
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, CancelledError, GeneratorExit
+        return FallbackReason.CANCELLED
+    return FallbackReason.FAILED
 
 
 class StepOutcome:
@@ -70,6 +83,7 @@ class StepOutcome:
         "note",
         "pending",
         "problems",
+        "queue_s",
         "target",
         "ttfb_s",
         "valid",
@@ -85,6 +99,12 @@ class StepOutcome:
         self.escalation: str | None = None
         self.ttfb_s: float | None = None
         self.pending: AIMessage | None = None  # an invalid answer kept in case all else fails
+        self.queue_s = 0.0  # the current try's wait for a slot of its side
+
+    def _queued(self) -> float:
+        """The current try's wait for a slot (read once: the next try starts afresh)."""
+        queue_s, self.queue_s = self.queue_s, 0.0
+        return queue_s
 
     def failed(
         self,
@@ -92,23 +112,27 @@ class StepOutcome:
         exc: BaseException,
         elapsed_s: float,
         code: FallbackReason | None = None,
+        *,
+        output: AIMessage | None = None,
     ) -> None:
-        """Record a try that raised or was refused (``code``: default from the error's kind)."""
+        """Record a try that raised or was refused (``code``: default from the error's kind).
+
+        ``output`` is what a stream had produced when it failed or was stopped (kept, since the
+        side was called and billed).
+        """
         self.attempts.append(
             _record(
                 target,
+                queue_s=self._queued(),
                 ok=False,
                 latency_s=elapsed_s,
                 error_type=type(exc).__name__,
                 error=str(exc)[:2000],
+                output=output,
             )
         )
         if code is None:
-            code = (
-                FallbackReason.TIMEOUT
-                if isinstance(exc, StepTimeoutError)
-                else FallbackReason.FAILED
-            )
+            code = _reason_of(exc)
         self.note = FallbackNote.of(code, target, f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def answered(
@@ -116,7 +140,14 @@ class StepOutcome:
     ) -> None:
         """Record an accepted answer."""
         self.attempts.append(
-            _record(target, ok=True, latency_s=elapsed_s, tool_calls_valid=valid, output=message)
+            _record(
+                target,
+                ok=True,
+                latency_s=elapsed_s,
+                tool_calls_valid=valid,
+                output=message,
+                queue_s=self._queued(),
+            )
         )
         self.answer, self.target, self.valid, self.problems = message, target, valid, []
 
@@ -135,6 +166,7 @@ class StepOutcome:
         self.attempts.append(
             _record(
                 target,
+                queue_s=self._queued(),
                 ok=False,
                 latency_s=elapsed_s,
                 tool_calls_valid=valid,
@@ -155,6 +187,7 @@ class StepOutcome:
         self.attempts.append(
             _record(
                 target,
+                queue_s=self._queued(),
                 ok=False,
                 latency_s=elapsed_s,
                 tool_calls_valid=False if tools else None,
@@ -202,32 +235,43 @@ def run_attempts(
             they end the step without a trace or a fallback and propagate.
 
     Raises:
-        RoutingError: No target answered (the trace is written first).
+        RoutingError: No target answered (the trace is written first). Anything else that
+            stops the step (Ctrl-C, a bug) propagates after the step's trace is written.
     """
-    for target in step.candidates():
-        retry = 0
-        while True:
-            t0 = time.perf_counter()
-            load = step.start_load(target)
-            try:
-                answer = call(target)
-                step.loaded(load)
-            except passthrough:
-                step.interrupted(target)
-                raise
-            except Exception as exc:
-                retry += 1
-                wait = step.after_failure(target, exc, time.perf_counter() - t0, retry)
-                if wait is None:
-                    break
-                time.sleep(wait)
-                continue
-            finally:
-                step.finish_load(load)
-            if step.accept(target, answer, time.perf_counter() - t0):
-                return step.finish()
-            break
-    return step.finish()
+    current: list[Any] = [None, 0.0]  # the side in flight and when its try began
+    try:
+        for target in step.candidates():
+            retry = 0
+            while True:
+                t0 = current[1] = time.perf_counter()
+                load = step.start_load(target)
+                current[0] = target
+                try:
+                    answer = call(target)
+                    step.loaded(load)
+                except passthrough:
+                    step.interrupted(target)
+                    raise
+                except Exception as exc:
+                    current[0] = None
+                    retry += 1
+                    wait = step.after_failure(target, exc, time.perf_counter() - t0, retry)
+                    if wait is None:
+                        break
+                    time.sleep(wait)
+                    continue
+                finally:
+                    step.finish_load(load)
+                current[0] = None
+                if step.accept(target, answer, time.perf_counter() - t0):
+                    return step.finish()
+                break
+        return step.finish()
+    except passthrough:
+        raise
+    except BaseException as exc:
+        step.stopped(current[0], exc, time.perf_counter() - current[1])
+        raise
 
 
 async def arun_attempts(
@@ -236,31 +280,42 @@ async def arun_attempts(
     *,
     passthrough: tuple[type[BaseException], ...] = (),
 ) -> AIMessage:
-    """Async twin of :func:`run_attempts` (only the call and the retry wait are awaited)."""
-    for target in step.candidates():
-        retry = 0
-        while True:
-            t0 = time.perf_counter()
-            load = step.start_load(target)
-            try:
-                answer = await call(target)
-                step.loaded(load)
-            except passthrough:
-                step.interrupted(target)
-                raise
-            except asyncio.CancelledError:
-                step.release(target)  # a cancelled probe must not hold the circuit
-                raise
-            except Exception as exc:
-                retry += 1
-                wait = step.after_failure(target, exc, time.perf_counter() - t0, retry)
-                if wait is None:
-                    break
-                await asyncio.sleep(wait)
-                continue
-            finally:
-                step.finish_load(load)
-            if step.accept(target, answer, time.perf_counter() - t0):
-                return step.finish()
-            break
-    return step.finish()
+    """Async twin of :func:`run_attempts` (only the call and the retry wait are awaited).
+
+    A cancelled task ends the step with a trace (``error`` says it was cancelled) and the
+    cancellation propagates.
+    """
+    current: list[Any] = [None, 0.0]
+    try:
+        for target in step.candidates():
+            retry = 0
+            while True:
+                t0 = current[1] = time.perf_counter()
+                load = step.start_load(target)
+                current[0] = target
+                try:
+                    answer = await call(target)
+                    step.loaded(load)
+                except passthrough:
+                    step.interrupted(target)
+                    raise
+                except Exception as exc:
+                    current[0] = None
+                    retry += 1
+                    wait = step.after_failure(target, exc, time.perf_counter() - t0, retry)
+                    if wait is None:
+                        break
+                    await asyncio.sleep(wait)
+                    continue
+                finally:
+                    step.finish_load(load)
+                current[0] = None
+                if step.accept(target, answer, time.perf_counter() - t0):
+                    return step.finish()
+                break
+        return step.finish()
+    except passthrough:
+        raise
+    except BaseException as exc:
+        step.stopped(current[0], exc, time.perf_counter() - current[1])
+        raise

@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langchain_netgpt.routing.budget import CloudBudget
+from langchain_netgpt.routing.capacity import TryCapacity
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.network import NetworkEstimator, NetworkMonitor
 from langchain_netgpt.routing.policy import NetGPTPolicy, RoutePolicy
@@ -54,6 +55,9 @@ class RoutingConfig(BaseModel):
         validate_tool_calls: Whether to check tool calls against the bound schemas.
         step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
             ``None``; each try gets ``min(step_timeout_s, time left)``.
+        try_capacity: How many tries of each side run at once and how long a try waits for a
+            free slot (:class:`~langchain_netgpt.routing.capacity.TryCapacity`); a stalled
+            side cannot starve the other, and waiting for a slot is not part of a try's timeout.
         retry: Retries of the same side (default: none) for 429/5xx/connection failures.
         circuit_breaker: A circuit breaker per side, or ``None``: once open, steps go to the
             other side at once (``fallback_code="circuit_open"``).
@@ -108,6 +112,10 @@ class RoutingConfig(BaseModel):
         gt=0,
         allow_inf_nan=False,
         description="One deadline for the whole step: every try, retry wait and the fallback.",
+    )
+    try_capacity: TryCapacity = Field(
+        default_factory=TryCapacity,
+        description="Tries of each side at once, and the longest wait for a free slot.",
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     circuit_breaker: CircuitBreakerConfig | None = Field(

@@ -10,6 +10,7 @@ own calling convention into :meth:`RoutingEngine.plan` and a call of a side.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -21,13 +22,12 @@ from langchain_netgpt.routing.deadlines import DeadlineRunner
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.executor import ToolBinding
 from langchain_netgpt.routing.planning import plan_step
-from langchain_netgpt.routing.privacy import scrub_trace
 from langchain_netgpt.routing.prompt_completion import EdgePromptCompleter
 from langchain_netgpt.routing.qos import MultiTargetPolicy, TargetRouting
 from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitState
 from langchain_netgpt.routing.step import RoutedStep
 from langchain_netgpt.tracing import RouteTrace
-from langchain_netgpt.tracing.scrub import SecretScrubber
+from langchain_netgpt.tracing.scrub import default_scrubber, scrub_trace
 
 if TYPE_CHECKING:
     from langchain_netgpt.routing.gates import TryGate
@@ -46,8 +46,9 @@ class RoutingEngine:
     """Plans, gates, runs and traces routed steps under one :class:`RoutingConfig`.
 
     The engine holds the state steps share: the named targets' loads, one circuit breaker per
-    side, the deadline thread pool, the secret scrubber and the count of traces a sink refused.
-    Options are read from ``config`` at every step.
+    side, each side's capacity (slots and worker threads, see
+    :class:`~langchain_netgpt.routing.capacity.TryCapacity`) and the count of traces a sink
+    refused. Options are read from ``config`` at every step.
 
     Args:
         config: The routing options (a front door's configuration object).
@@ -85,7 +86,6 @@ class RoutingEngine:
         self._routing: TargetRouting | None = None
         self._routing_lock = threading.Lock()
         self._completer: EdgePromptCompleter | None = None
-        self._scrubber: SecretScrubber | None = None
 
     def __repr__(self) -> str:
         return f"RoutingEngine(policy={getattr(self.config.policy, 'name', '?')!r})"
@@ -191,6 +191,7 @@ class RoutingEngine:
         Raises:
             TypeError: A ``sensitive`` flag is not a bool.
         """
+        started = time.perf_counter()  # the deadline covers planning (the privacy scan) too
         routing = self.target_routing()
         step_plan = plan_step(
             self.config,
@@ -203,7 +204,9 @@ class RoutingEngine:
             previous_target=previous_target,
             metadata=metadata,
         )
-        return RoutedStep(self, step_plan, routing=routing, completer=self._prompt_completer())
+        return RoutedStep(
+            self, step_plan, routing=routing, completer=self._prompt_completer(), started=started
+        )
 
     def _prompt_completer(self) -> EdgePromptCompleter | None:
         option = self.config.prompt_completion
@@ -242,9 +245,12 @@ class RoutingEngine:
     def call_with_deadline(
         self, call: Callable[[], _T], target: str, *, step: RoutedStep | None = None
     ) -> _T:
-        """Run ``call()`` under the try's deadline (see :class:`DeadlineRunner`).
+        """Run ``call()`` in a slot of ``target``, under the try's deadline.
+
+        See :class:`~langchain_netgpt.routing.deadlines.DeadlineRunner`.
 
         Raises:
+            CapacityError: No slot of ``target`` came free in time.
             StepTimeoutError: The deadline passed first.
         """
         return self.deadlines.call(call, target, step=step)
@@ -252,21 +258,32 @@ class RoutingEngine:
     async def acall_with_deadline(
         self, call: Awaitable[_T], target: str, *, step: RoutedStep | None = None
     ) -> _T:
-        """Await ``call`` under the try's deadline.
+        """Await ``call`` in a slot of ``target``, under the try's deadline.
 
         Raises:
+            CapacityError: No slot of ``target`` came free in time.
             StepTimeoutError: The deadline passed first.
         """
         return await self.deadlines.acall(call, target, step=step)
 
     # -- traces ---------------------------------------------------------------------------------
-    def emit_trace(self, trace: RouteTrace) -> None:
-        """Send a trace to every sink and the store; a failing sink is counted and logged."""
+    def scrub_text(self, text: str) -> str:
+        """``text`` without credentials (unless ``scrub_secrets`` is off): exceptions, reasons."""
+        return default_scrubber().scrub_text(text) if self.config.scrub_secrets else text
+
+    def emit_trace(self, trace: RouteTrace) -> RouteTrace:
+        """Send a snapshot of a trace to every sink and the store; return the snapshot.
+
+        The snapshot is scrubbed (``scrub_secrets``, by
+        :func:`~langchain_netgpt.tracing.scrub.default_scrubber`: the one scrubber of the
+        package) and shares no mutable object with the step, so nothing done to the answer
+        afterwards reaches a sink. A failing sink is counted and logged.
+        """
         config = self.config
         if config.scrub_secrets:
-            if self._scrubber is None:
-                self._scrubber = SecretScrubber.from_environ()
-            trace = scrub_trace(trace, self._scrubber)
+            trace = scrub_trace(trace, default_scrubber())
+        elif trace.output is not None:
+            trace = trace.model_copy(update={"output": trace.output.model_copy(deep=True)})
         for sink in [*config.sinks, config.store] if config.store is not None else config.sinks:
             try:
                 sink.write(trace)
@@ -275,3 +292,4 @@ class RoutingEngine:
                 # and logged with its id so it can be found in the other sinks.
                 self.sink_errors += 1
                 logger.exception("netgpt: sink %r failed to store trace %s", sink, trace.trace_id)
+        return trace

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from langchain_netgpt.routing.budget import CloudBudget
+    from langchain_netgpt.routing.capacity import TryCapacity
     from langchain_netgpt.routing.config import RoutingConfig
     from langchain_netgpt.routing.network import NetworkEstimator
     from langchain_netgpt.routing.policy import RoutePolicy
@@ -152,6 +153,15 @@ class RoutingOptions:
     @step_deadline_s.setter
     def step_deadline_s(self, value: float | None) -> None:
         self.config.step_deadline_s = value
+
+    @property
+    def try_capacity(self) -> TryCapacity:
+        """Tries of each side at once, and the longest wait for a free slot."""
+        return self.config.try_capacity
+
+    @try_capacity.setter
+    def try_capacity(self, value: TryCapacity) -> None:
+        self.config.try_capacity = value
 
     @property
     def retry(self) -> RetryPolicy:

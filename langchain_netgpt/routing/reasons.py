@@ -31,6 +31,10 @@ class FallbackReason(StrEnum):
     """The side did not answer within its try's deadline (``step_timeout_s``)."""
     DEADLINE = "deadline"
     """The step's deadline (``step_deadline_s``) passed before the side could be tried."""
+    CAPACITY = "capacity"
+    """Every slot of the side was busy (held by tries in flight), see ``TryCapacity``."""
+    CANCELLED = "cancelled"
+    """The caller stopped the step (cancelled task, Ctrl-C, a stream closed early)."""
     CIRCUIT_OPEN = "circuit_open"
     """The side's circuit breaker was open."""
     INVALID_TOOL_CALLS = "invalid_tool_calls"
@@ -49,6 +53,8 @@ _TEMPLATES: dict[FallbackReason, str] = {
     FallbackReason.FAILED: "{target} failed: {detail}",
     FallbackReason.TIMEOUT: "{target} failed: {detail}",
     FallbackReason.DEADLINE: "{target} failed: {detail}",
+    FallbackReason.CAPACITY: "{target} at capacity: {detail}",
+    FallbackReason.CANCELLED: "{target} cancelled: {detail}",
     FallbackReason.CIRCUIT_OPEN: "circuit_open: {target} circuit is open",
     FallbackReason.INVALID_TOOL_CALLS: "{target} answered with invalid tool calls: {detail}",
     FallbackReason.ESCALATED: "edge_escalated: {detail}",

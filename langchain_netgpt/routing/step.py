@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_netgpt.errors import PrivateStepError, RoutingError
+from langchain_netgpt.errors import CapacityError, PrivateStepError, RoutingError
 from langchain_netgpt.routing.attempts import StepOutcome, arun_attempts, run_attempts
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.executor import ToolBinding
@@ -26,10 +26,11 @@ from langchain_netgpt.routing.network import NetworkState
 from langchain_netgpt.routing.planning import StepPlan
 from langchain_netgpt.routing.policy import RouteDecision
 from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgePromptCompleter
+from langchain_netgpt.routing.reasons import FallbackReason
 from langchain_netgpt.routing.reliability import CircuitState
 from langchain_netgpt.routing.self_offload import escalation_reason
 from langchain_netgpt.routing.step_trace import build_trace, route_info, with_route
-from langchain_netgpt.tracing import PromptCompletionRecord
+from langchain_netgpt.tracing import PromptCompletionRecord, RouteTrace
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class RoutedStep:
         plan: The decision.
         routing: The named targets' routing the plan used (``None``: edge/cloud).
         completer: Edge prompt completion for cloud tries, if configured.
+        started: ``time.perf_counter()`` when the step began (before its plan: the privacy scan
+            counts against the deadline); default now.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class RoutedStep:
         *,
         routing: TargetRouting | None = None,
         completer: EdgePromptCompleter | None = None,
+        started: float | None = None,
     ) -> None:
         self.engine = engine
         self.config: RoutingConfig = engine.config
@@ -83,7 +87,9 @@ class RoutedStep:
         self.completer = completer
         self.completion_record: PromptCompletionRecord | None = None
         self._completed: list[BaseMessage] | None = None
-        self.started = time.perf_counter()
+        self.started = time.perf_counter() if started is None else started
+        self.closed = False
+        """Whether the step's trace was written (a step is traced exactly once)."""
         deadline_s = self.config.step_deadline_s
         self.deadline = None if deadline_s is None else self.started + deadline_s
 
@@ -135,6 +141,23 @@ class RoutedStep:
     def refused(self, target: str, refusal: GateRefusal) -> None:
         """Record a side a try gate refused (it does not count against the side's circuit)."""
         self.outcome.failed(target, refusal.error, 0.0, refusal.code)
+
+    def has_fallback_after(self, target: str) -> bool:
+        """Whether another side may still be tried after ``target`` (fallback on, one left)."""
+        if not self.config.fallback:
+            return False
+        decision = self.plan.decision
+        rest = (
+            decision.alternatives
+            if self.routing is not None
+            else ((CLOUD if decision.target == EDGE else EDGE),)
+        )
+        order = (decision.target, *rest)
+        return target in order[:-1]
+
+    def queued(self, waited_s: float) -> None:
+        """Record how long the current try waited for a slot of its side (not its latency)."""
+        self.outcome.queue_s = waited_s
 
     def time_left_s(self) -> float | None:
         """Seconds left before the step's deadline (``None``: no deadline)."""
@@ -287,12 +310,26 @@ class RoutedStep:
         """Async twin of :meth:`run` (only the call is awaited)."""
         return await arun_attempts(self, call, passthrough=passthrough)
 
-    def failed(self, target: str, exc: BaseException, elapsed_s: float) -> None:
-        """Record a try that raised (it counts against the side's circuit)."""
+    def failed(
+        self,
+        target: str,
+        exc: BaseException,
+        elapsed_s: float,
+        *,
+        output: AIMessage | None = None,
+    ) -> None:
+        """Record a try that raised (it counts against the side's circuit).
+
+        A try that got no slot (:class:`~langchain_netgpt.errors.CapacityError`) says nothing
+        about the side's health: it gives back the circuit's probe instead.
+        """
         breaker = self.engine.breaker_for(target)
         if breaker is not None:
-            breaker.record_failure()
-        self.outcome.failed(target, exc, elapsed_s)
+            if isinstance(exc, CapacityError):
+                breaker.release()
+            else:
+                breaker.record_failure()
+        self.outcome.failed(target, exc, elapsed_s, output=output)
 
     def accept(self, target: str, message: AIMessage, elapsed_s: float) -> bool:
         """Validate a try's answer; return whether to stop trying.
@@ -332,30 +369,65 @@ class RoutedStep:
     def finish(self, *, error: BaseException | None = None) -> AIMessage:
         """Close the step: write its trace and return the answer with the route.
 
+        The route in ``response_metadata["netgpt"]`` is read from the emitted (scrubbed) trace
+        snapshot, which shares nothing with the answer: setting it changes no trace.
+
         Raises:
             RoutingError: No side produced an answer (the trace is written first);
                 :class:`~langchain_netgpt.errors.PrivateStepError` when the step was private.
         """
         answer = self.outcome.settle()
-        final = self.outcome.target if answer is not None else None
-        budget = self.config.budget
-        if self.plan.slot is not None and budget is not None and not self.is_cloud(final):
-            budget.downgrade(self.plan.slot)
-        latency = time.perf_counter() - self.started
         error_text = None
         if answer is None:
             attempts = self.outcome.attempts
             causes = "; ".join(f"{a.target}: {a.error_type}: {a.error}" for a in attempts)
             error_text = f"no target answered ({causes})" if causes else str(error)
-        trace = build_trace(self, latency_s=latency, error=error_text)
-        self.engine.emit_trace(trace)
+        trace = self._close(error_text)
         if answer is None:
             raise self._no_answer(error_text or "")
         return with_route(answer, route_info(trace, slo=self.routing is not None))
 
+    def stopped(
+        self,
+        target: str | None,
+        exc: BaseException,
+        elapsed_s: float,
+        *,
+        output: AIMessage | None = None,
+    ) -> None:
+        """Trace a step that something other than its tries' outcome stopped, then let it go.
+
+        Ctrl-C, a cancelled task, a stream the caller closed, or a bug: the try in flight (if
+        any) is recorded as cancelled, its circuit probe given back, and the step's trace is
+        written with ``error`` saying what stopped it. Nothing happens for a traced step.
+        """
+        if self.closed:
+            return
+        if target is not None:
+            self.release(target)
+            self.outcome.failed(target, exc, elapsed_s, FallbackReason.CANCELLED, output=output)
+        kind = "cancelled" if not isinstance(exc, Exception) else "stopped by an error"
+        detail = str(exc)[:500]
+        self._close(f"{kind}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+
+    def _close(self, error_text: str | None) -> RouteTrace:
+        """Write the step's trace (once); return the emitted snapshot."""
+        answer = self.outcome.answer
+        final = self.outcome.target if answer is not None else None
+        budget = self.config.budget
+        if self.plan.slot is not None and budget is not None and not self.is_cloud(final):
+            budget.downgrade(self.plan.slot)
+        latency = time.perf_counter() - self.started
+        trace = build_trace(self, latency_s=latency, error=error_text)
+        self.closed = True
+        return self.engine.emit_trace(trace)
+
     def _no_answer(self, error_text: str) -> RoutingError:
+        # Exceptions leave the step: their text is scrubbed like the trace's.
+        scrub = self.engine.scrub_text
+        error_text = scrub(error_text)
         attempts: list[tuple[str, BaseException]] = [
-            (a.target, RuntimeError(a.error or "")) for a in self.outcome.attempts
+            (a.target, RuntimeError(scrub(a.error or ""))) for a in self.outcome.attempts
         ]
         private = self.plan.private
         if private is not None:

@@ -145,6 +145,10 @@ def _slo_violated(step: RoutedStep, final: str | None, latency_s: float) -> bool
 
 
 def with_route(answer: AIMessage, info: dict[str, Any]) -> AIMessage:
-    """``answer`` with the route in ``response_metadata["netgpt"]`` (set in place, returned)."""
+    """``answer`` with the route in ``response_metadata["netgpt"]`` (set in place, returned).
+
+    Called after the trace was emitted: the sinks hold a snapshot that does not share the
+    answer, so the route never appears in a trace afterwards.
+    """
     answer.response_metadata = {**answer.response_metadata, "netgpt": info}
     return answer

@@ -30,6 +30,8 @@ class AttemptRecord(BaseModel):
         problems: Validation problems of its tool calls.
         output: The message the try returned, accepted or not (``None`` when it raised);
             kept so both sides of a fallback can become a preference pair.
+        queue_s: Time the try waited for a free slot of its side before it started (not part
+            of ``latency_s``; ``None``: it did not wait, or the trace predates capacity).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,7 @@ class AttemptRecord(BaseModel):
     tool_calls_valid: bool | None = None
     problems: list[str] = Field(default_factory=list)
     output: AnyMessage | None = None
+    queue_s: float | None = None
 
 
 class PromptCompletionRecord(BaseModel):
