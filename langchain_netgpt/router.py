@@ -16,9 +16,9 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
@@ -26,17 +26,20 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from langchain_netgpt.routing._jsonschema import schema_problems
 from langchain_netgpt.routing.config import RoutingConfig, check_option_names
 from langchain_netgpt.routing.engine import RoutingEngine
-from langchain_netgpt.routing.executor import (
-    ToolBinding,
-    ainvoke_child,
-    child_callbacks,
-    invoke_child,
-)
+from langchain_netgpt.routing.executor import ToolBinding, ainvoke_child, invoke_child
 from langchain_netgpt.routing.options import RoutingOptions
 from langchain_netgpt.routing.reliability import CircuitState
+from langchain_netgpt.routing.routed_run import (
+    RunHandle,
+    enter_stream_run,
+    leave_stream_run,
+    stamp_step,
+    stream_config,
+)
 from langchain_netgpt.routing.step import RoutedStep
 from langchain_netgpt.routing.streaming import StreamRelay
 from langchain_netgpt.routing.targets import LoadSnapshot
+from langchain_netgpt.tracing.langsmith import untraced
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "STANDARD_CHAT_PARAMS", "NetGPTRouter"]
 
@@ -307,6 +310,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         )
 
     # -- calls ---------------------------------------------------------------------------------
+    # A routed call is one run, the router's: the sides are called untraced, and the run is
+    # stamped with the side that served it before it ends (see routing/routed_run.py).
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -315,20 +320,22 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="invoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
             child = partial(
-                invoke_child,
-                step.model_for(target),
-                step.messages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+                _invoke_untraced, step.model_for(target), step.messages_for(target), child_kwargs
             )
             return self.engine.call_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=step.run(call))])
+        try:
+            answer = step.run(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
 
     async def _agenerate(
         self,
@@ -338,19 +345,65 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="ainvoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         async def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
-            child = ainvoke_child(
-                step.model_for(target),
-                await step.amessages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+            child = _ainvoke_untraced(
+                step.model_for(target), await step.amessages_for(target), child_kwargs
             )
             return await self.engine.acall_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=await step.arun(call))])
+        try:
+            answer = await step.arun(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Stream the routed answer (``BaseChatModel.stream``, as one run of the router)."""
+        config, handle = stream_config(config, is_async=False)
+        chunks = super().stream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = next(chunks, None)  # _stream takes the handle before its first chunk
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        yield from chunks
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream`."""
+        config, handle = stream_config(config, is_async=True)
+        chunks = super().astream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = await anext(chunks, None)
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
     def _stream(
         self,
@@ -359,33 +412,35 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="stream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
         relay = StreamRelay(
             step, buffered=step.binding.tools is not None and self.validate_tool_calls
         )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).stream(
-                    step.messages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                for chunk in stream:
-                    yield from relay.push(chunk, run_manager)
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        yield from relay.finish(run_manager)
+        try:
+            for target in step.candidates():
+                relay.begin(target)
+                load = step.start_load(target)
+                try:
+                    stream = step.model_for(target).stream(
+                        step.messages_for(target), None, stop=stop, **kwargs
+                    )
+                    for chunk in _untraced_stream(stream):
+                        yield from relay.push(chunk, run_manager)
+                    if load is not None:
+                        load.ok = True
+                except Exception as exc:
+                    relay.failed(exc)
+                    continue
+                finally:
+                    step.finish_load(load)
+                if relay.done():
+                    break
+            yield from relay.finish(run_manager)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
 
     async def _astream(
         self,
@@ -394,39 +449,79 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="astream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
         relay = StreamRelay(
             step, buffered=step.binding.tools is not None and self.validate_tool_calls
         )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).astream(
-                    await step.amessages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                async for chunk in stream:
-                    for out in relay.push(chunk, None):
-                        if run_manager is not None:
-                            await run_manager.on_llm_new_token(out.text, chunk=out)
-                        yield out
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        for out in relay.finish(None):
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(out.text, chunk=out)
-            yield out
+        try:
+            for target in step.candidates():
+                relay.begin(target)
+                load = step.start_load(target)
+                try:
+                    stream = step.model_for(target).astream(
+                        await step.amessages_for(target), None, stop=stop, **kwargs
+                    )
+                    async for chunk in _auntraced_stream(stream):
+                        for out in relay.push(chunk, None):
+                            if run_manager is not None:
+                                await run_manager.on_llm_new_token(out.text, chunk=out)
+                            yield out
+                    if load is not None:
+                        load.ok = True
+                except Exception as exc:
+                    relay.failed(exc)
+                    continue
+                finally:
+                    step.finish_load(load)
+                if relay.done():
+                    break
+            for out in relay.finish(None):
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(out.text, chunk=out)
+                yield out
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
+
+
+def _invoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return invoke_child(runnable, messages, {}, kw)
+
+
+async def _ainvoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return await ainvoke_child(runnable, messages, {}, kw)
+
+
+def _untraced_stream(stream: Iterator[Any]) -> Iterator[Any]:
+    """``stream`` with its run-starting first step untraced (a side's stream is no run)."""
+    with untraced():
+        first = next(stream, _END)
+    if first is _END:
+        return
+    yield first
+    yield from stream
+
+
+async def _auntraced_stream(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Async twin of :func:`_untraced_stream`."""
+    with untraced():
+        first = await anext(stream, _END)
+    if first is _END:
+        return
+    yield first
+    async for chunk in stream:
+        yield chunk
+
+
+_END = object()
 
 
 def _model_name(model: BaseChatModel) -> str:
