@@ -69,8 +69,10 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     and the ``budget`` (if any) may veto the cloud. The chosen model answers; an exception, a
     timeout (``step_timeout_s``) or tool calls that do not fit the bound schemas send the step to
     the other side (``fallback``). The answer carries the decision in
-    ``response_metadata["netgpt"]``, the child run is tagged ``netgpt:edge`` / ``netgpt:cloud``
-    with ``netgpt.*`` metadata for LangSmith, and one :class:`RouteTrace` goes to every sink.
+    ``response_metadata["netgpt"]`` and one :class:`RouteTrace` goes to every sink. A routed call
+    is one chat-model run (the router's; the sides start none): when it ends it names the model
+    that served it (``ls_provider``, ``ls_model_name``, its token usage, an edge's price) and
+    carries the ``netgpt:edge`` / ``netgpt:cloud`` tag and ``netgpt.*`` metadata for LangSmith.
 
     Streaming: without tools, chunks stream live (a failure before the first chunk still falls
     back); with tools bound and validation on, the child's chunks are collected, validated, then
