@@ -373,7 +373,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """Stream the routed answer (``BaseChatModel.stream``, as one run of the router)."""
-        config, handle = stream_config(config, is_async=False)
+        config, handle = stream_config(config, self.callbacks, is_async=False)
         chunks = super().stream(input, config, stop=stop, **kwargs)
         token = enter_stream_run(handle)
         try:
@@ -394,7 +394,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of :meth:`stream`."""
-        config, handle = stream_config(config, is_async=True)
+        config, handle = stream_config(config, self.callbacks, is_async=True)
         chunks = super().astream(input, config, stop=stop, **kwargs)
         token = enter_stream_run(handle)
         try:

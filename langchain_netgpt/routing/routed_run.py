@@ -37,6 +37,7 @@ from langchain_netgpt.tracing.langsmith import (
 )
 
 if TYPE_CHECKING:
+    from langchain_core.callbacks import Callbacks
     from langchain_core.messages import AIMessage
     from langchain_core.runnables import Runnable
 
@@ -68,17 +69,18 @@ class RunHandle:
 
 
 def stream_config(
-    config: RunnableConfig | None, *, is_async: bool
+    config: RunnableConfig | None, local_callbacks: Callbacks, *, is_async: bool
 ) -> tuple[RunnableConfig, RunHandle]:
     """``config`` for ``BaseChatModel.stream``, with the run's id and handlers fixed up front.
 
-    The callbacks are configured here (the ``LANGSMITH_TRACING`` tracer included), so the run
-    that ``stream`` starts is handled by the very tracer objects the returned handle holds.
+    The callbacks are configured here (the model's own ``callbacks`` and the
+    ``LANGSMITH_TRACING`` tracer included), so the run that ``stream`` starts is handled by the
+    very tracer objects the returned handle holds (``stream`` adds no handler twice).
     """
     config = ensure_config(config)
     run_id = config.get("run_id") or uuid4()
     manager_cls = AsyncCallbackManager if is_async else CallbackManager
-    manager = manager_cls.configure(config.get("callbacks"))
+    manager = manager_cls.configure(config.get("callbacks"), local_callbacks)
     return {**config, "callbacks": manager, "run_id": run_id}, RunHandle(run_id, manager.handlers)
 
 
