@@ -425,7 +425,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                 load = step.start_load(target)
                 try:
                     stream = step.model_for(target).stream(
-                        step.messages_for(target), None, stop=stop, **kwargs
+                        step.messages_for(target), _no_run(), stop=stop, **kwargs
                     )
                     for chunk in _untraced_stream(stream):
                         yield from relay.push(chunk, run_manager)
@@ -462,7 +462,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                 load = step.start_load(target)
                 try:
                     stream = step.model_for(target).astream(
-                        await step.amessages_for(target), None, stop=stop, **kwargs
+                        await step.amessages_for(target), _no_run(), stop=stop, **kwargs
                     )
                     async for chunk in _auntraced_stream(stream):
                         for out in relay.push(chunk, None):
@@ -492,14 +492,14 @@ def _invoke_untraced(
     runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
 ) -> AIMessage:
     with untraced():
-        return invoke_child(runnable, messages, {}, kw)
+        return invoke_child(runnable, messages, _no_run(), kw)
 
 
 async def _ainvoke_untraced(
     runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
 ) -> AIMessage:
     with untraced():
-        return await ainvoke_child(runnable, messages, {}, kw)
+        return await ainvoke_child(runnable, messages, _no_run(), kw)
 
 
 def _untraced_stream(stream: Iterator[Any]) -> Iterator[Any]:
@@ -524,6 +524,15 @@ async def _auntraced_stream(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 
 _END = object()
+
+
+def _no_run() -> RunnableConfig:
+    """A side's config: no handlers, so the side starts no run (the router's is the one).
+
+    An empty list, not ``None``: ``ensure_config`` fills a missing ``callbacks`` from the
+    enclosing chain's context, whose handlers would then see the side as a second run.
+    """
+    return {"callbacks": []}
 
 
 def _model_name(model: BaseChatModel) -> str:

@@ -18,6 +18,7 @@ from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run as TracerRun
 from langsmith.schemas import Run
@@ -405,3 +406,27 @@ def test_export_rejects_an_endpoint_that_is_not_an_http_url(tmp_path: Path) -> N
     out = str(tmp_path / "r.jsonl")
     result = export("--from-langsmith", "p", "--out", out, "--endpoint", "ftp://x")
     assert result.exit_code == 2 and "--endpoint must be an http" in result.stderr
+
+
+class _ChatStarts(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.names.append(str(kwargs.get("name") or serialized.get("name")))
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "ainvoke", "astream"])
+async def test_a_routed_call_inside_a_chain_starts_one_chat_model_run(mode: str) -> None:
+    starts = _ChatStarts()
+    chain = make_router(BAD) | StrOutputParser()
+    config: Any = {"callbacks": [starts]}
+    if mode == "invoke":
+        chain.invoke("hi", config=config)
+    elif mode == "ainvoke":
+        await chain.ainvoke("hi", config=config)
+    elif mode == "stream":
+        list(chain.stream("hi", config=config))
+    else:
+        _ = [chunk async for chunk in chain.astream("hi", config=config)]
+    assert starts.names == ["NetGPTRouter"]
