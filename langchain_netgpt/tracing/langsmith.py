@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, CallbackManager
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
 from langchain_core.tracers.context import tracing_v2_callback_var
 from langsmith.run_helpers import tracing_context
@@ -312,15 +313,22 @@ def usage_with_cost(
 
 @contextmanager
 def untraced() -> Iterator[None]:
-    """Calls made inside start no LangSmith run of their own (``LANGSMITH_TRACING`` aside).
+    """Calls made inside start no run of their own for any handler or tracer.
 
-    The router calls its sides under it, so a routed call is the router's run alone. Both
-    switches are turned off: LangSmith's tracing context and LangChain's
-    ``tracing_v2_enabled()`` tracer.
+    The router calls its sides under it, so a routed call is the router's run alone. Three
+    switches are turned off: LangSmith's tracing context (``LANGSMITH_TRACING``), LangChain's
+    ``tracing_v2_enabled()`` tracer, and the callbacks an enclosing chain hands its children
+    through the context (which ``RunnableBinding`` merges into any config it is given); the
+    rest of the chain's config (``configurable``, tags, ...) still reaches the call.
     """
-    token = tracing_v2_callback_var.set(None)
+    tracer_token = tracing_v2_callback_var.set(None)
+    inherited = var_child_runnable_config.get()
+    config_token = var_child_runnable_config.set(
+        None if inherited is None else {**inherited, "callbacks": None}
+    )
     try:
         with tracing_context(enabled=False):
             yield
     finally:
-        tracing_v2_callback_var.reset(token)
+        var_child_runnable_config.reset(config_token)
+        tracing_v2_callback_var.reset(tracer_token)

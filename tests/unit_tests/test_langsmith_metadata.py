@@ -22,6 +22,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run as TracerRun
 from langsmith.schemas import Run
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from langchain_netgpt import NetGPTRouter, NetworkState
@@ -31,7 +32,12 @@ from langchain_netgpt.export import REDACTED, SecretScrubber, route_trace_from_r
 from langchain_netgpt.middleware import NetGPTRoutingMiddleware
 from langchain_netgpt.routing.latency import LatencyModel, SideProfile
 from langchain_netgpt.routing.policy import AlwaysEdge
-from langchain_netgpt.testing import ConstantScorer, FixedNetworkMonitor, ScriptedChatModel
+from langchain_netgpt.testing import (
+    ConstantScorer,
+    FixedNetworkMonitor,
+    ScriptedChatModel,
+    tool_call,
+)
 from langchain_netgpt.tracing.langsmith import (
     ATTEMPTS_KEY,
     LATENCY_KEY,
@@ -429,4 +435,25 @@ async def test_a_routed_call_inside_a_chain_starts_one_chat_model_run(mode: str)
         list(chain.stream("hi", config=config))
     else:
         _ = [chunk async for chunk in chain.astream("hi", config=config)]
+    assert starts.names == ["NetGPTRouter"]
+
+
+class _Joke(BaseModel):
+    setup: str
+    punchline: str
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_a_streamed_structured_output_of_the_router_is_one_chat_model_run(mode: str) -> None:
+    # with_structured_output binds the sides' tools: RunnableBinding merges the chain's context
+    # callbacks into whatever config the side is given, unless the router's call clears them.
+    starts = _ChatStarts()
+    router = make_router(BAD, edge=[tool_call("_Joke", {"setup": "a", "punchline": "b"})])
+    chat = router.with_structured_output(_Joke)
+    config: Any = {"callbacks": [starts]}
+    if mode == "stream":
+        jokes = list(chat.stream("a joke", config=config))
+    else:
+        jokes = [joke async for joke in chat.astream("a joke", config=config)]
+    assert jokes == [_Joke(setup="a", punchline="b")]
     assert starts.names == ["NetGPTRouter"]
