@@ -10,8 +10,11 @@ parent reads back at the end. Scenarios, all in one run:
 * ``private``: each process has its own budget (the baseline: what a single-process library does).
 
 For each: realised cloud share over all steps, the worst cloud share of any window of
-``--window`` consecutive steps (in commit order), dollars spent vs the cap, and the largest price
-of one step (the allowed overshoot).
+``--window`` consecutive steps (in the traces' time order: a step is timed when the budget admits
+it, under the budget's lock, so this is the order the shared budget's own window counts in; a
+time taken before the lock would reorder concurrent steps and could show a window one or two
+steps over a cap the budget never exceeded), dollars spent vs the cap, and the largest price of
+one step (the allowed overshoot).
 
 Usage: python benchmarks/fleet_budget.py [--processes 8] [--steps 200] [--url postgresql://...]
        [--out benchmarks/results/fleet_budget.json]

@@ -16,9 +16,9 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
@@ -26,17 +26,20 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from langchain_netgpt.routing._jsonschema import schema_problems
 from langchain_netgpt.routing.config import RoutingConfig, check_option_names
 from langchain_netgpt.routing.engine import RoutingEngine
-from langchain_netgpt.routing.executor import (
-    ToolBinding,
-    ainvoke_child,
-    child_callbacks,
-    invoke_child,
-)
+from langchain_netgpt.routing.executor import ToolBinding, ainvoke_child, invoke_child
 from langchain_netgpt.routing.options import RoutingOptions
 from langchain_netgpt.routing.reliability import CircuitState
+from langchain_netgpt.routing.routed_run import (
+    RunHandle,
+    enter_stream_run,
+    leave_stream_run,
+    stamp_step,
+    stream_config,
+)
 from langchain_netgpt.routing.step import RoutedStep
 from langchain_netgpt.routing.streaming import arelay_stream, relay_stream
 from langchain_netgpt.routing.targets import LoadSnapshot
+from langchain_netgpt.tracing.langsmith import untraced
 
 __all__ = ["PREVIOUS_TARGET_METADATA_KEY", "STANDARD_CHAT_PARAMS", "NetGPTRouter"]
 
@@ -66,8 +69,10 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
     and the ``budget`` (if any) may veto the cloud. The chosen model answers; an exception, a
     timeout (``step_timeout_s``) or tool calls that do not fit the bound schemas send the step to
     the other side (``fallback``). The answer carries the decision in
-    ``response_metadata["netgpt"]``, the child run is tagged ``netgpt:edge`` / ``netgpt:cloud``
-    with ``netgpt.*`` metadata for LangSmith, and one :class:`RouteTrace` goes to every sink.
+    ``response_metadata["netgpt"]`` and one :class:`RouteTrace` goes to every sink. A routed call
+    is one chat-model run (the router's; the sides start none): when it ends it names the model
+    that served it (``ls_provider``, ``ls_model_name``, its token usage, an edge's price) and
+    carries the ``netgpt:edge`` / ``netgpt:cloud`` tag and ``netgpt.*`` metadata for LangSmith.
 
     Streaming: without tools, chunks stream live (a failure before the first chunk still falls
     back); with tools bound and validation on, the child's chunks are collected, validated, then
@@ -307,6 +312,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         )
 
     # -- calls ---------------------------------------------------------------------------------
+    # A routed call is one run, the router's: the sides are called untraced, and the run is
+    # stamped with the side that served it before it ends (see routing/routed_run.py).
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -315,20 +322,22 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="invoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
             child = partial(
-                invoke_child,
-                step.model_for(target),
-                step.messages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+                _invoke_untraced, step.model_for(target), step.messages_for(target), child_kwargs
             )
             return self.engine.call_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=step.run(call))])
+        try:
+            answer = step.run(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
 
     async def _agenerate(
         self,
@@ -338,19 +347,65 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="ainvoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         async def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
-            child = ainvoke_child(
-                step.model_for(target),
-                await step.amessages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+            child = _ainvoke_untraced(
+                step.model_for(target), await step.amessages_for(target), child_kwargs
             )
             return await self.engine.acall_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=await step.arun(call))])
+        try:
+            answer = await step.arun(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Stream the routed answer (``BaseChatModel.stream``, as one run of the router)."""
+        config, handle = stream_config(config, self.callbacks, is_async=False)
+        chunks = super().stream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = next(chunks, None)  # _stream takes the handle before its first chunk
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        yield from chunks
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream`."""
+        config, handle = stream_config(config, self.callbacks, is_async=True)
+        chunks = super().astream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = await anext(chunks, None)
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
     def _stream(
         self,
@@ -359,15 +414,20 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="stream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
 
         def open_stream(target: str, child_messages: list[BaseMessage]) -> Iterator[Any]:
-            config = step.config_for(target, callbacks)
-            return step.model_for(target).stream(child_messages, config, stop=stop, **kwargs)
+            stream = step.model_for(target).stream(child_messages, _no_run(), stop=stop, **kwargs)
+            return _untraced_stream(stream)
 
         buffered = step.binding.tools is not None and self.validate_tool_calls
-        yield from relay_stream(step, open_stream, run_manager, buffered=buffered)
+        try:
+            yield from relay_stream(step, open_stream, run_manager, buffered=buffered)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
 
     async def _astream(
         self,
@@ -376,16 +436,68 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="astream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
 
         def open_stream(target: str, child_messages: list[BaseMessage]) -> AsyncIterator[Any]:
-            config = step.config_for(target, callbacks)
-            return step.model_for(target).astream(child_messages, config, stop=stop, **kwargs)
+            stream = step.model_for(target).astream(child_messages, _no_run(), stop=stop, **kwargs)
+            return _auntraced_stream(stream)
 
         buffered = step.binding.tools is not None and self.validate_tool_calls
-        async for out in arelay_stream(step, open_stream, run_manager, buffered=buffered):
-            yield out
+        try:
+            async for out in arelay_stream(step, open_stream, run_manager, buffered=buffered):
+                yield out
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
+
+
+def _invoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return invoke_child(runnable, messages, _no_run(), kw)
+
+
+async def _ainvoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return await ainvoke_child(runnable, messages, _no_run(), kw)
+
+
+def _untraced_stream(stream: Iterator[Any]) -> Iterator[Any]:
+    """``stream`` with its run-starting first step untraced (a side's stream is no run)."""
+    with untraced():
+        first = next(stream, _END)
+    if first is _END:
+        return
+    yield first
+    yield from stream
+
+
+async def _auntraced_stream(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Async twin of :func:`_untraced_stream`."""
+    with untraced():
+        first = await anext(stream, _END)
+    if first is _END:
+        return
+    yield first
+    async for chunk in stream:
+        yield chunk
+
+
+_END = object()
+
+
+def _no_run() -> RunnableConfig:
+    """A side's config: no handlers, so the side starts no run (the router's is the one).
+
+    An empty list, not ``None``: ``ensure_config`` fills a missing ``callbacks`` from the
+    enclosing chain's context, whose handlers would then see the side as a second run.
+    """
+    return {"callbacks": []}
 
 
 def _model_name(model: BaseChatModel) -> str:

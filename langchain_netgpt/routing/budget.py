@@ -112,9 +112,23 @@ class BudgetSlot:
             ``"max_cloud_usd_per_hour"``, ``"tenant 'acme' max_cloud_usd_per_day"``, ...).
         tenant: The tenant the step is charged to.
         tags: The tags the step is charged to.
+        step_id: The step's number in the budget's sequence (the order its window counts in).
+        admitted_at: Unix time the budget recorded the step, read while it held the budget's
+            state (its lock, or PostgreSQL's row lock), so steps of every process sharing the
+            budget have increasing times in the budget's own order.
     """
 
-    __slots__ = ("charged", "cloud", "limit", "price_usd", "reason", "step_id", "tags", "tenant")
+    __slots__ = (
+        "admitted_at",
+        "charged",
+        "cloud",
+        "limit",
+        "price_usd",
+        "reason",
+        "step_id",
+        "tags",
+        "tenant",
+    )
 
     def __init__(
         self,
@@ -127,7 +141,9 @@ class BudgetSlot:
         tenant: str | None = None,
         tags: tuple[str, ...] = (),
         charged: tuple[str, ...] = (),
+        admitted_at: float | None = None,
     ) -> None:
+        self.admitted_at = time.time() if admitted_at is None else admitted_at
         self.cloud = cloud
         self.price_usd = price_usd
         self.reason = reason
@@ -421,6 +437,8 @@ class CloudBudget(BaseModel):
             cloud = wants_cloud and refusal is None
             step = doc["next"]
             doc["next"] = step + 1
+            # Read under the state's lock: the budget's order is the order of these times.
+            admitted_at = time.time() if now is None else when
             window = doc["window"]
             window.append([step, int(cloud)])
             if len(window) > self.window_steps:
@@ -439,6 +457,7 @@ class CloudBudget(BaseModel):
                 tenant=tenant,
                 tags=scope_tags,
                 charged=charged,
+                admitted_at=admitted_at,
             )
             self._dual = doc["dual"]
             return doc, slot

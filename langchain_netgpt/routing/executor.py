@@ -11,12 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.callbacks import (
-    AsyncCallbackManager,
-    AsyncCallbackManagerForLLMRun,
-    CallbackManager,
-    CallbackManagerForLLMRun,
-)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -28,7 +22,6 @@ from langchain_netgpt.routing.features import ToolsSummary
 __all__ = [
     "ToolBinding",
     "ainvoke_child",
-    "child_callbacks",
     "invoke_child",
 ]
 
@@ -94,28 +87,6 @@ class ToolBinding:
         elif forced not in (None, "*") and any(c["name"] != forced for c in message.tool_calls):
             problems.append(f"tool_choice requires {forced!r}, got other calls")
         return problems
-
-
-def child_callbacks(
-    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-) -> CallbackManager | AsyncCallbackManager | None:
-    """Callbacks for the child model's run, nested under the router's run.
-
-    LLM run managers have no ``get_child`` (model runs are usually leaves); this does what a
-    chain's ``get_child`` does, so the edge/cloud run appears inside the router's run.
-    """
-    if run_manager is None:
-        return None
-    cls = (
-        AsyncCallbackManager
-        if isinstance(run_manager, AsyncCallbackManagerForLLMRun)
-        else CallbackManager
-    )
-    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return manager
 
 
 def _unwrap(runnable: Runnable[Any, Any]) -> tuple[BaseChatModel, dict[str, Any]] | None:

@@ -126,6 +126,10 @@ def plan_step(
             reason=slot.reason or "budget",
             propensity=1.0,
         )
+    if slot is not None:
+        # The decision is final when the budget admits it; stamped under the budget's lock, the
+        # steps of a fleet sharing one budget are in the budget's own order (its windows).
+        created_at = slot.admitted_at
     return StepPlan(
         messages=messages,
         binding=binding,

@@ -8,7 +8,7 @@ half the calls each way, so the suite exercises both sides through the router.
 from __future__ import annotations
 
 import atexit
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -81,24 +81,3 @@ class TestNetGPTRouterStandardIntegration(TextToolCallingCapabilities, ChatModel
     )
     def test_agent_loop(self, model: BaseChatModel) -> None:
         super().test_agent_loop(model)
-
-    _NESTED_RUN = (
-        "by design the routed edge/cloud model runs as a child of the router's run (it carries the "
-        "netgpt:edge/netgpt:cloud tag and netgpt.* metadata for LangSmith), so the suite's "
-        "callback handler sees two chat-model starts where it counts one; the structured output "
-        "itself is checked by tests/unit_tests/test_router.py and the middleware tests"
-    )
-
-    @pytest.mark.xfail(reason=_NESTED_RUN, strict=True)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    def test_structured_output(
-        self, model: BaseChatModel, schema_type: Literal["pydantic", "typeddict", "json_schema"]
-    ) -> None:
-        super().test_structured_output(model, schema_type)
-
-    @pytest.mark.xfail(reason=_NESTED_RUN, strict=True)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    async def test_structured_output_async(
-        self, model: BaseChatModel, schema_type: Literal["pydantic", "typeddict", "json_schema"]
-    ) -> None:
-        await super().test_structured_output_async(model, schema_type)

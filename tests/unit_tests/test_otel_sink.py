@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.messages import AIMessage
 from opentelemetry import trace as trace_api
@@ -13,7 +14,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
 
 from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState
 from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
@@ -181,6 +183,27 @@ def test_metrics_export_to_prometheus_text() -> None:
     assert "netgpt_cloud_spend_USD_total" in samples
     assert samples["netgpt_circuit_state"].endswith(" 0.0")
     assert "gen_ai_client_operation_duration_seconds_bucket" in samples
+
+
+def test_prometheus_scrapes_the_steps_over_http() -> None:
+    registry = CollectorRegistry()
+    sink = OpenTelemetryTraceSink(
+        tracer_provider=TracerProvider(),
+        meter_provider=MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)]),
+    )
+    router, _ = _router(sink, policy=AlwaysEdge())
+    for _ in range(3):
+        router.invoke("hello")
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        scraped = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+    (steps,) = [s for s in families["netgpt_steps"].samples if s.name == "netgpt_steps_total"]
+    assert steps.labels["netgpt_route"] == "edge" and steps.value == 3.0
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -229,6 +231,46 @@ def test_processes_sharing_a_budget_never_overspend_together(location: str) -> N
     assert sum(granted) == 50  # 3 x 40 wanted, $0.05 at $0.001 a step
     shared = CloudBudget(max_cloud_usd=0.05, shared_state=location, budget_id=budget_id)
     assert shared.spent_usd == pytest.approx(0.05)
+
+
+def test_admission_times_of_a_fleet_follow_the_budgets_own_order(location: str) -> None:
+    # Trace times are these, so windows of traces in time order are the budget's windows.
+    budget_id = uuid.uuid4().hex
+    child = textwrap.dedent(
+        """
+        import json, sys
+        from langchain_netgpt import CloudBudget
+        budget = CloudBudget(max_cloud_share=0.3, shared_state=sys.argv[1], budget_id=sys.argv[2])
+        slots = [budget.reserve(wants_cloud=True, price_usd=0.001) for _ in range(40)]
+        print(json.dumps([[s.step_id, s.admitted_at] for s in slots]))
+        """
+    )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", child, location, budget_id], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    slots = [tuple(s) for run in runs for s in json.loads(run.communicate(timeout=120)[0])]
+    by_time = [step for step, _ in sorted(slots, key=lambda s: s[1])]
+    assert by_time == list(range(120))
+
+
+def test_a_routed_step_is_timed_when_the_budget_admitted_it() -> None:
+    sink = InMemoryTraceSink()
+    budget = CloudBudget(max_cloud_share=0.5)
+    router = NetGPTRouter(
+        edge=ScriptedChatModel(responses=["e"]),
+        cloud=ScriptedChatModel(responses=["c"]),
+        policy=AlwaysCloud(),
+        budget=budget,
+        sinks=[sink],
+    )
+    before = time.time()
+    router.invoke("hi")
+    probe = budget.reserve(wants_cloud=False, price_usd=0.0)
+    (trace,) = sink.traces
+    assert before <= trace.created_at <= probe.admitted_at
 
 
 def test_a_budget_stays_hashable_and_comparable() -> None:
