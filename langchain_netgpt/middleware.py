@@ -10,7 +10,6 @@ chosen))``, and never changes the request.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -221,7 +220,8 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
 
         def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
-            run = partial(contextvars.copy_context().run, _run_in_config, child, handler, routed)
+            # The engine runs it in a copy of this context that carries the try's cancel token.
+            run = partial(_run_in_config, child, handler, routed)
             responses[target] = self.engine.call_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 

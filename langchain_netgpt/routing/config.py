@@ -27,7 +27,22 @@ from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.routing.targets import TargetSpec
 from langchain_netgpt.tracing import TraceSink, TraceStore
 
-__all__ = ["ROUTING_OPTIONS", "RoutingConfig", "routing_config"]
+__all__ = [
+    "DEFAULT_STEP_DEADLINE_S",
+    "DEFAULT_STEP_TIMEOUT_S",
+    "ROUTING_OPTIONS",
+    "RoutingConfig",
+    "routing_config",
+]
+
+DEFAULT_STEP_TIMEOUT_S = 60.0
+"""Default deadline of one model try: twice the slowest step we measured on the bundled CPU edge
+(about 30 s for a 256-token answer at 10-20 tokens/s), and more than a cloud needs for an agent
+step, so a healthy side is never cut off but a hung one is given up within a minute."""
+
+DEFAULT_STEP_DEADLINE_S = 120.0
+"""Default deadline of a whole step (tries, retry waits, fallback): one try that ran into its
+:data:`DEFAULT_STEP_TIMEOUT_S` plus a full try of the other side."""
 
 
 class RoutingConfig(BaseModel):
@@ -49,11 +64,16 @@ class RoutingConfig(BaseModel):
         sinks: Where traces go.
         store: A :class:`~langchain_netgpt.tracing.TraceStore` (or the path of its SQLite file)
             that gets every trace too.
-        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
+        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``) in seconds, ``None``
+            for no limit. Default :data:`DEFAULT_STEP_TIMEOUT_S` (60 s: twice the slowest
+            bundled-edge step on a CPU). An abandoned edge try is cancelled: an in-process edge
+            stops generating at its next token (see :mod:`langchain_netgpt.edge.cancel`).
         fallback: Whether to try the other side when the first fails.
         validate_tool_calls: Whether to check tool calls against the bound schemas.
-        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
-            ``None``; each try gets ``min(step_timeout_s, time left)``.
+        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback) in
+            seconds, ``None`` for no limit; each try gets ``min(step_timeout_s, time left)``.
+            Default :data:`DEFAULT_STEP_DEADLINE_S` (120 s: a timed-out try plus a full
+            fallback).
         retry: Retries of the same side (default: none) for 429/5xx/connection failures.
         circuit_breaker: A circuit breaker per side, or ``None``: once open, steps go to the
             other side at once (``fallback_code="circuit_open"``).
@@ -100,14 +120,22 @@ class RoutingConfig(BaseModel):
     budget: CloudBudget | None = None
     sinks: list[TraceSink] = Field(default_factory=list)
     store: TraceStore | None = None
-    step_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    step_timeout_s: float | None = Field(
+        default=DEFAULT_STEP_TIMEOUT_S,
+        gt=0,
+        allow_inf_nan=False,
+        description="Deadline per model try in seconds (None: no limit).",
+    )
     fallback: bool = True
     validate_tool_calls: bool = True
     step_deadline_s: float | None = Field(
-        default=None,
+        default=DEFAULT_STEP_DEADLINE_S,
         gt=0,
         allow_inf_nan=False,
-        description="One deadline for the whole step: every try, retry wait and the fallback.",
+        description=(
+            "One deadline for the whole step in seconds: every try, retry wait and the "
+            "fallback (None: no limit)."
+        ),
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     circuit_breaker: CircuitBreakerConfig | None = Field(
@@ -220,8 +248,8 @@ def routing_config(
 ) -> RoutingConfig:
     """The configuration a front door was given: ``config`` or the options as keywords.
 
-    ``None`` values of ``options`` mean "the default" (front doors default their keywords to
-    ``None``).
+    Every option given counts, ``None`` included (``step_timeout_s=None``: no limit); a front
+    door leaves out the options its caller did not give.
 
     Raises:
         TypeError: An option name is unknown, or both ``config`` and options were given, or
@@ -229,7 +257,7 @@ def routing_config(
         pydantic.ValidationError: An option value is invalid.
     """
     check_option_names(set(options), owner=owner)
-    given = {name: value for name, value in options.items() if value is not None}
+    given = dict(options)
     if config is None:
         return RoutingConfig(**given)
     if not isinstance(config, RoutingConfig):
