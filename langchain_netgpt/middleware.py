@@ -164,6 +164,7 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
             tuple(id(tool) for tool in request.tools),
             id(request.response_format),
             repr(request.tool_choice),
+            repr(self.config.tool_choice),
         )
         cached = self._bindings.get(key)
         if cached is not None:
@@ -199,6 +200,10 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
         route = step.config_for(target, config.get("callbacks"))
         child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
         child["callbacks"] = route["callbacks"]  # with the latency stamp when traced
+        choice = step.binding.tool_choice
+        if request.tool_choice is None and request.tools and choice is not None:
+            # The configured tool_choice (RoutingConfig.tool_choice) for a request with none.
+            return request.override(model=model, tool_choice=choice), child
         return request.override(model=model), child
 
     # -- the calls -----------------------------------------------------------------------------

@@ -262,7 +262,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         config = self.config
         # The sides are in the key: a side swapped on the router (router.edge = ...) is rebound.
         sides = (id(config.edge), id(config.cloud), id(config.targets))
-        key = (id(tools), repr(tool_choice) + repr(parallel), sides)
+        key = (id(tools), repr(tool_choice) + repr(parallel) + repr(config.tool_choice), sides)
         cached = self._bindings.get(key)
         if cached is not None and cached[0] is tools:
             return cached[1]
@@ -423,7 +423,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                 step.finish_load(load)
             if relay.done():
                 break
-        for out in relay.finish(None):
+        answer = await step.afinish()  # the sinks write off the event loop
+        for out in relay.finish(None, answer):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(out.text, chunk=out)
             yield out

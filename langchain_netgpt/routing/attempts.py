@@ -261,6 +261,6 @@ async def arun_attempts(
             finally:
                 step.finish_load(load)
             if step.accept(target, answer, time.perf_counter() - t0):
-                return step.finish()
+                return await step.afinish()  # sinks write off the event loop
             break
-    return step.finish()
+    return await step.afinish()  # sinks write off the event loop

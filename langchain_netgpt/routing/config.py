@@ -25,7 +25,7 @@ from langchain_netgpt.routing.qos import MultiTargetPolicy, QoSPolicy
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.routing.targets import TargetSpec
-from langchain_netgpt.tracing import TraceSink, TraceStore
+from langchain_netgpt.tracing import JsonlTraceSink, TraceSink, TraceStore
 
 __all__ = [
     "DEFAULT_STEP_DEADLINE_S",
@@ -91,6 +91,10 @@ class RoutingConfig(BaseModel):
             targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the engine tracks
             every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
             then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
+        tool_choice: The tool choice of calls that bind tools without one (``bind_tools(tools)``,
+            a ``create_agent`` agent, :func:`~langchain_netgpt.graph.create_netgpt_agent`):
+            ``"auto"``, ``"none"``, ``"any"``/``"required"``, a tool name or an OpenAI
+            ``{"type": "function", ...}`` dict; ``None`` leaves each call's own.
 
     Raises:
         pydantic.ValidationError: A value is invalid, both or neither of ``targets`` and
@@ -154,6 +158,14 @@ class RoutingConfig(BaseModel):
     targets: dict[str, TargetSpec] | None = Field(
         default=None, description="Named edge experts and clouds (instead of edge=/cloud=)."
     )
+    tool_choice: str | bool | dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Tool choice for calls that bind tools without one: 'auto', 'none', 'any' / "
+            "'required', a tool name, or {'type': 'function', 'function': {'name': ...}} "
+            "(None: each call's own)."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -200,6 +212,28 @@ class RoutingConfig(BaseModel):
     def _open_store(cls, value: Any) -> Any:
         if isinstance(value, str | os.PathLike):
             return TraceStore(value)
+        return value
+
+    @field_validator("sinks", mode="before")
+    @classmethod
+    def _open_sinks(cls, value: Any) -> Any:
+        # A path is a JSONL file (what a config file or NETGPT_TRACES names).
+        if isinstance(value, list | tuple):
+            return [JsonlTraceSink(v) if isinstance(v, str | os.PathLike) else v for v in value]
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _known_tool_choice(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            name = (value.get("function") or {}).get("name") if value.get("type") else None
+            if value.get("type") != "function" or not isinstance(name, str):
+                raise ValueError(
+                    "a tool_choice dict must be {'type': 'function', 'function': {'name': ...}}, "
+                    f"got {value!r}"
+                )
+        elif isinstance(value, str) and not value.strip():
+            raise ValueError("tool_choice must be 'auto', 'none', 'any', 'required' or a tool name")
         return value
 
     def model_for(self, target: str) -> BaseChatModel:

@@ -29,7 +29,7 @@ from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgeProm
 from langchain_netgpt.routing.reliability import CircuitState
 from langchain_netgpt.routing.self_offload import escalation_reason
 from langchain_netgpt.routing.step_trace import build_trace, route_info, with_route
-from langchain_netgpt.tracing import PromptCompletionRecord
+from langchain_netgpt.tracing import PromptCompletionRecord, RouteTrace
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
 if TYPE_CHECKING:
@@ -336,6 +336,19 @@ class RoutedStep:
             RoutingError: No side produced an answer (the trace is written first);
                 :class:`~langchain_netgpt.errors.PrivateStepError` when the step was private.
         """
+        answer, trace, error_text = self._close(error)
+        self.engine.emit_trace(trace)
+        return self._answer(answer, trace, error_text)
+
+    async def afinish(self, *, error: BaseException | None = None) -> AIMessage:
+        """Async twin of :meth:`finish`: the sinks write in a worker thread, off the event loop."""
+        answer, trace, error_text = self._close(error)
+        await self.engine.aemit_trace(trace)
+        return self._answer(answer, trace, error_text)
+
+    def _close(
+        self, error: BaseException | None
+    ) -> tuple[AIMessage | None, RouteTrace, str | None]:
         answer = self.outcome.settle()
         final = self.outcome.target if answer is not None else None
         budget = self.config.budget
@@ -347,8 +360,11 @@ class RoutedStep:
             attempts = self.outcome.attempts
             causes = "; ".join(f"{a.target}: {a.error_type}: {a.error}" for a in attempts)
             error_text = f"no target answered ({causes})" if causes else str(error)
-        trace = build_trace(self, latency_s=latency, error=error_text)
-        self.engine.emit_trace(trace)
+        return answer, build_trace(self, latency_s=latency, error=error_text), error_text
+
+    def _answer(
+        self, answer: AIMessage | None, trace: RouteTrace, error_text: str | None
+    ) -> AIMessage:
         if answer is None:
             raise self._no_answer(error_text or "")
         return with_route(answer, route_info(trace, slo=self.routing is not None))

@@ -102,9 +102,16 @@ class StreamRelay:
             return False
         return self.step.accept(self.target, _collect(chunks), time.perf_counter() - self.t0)
 
-    def finish(self, run_manager: CallbackManagerForLLMRun | None) -> Iterator[ChatGenerationChunk]:
-        """Close the step; yield the remaining chunks, the last carrying the route."""
-        answer = self.step.finish()
+    def finish(
+        self, run_manager: CallbackManagerForLLMRun | None, answer: AIMessage | None = None
+    ) -> Iterator[ChatGenerationChunk]:
+        """Close the step; yield the remaining chunks, the last carrying the route.
+
+        ``answer``: the step's answer when the caller already finished it
+        (:meth:`RoutedStep.afinish`, which writes the trace off the event loop).
+        """
+        if answer is None:
+            answer = self.step.finish()
         target = self.step.answer_target or self.target
         if self.buffered or self.held is None or target != self.target:
             pending = self.chunks.get(target, [])

@@ -1,0 +1,121 @@
+"""CPU left busy after a timed-out edge try: with the router's cancel token, and without.
+
+A router with the bundled CPU edge (SmolLM2-135M-Instruct, ``max_new_tokens=1024`` so one answer
+takes far longer than the deadline), ``AlwaysEdge`` and a short ``step_timeout_s`` answers a
+"write a long story" request: the edge try times out, the fallback (a scripted cloud: the cloud's
+own process is not what is measured) answers, and the process's CPU time is sampled in windows
+after the answer. The same run measures, as the baseline, the behaviour before cancel tokens: the
+same generation started in a worker thread that nobody cancels, abandoned after the same time.
+
+Usage: python benchmarks/abandoned_edge_cpu.py [--timeout-s 3] [--rounds 3] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from langchain_netgpt import NetGPTRouter
+from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.routing import AlwaysEdge
+from langchain_netgpt.testing import ScriptedChatModel
+
+PROMPT = [HumanMessage("Write a very long story about a lighthouse keeper, in many chapters.")]
+WINDOWS_S = (0.0, 1.0, 2.0, 4.0)
+
+
+def cpu_windows(start: float) -> dict[str, float]:
+    """Process CPU seconds used in each window after ``start`` (wall, perf_counter)."""
+    out: dict[str, float] = {}
+    for lo, hi in zip(WINDOWS_S, WINDOWS_S[1:], strict=False):
+        while time.perf_counter() < start + lo:
+            time.sleep(0.005)
+        cpu0 = time.process_time()
+        time.sleep(max(0.0, start + hi - time.perf_counter()))
+        out[f"cpu_s_{lo:g}_{hi:g}s"] = time.process_time() - cpu0
+    return out
+
+
+def lock_free_after(edge: HuggingFaceEdgeModel, start: float, limit_s: float = 120.0) -> float:
+    """Seconds from ``start`` until the edge's generate lock is free (its generation ended)."""
+    lock = edge.load().generate_lock
+    if not lock.acquire(timeout=limit_s):
+        return float("inf")
+    lock.release()
+    return time.perf_counter() - start
+
+
+def with_router(edge: HuggingFaceEdgeModel, timeout_s: float) -> dict[str, Any]:
+    cloud = ScriptedChatModel(responses=["the cloud's answer"])
+    router = NetGPTRouter(edge=edge, cloud=cloud, policy=AlwaysEdge(), step_timeout_s=timeout_s)
+    t0 = time.perf_counter()
+    reply = router.invoke(PROMPT)
+    answered = time.perf_counter()
+    assert reply.content == "the cloud's answer", reply
+    row = {"answered_after_s": answered - t0, **cpu_windows(answered)}
+    row["edge_idle_after_answer_s"] = lock_free_after(edge, answered)
+    return row
+
+
+def without_cancel(edge: HuggingFaceEdgeModel, timeout_s: float) -> dict[str, Any]:
+    """The old behaviour: the try is abandoned after ``timeout_s`` but keeps generating."""
+    t0 = time.perf_counter()
+    worker = threading.Thread(target=edge.invoke, args=(PROMPT,), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    answered = time.perf_counter()  # where the fallback would answer
+    row = {"answered_after_s": answered - t0, **cpu_windows(answered)}
+    row["edge_idle_after_answer_s"] = lock_free_after(edge, answered)
+    worker.join()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout-s", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default="benchmarks/results/abandoned_edge_cpu.json")
+    args = parser.parse_args()
+    edge = HuggingFaceEdgeModel.from_bundled(max_new_tokens=1024)
+    edge.invoke("Hi")  # load and warm up
+    rows: dict[str, list[dict[str, Any]]] = {"router (cancel token)": [], "no cancel (before)": []}
+    for _ in range(args.rounds):
+        rows["router (cancel token)"].append(with_router(edge, args.timeout_s))
+        rows["no cancel (before)"].append(without_cancel(edge, args.timeout_s))
+    keys = ["answered_after_s", *(k for k in rows["no cancel (before)"][0] if k.startswith("cpu"))]
+    keys.append("edge_idle_after_answer_s")
+    print(f"step_timeout_s={args.timeout_s}, {args.rounds} rounds, {os.cpu_count()} CPUs; medians")
+    print(f"{'':24}" + "".join(f"{k:>26}" for k in keys))
+    summary: dict[str, dict[str, float]] = {}
+    for name, runs in rows.items():
+        summary[name] = {k: statistics.median(r[k] for r in runs) for k in keys}
+        print(f"{name:24}" + "".join(f"{summary[name][k]:>26.3f}" for k in keys))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "step_timeout_s": args.timeout_s,
+                "rounds": args.rounds,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "median": summary,
+                "runs": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
