@@ -10,6 +10,7 @@ chosen))``, and never changes the request.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -105,6 +106,36 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
     def __init__(self, *, config: RoutingConfig | None = None, **options: Any) -> None:
         owner = type(self).__name__
         self._attach(RoutingEngine(routing_config(config, options, owner=owner)), router=None)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> NetGPTRoutingMiddleware:
+        """A middleware configured by the environment (file, variables, then ``options``).
+
+        As :meth:`NetGPTRouter.from_env <langchain_netgpt.router.NetGPTRouter.from_env>`.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file or a variable is invalid.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(**options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRoutingMiddleware:
+        """A middleware configured by a JSON or YAML file of routing options.
+
+        As :meth:`NetGPTRouter.from_config <langchain_netgpt.router.NetGPTRouter.from_config>`.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file is invalid or names an unknown option.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=path, **options))
 
     @classmethod
     def from_router(cls, router: NetGPTRouter) -> NetGPTRoutingMiddleware:

@@ -8,6 +8,7 @@ engine gates, retries, falls back and ends the step in exactly one :class:`Route
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
@@ -147,6 +148,50 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                 f"(got config= and {sorted(options)})"
             )
         return rest
+
+    @classmethod
+    def from_env(cls, **options: Any) -> NetGPTRouter:
+        """A router configured by the environment (for deployments such as ``langgraph dev``).
+
+        Reads the file ``$NETGPT_CONFIG`` (JSON or YAML routing options), ``NETGPT_TRACES``,
+        ``NETGPT_STORE``, ``NETGPT_STEP_TIMEOUT_S``, ``NETGPT_STEP_DEADLINE_S`` and the cloud's
+        ``OPENAI_API_KEY`` / ``NETGPT_CLOUD_BASE_URL`` / ``NETGPT_CLOUD_MODEL``
+        (:mod:`langchain_netgpt.routing.settings`); the edge is the bundled one unless given.
+
+        Args:
+            **options: Routing options given in code; they win over the environment.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file or a variable is invalid.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(**options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRouter:
+        """A router configured by a JSON or YAML file of routing options.
+
+        The file's keys are the fields of
+        :class:`~langchain_netgpt.routing.config.RoutingConfig` (policies as
+        ``{"type": "netgpt", ...}``, sinks and store as paths, ``edge`` / ``cloud`` as the
+        arguments of the bundled edge and of the cloud); the environment fills in the rest as in
+        :meth:`from_env`.
+
+        Args:
+            path: The file.
+            **options: Routing options given in code; they win over the file.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file is invalid or names an unknown option.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=path, **options))
 
     @classmethod
     def from_engine(cls, engine: RoutingEngine) -> NetGPTRouter:
