@@ -49,13 +49,31 @@ def cpu_windows(start: float) -> dict[str, float]:
     return out
 
 
-def lock_free_after(edge: HuggingFaceEdgeModel, start: float, limit_s: float = 20.0) -> float:
-    """Seconds from ``start`` until the edge's generate lock is free (its generation ended)."""
+def watch_lock(edge: HuggingFaceEdgeModel, start: float, limit_s: float = 20.0) -> dict[str, float]:
+    """Watch, in a thread, when the edge's generate lock is free (its generation ended).
+
+    The returned dict gets ``edge_idle_after_answer_s``: seconds from ``start``, ``inf`` when
+    the edge was still generating ``limit_s`` after it.
+    """
     lock = edge.load().generate_lock
-    if not lock.acquire(timeout=limit_s):
-        return float("inf")
-    lock.release()
-    return time.perf_counter() - start
+    out: dict[str, float] = {}
+
+    def watch() -> None:
+        if lock.acquire(timeout=limit_s):
+            lock.release()
+            out["edge_idle_after_answer_s"] = time.perf_counter() - start
+        else:
+            out["edge_idle_after_answer_s"] = float("inf")
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    out["_thread"] = thread  # type: ignore[assignment]
+    return out
+
+
+def lock_free_after(watched: dict[str, Any]) -> float:
+    watched.pop("_thread").join()
+    return float(watched["edge_idle_after_answer_s"])
 
 
 def with_router(edge: HuggingFaceEdgeModel, timeout_s: float) -> dict[str, Any]:
@@ -64,9 +82,10 @@ def with_router(edge: HuggingFaceEdgeModel, timeout_s: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     reply = router.invoke(PROMPT)
     answered = time.perf_counter()
+    watched = watch_lock(edge, answered)
     assert reply.content == "the cloud's answer", reply
     row = {"answered_after_s": answered - t0, **cpu_windows(answered)}
-    row["edge_idle_after_answer_s"] = lock_free_after(edge, answered)
+    row["edge_idle_after_answer_s"] = lock_free_after(watched)
     return row
 
 
@@ -77,8 +96,9 @@ def without_cancel(edge: HuggingFaceEdgeModel, timeout_s: float) -> dict[str, An
     worker.start()
     worker.join(timeout_s)
     answered = time.perf_counter()  # where the fallback would answer
+    watched = watch_lock(edge, answered)
     row = {"answered_after_s": answered - t0, **cpu_windows(answered)}
-    row["edge_idle_after_answer_s"] = lock_free_after(edge, answered)  # inf: still busy at 20 s
+    row["edge_idle_after_answer_s"] = lock_free_after(watched)  # inf: still busy at 20 s
     return row
 
 
