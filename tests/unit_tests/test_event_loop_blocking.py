@@ -63,7 +63,7 @@ def test_the_detector_is_live(detector: Any, tmp_path: Path) -> None:
     async def blocking() -> None:
         (tmp_path / "made-on-the-loop").mkdir()
 
-    with pytest.raises(Exception, match="Blocking call to os.mkdir"):
+    with pytest.raises(Exception, match=r"Blocking call to os\.mkdir"):
         asyncio.run(blocking())
 
 
