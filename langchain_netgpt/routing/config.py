@@ -219,7 +219,10 @@ class RoutingConfig(BaseModel):
     def _open_sinks(cls, value: Any) -> Any:
         # A path is a JSONL file (what a config file or NETGPT_TRACES names).
         if isinstance(value, list | tuple):
-            return [JsonlTraceSink(v) if isinstance(v, str | os.PathLike) else v for v in value]
+            return [
+                JsonlTraceSink(os.fspath(v)) if isinstance(v, str | os.PathLike) else v
+                for v in value
+            ]
         return value
 
     @field_validator("tool_choice")

@@ -103,7 +103,7 @@ def load_routing_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         if suffix == ".json":
             data = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            import yaml  # PyYAML comes with langchain-core
+            import yaml  # type: ignore[import-untyped]  # PyYAML comes with langchain-core
 
             data = yaml.safe_load(text)
         else:
