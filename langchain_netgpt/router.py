@@ -274,7 +274,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         Args:
             tools: Tools in any form ``convert_to_openai_tool`` accepts.
             tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True``, a tool name,
-                or ``{"type": "function", "function": {"name": ...}}``.
+                or ``{"type": "function", "function": {"name": ...}}``; ``None``: the router's
+                ``tool_choice`` option (itself ``None`` by default: each side's own default).
             parallel_tool_calls: Passed to both sides when set.
             strict: Passed to ``convert_to_openai_tool``.
             **kwargs: Bound as call arguments.
@@ -292,7 +293,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                     f"tool {tool_spec['function']['name']!r} has an invalid JSON schema: "
                     + "; ".join(problems[:3])
                 )
-        forced = ToolBinding(formatted, tool_choice, self.edge, self.cloud).forced_tool()
+        choice = tool_choice if tool_choice is not None else self.config.tool_choice
+        forced = ToolBinding(formatted, choice, self.edge, self.cloud).forced_tool()
         if forced not in (None, "*") and forced not in names:
             raise ValueError(f"tool_choice names {forced!r}, which is not a bound tool: {names}")
         if parallel_tool_calls is not None:

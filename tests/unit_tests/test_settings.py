@@ -161,3 +161,9 @@ def test_the_router_and_the_middleware_build_from_a_config_file(
     assert NetGPTRouter.from_env(edge=_edge(), cloud=cloud).tool_choice == "any"
     with pytest.raises(TypeError, match="step_timout_s"):
         NetGPTRouter.from_env(edge=_edge(), cloud=cloud, step_timout_s=3)
+
+
+def test_a_configured_tool_choice_naming_an_unbound_tool_is_refused_at_bind_time() -> None:
+    router = NetGPTRouter(edge=_edge(), cloud=_edge(), tool_choice="get_time")
+    with pytest.raises(ValueError, match="'get_time', which is not a bound tool"):
+        router.bind_tools([get_weather])
