@@ -108,34 +108,24 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
         self._attach(RoutingEngine(routing_config(config, options, owner=owner)), router=None)
 
     @classmethod
-    def from_env(cls, **options: Any) -> NetGPTRoutingMiddleware:
-        """A middleware configured by the environment (file, variables, then ``options``).
+    def from_env(
+        cls, *, config_file: str | os.PathLike[str] | None = None, **options: Any
+    ) -> NetGPTRoutingMiddleware:
+        """A middleware configured by the environment, or by a file (``config_file``).
 
-        As :meth:`NetGPTRouter.from_env <langchain_netgpt.router.NetGPTRouter.from_env>`.
-
-        Raises:
-            TypeError: An option name is unknown (the message lists the valid ones).
-            ConfigurationError: The file or a variable is invalid.
-            CloudUnavailableError: No cloud is configured (the message names what to set).
+        The variables, the file's format and the errors are those of
+        :meth:`NetGPTRouter.from_env <langchain_netgpt.router.NetGPTRouter.from_env>` and
+        :meth:`NetGPTRouter.from_config <langchain_netgpt.router.NetGPTRouter.from_config>`;
+        ``options`` given in code win.
         """
         from langchain_netgpt.routing.settings import routing_config_from_env
 
-        return cls(config=routing_config_from_env(**options))
+        return cls(config=routing_config_from_env(config_file=config_file, **options))
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRoutingMiddleware:
-        """A middleware configured by a JSON or YAML file of routing options.
-
-        As :meth:`NetGPTRouter.from_config <langchain_netgpt.router.NetGPTRouter.from_config>`.
-
-        Raises:
-            TypeError: An option name is unknown (the message lists the valid ones).
-            ConfigurationError: The file is invalid or names an unknown option.
-            CloudUnavailableError: No cloud is configured (the message names what to set).
-        """
-        from langchain_netgpt.routing.settings import routing_config_from_env
-
-        return cls(config=routing_config_from_env(config_file=path, **options))
+        """A middleware configured by a JSON or YAML file (see :meth:`from_env`)."""
+        return cls.from_env(config_file=path, **options)
 
     @classmethod
     def from_router(cls, router: NetGPTRouter) -> NetGPTRoutingMiddleware:

@@ -116,3 +116,33 @@ def test_a_try_that_answers_in_time_runs_with_an_uncancelled_token() -> None:
     assert router.invoke("hi").content == "edge"
     token, thread = seen[0]
     assert token is not None and not token.cancelled and thread.startswith("netgpt-step")
+
+
+def _agent(edge: TokenLoopEdge) -> Any:
+    from langchain.agents import create_agent
+
+    from langchain_netgpt.middleware import NetGPTRoutingMiddleware
+
+    cloud = ScriptedChatModel(responses=["cloud answer"])
+    routing = NetGPTRoutingMiddleware(
+        edge=edge, cloud=cloud, policy=AlwaysEdge(), step_timeout_s=0.2
+    )
+    return create_agent(cloud, [], middleware=[routing])
+
+
+def test_a_timed_out_edge_try_of_an_agent_middleware_stops_generating() -> None:
+    edge = TokenLoopEdge()
+    state = _agent(edge).invoke({"messages": [("user", "tell me a long story")]})
+    answered = time.perf_counter()
+    _wait_until_stopped(edge)
+    assert state["messages"][-1].content == "cloud answer"
+    assert edge.stopped_at and edge.stopped_at[0] - answered < 0.5
+
+
+async def test_a_timed_out_async_edge_try_of_an_agent_middleware_stops_generating() -> None:
+    edge = TokenLoopEdge()
+    state = await _agent(edge).ainvoke({"messages": [("user", "tell me a long story")]})
+    answered = time.perf_counter()
+    await asyncio.to_thread(_wait_until_stopped, edge)
+    assert state["messages"][-1].content == "cloud answer"
+    assert edge.stopped_at and edge.stopped_at[0] - answered < 0.5
