@@ -235,9 +235,8 @@ def create_netgpt_agent(
             state = agent.invoke({"messages": [("user", "hi")]})
             assert len(state["netgpt_routes"]) == 1
     """
-    routed = routing_config(
-        config, {"edge": edge, "cloud": cloud, **options}, owner="create_netgpt_agent"
-    )
+    sides = {name: model for name, model in (("edge", edge), ("cloud", cloud)) if model is not None}
+    routed = routing_config(config, {**sides, **options}, owner="create_netgpt_agent")
     builder = StateGraph(NetGPTState)
     node = netgpt_router_node(NetGPTRouter(config=routed), tools=tools, system_prompt=system_prompt)
     builder.add_node("model", node)

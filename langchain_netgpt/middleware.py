@@ -10,7 +10,7 @@ chosen))``, and never changes the request.
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -108,6 +108,26 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
         self._attach(RoutingEngine(routing_config(config, options, owner=owner)), router=None)
 
     @classmethod
+    def from_env(
+        cls, *, config_file: str | os.PathLike[str] | None = None, **options: Any
+    ) -> NetGPTRoutingMiddleware:
+        """A middleware configured by the environment, or by a file (``config_file``).
+
+        The variables, the file's format and the errors are those of
+        :meth:`NetGPTRouter.from_env <langchain_netgpt.router.NetGPTRouter.from_env>` and
+        :meth:`NetGPTRouter.from_config <langchain_netgpt.router.NetGPTRouter.from_config>`;
+        ``options`` given in code win.
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=config_file, **options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRoutingMiddleware:
+        """A middleware configured by a JSON or YAML file (see :meth:`from_env`)."""
+        return cls.from_env(config_file=path, **options)
+
+    @classmethod
     def from_router(cls, router: NetGPTRouter) -> NetGPTRoutingMiddleware:
         """A middleware that routes with an existing router's engine (same state and sinks).
 
@@ -165,6 +185,7 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
             tuple(id(tool) for tool in request.tools),
             id(request.response_format),
             repr(request.tool_choice),
+            repr(self.config.tool_choice),
         )
         cached = self._bindings.get(key)
         if cached is not None:
@@ -200,6 +221,10 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
         route = step.config_for(target, config.get("callbacks"))
         child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
         child["callbacks"] = route["callbacks"]  # with the latency stamp when traced
+        choice = step.binding.tool_choice
+        if request.tool_choice is None and request.tools and choice is not None:
+            # The configured tool_choice (RoutingConfig.tool_choice) for a request with none.
+            return request.override(model=model, tool_choice=choice), child
         return request.override(model=model), child
 
     # -- the calls -----------------------------------------------------------------------------
@@ -221,7 +246,8 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
 
         def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
-            run = partial(contextvars.copy_context().run, _run_in_config, child, handler, routed)
+            # The engine runs it in a copy of this context that carries the try's cancel token.
+            run = partial(_run_in_config, child, handler, routed)
             responses[target] = self.engine.call_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 

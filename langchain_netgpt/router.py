@@ -8,6 +8,7 @@ engine gates, retries, falls back and ends the step in exactly one :class:`Route
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
@@ -154,6 +155,50 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         return rest
 
     @classmethod
+    def from_env(cls, **options: Any) -> NetGPTRouter:
+        """A router configured by the environment (for deployments such as ``langgraph dev``).
+
+        Reads the file ``$NETGPT_CONFIG`` (JSON or YAML routing options), ``NETGPT_TRACES``,
+        ``NETGPT_STORE``, ``NETGPT_STEP_TIMEOUT_S``, ``NETGPT_STEP_DEADLINE_S`` and the cloud's
+        ``OPENAI_API_KEY`` / ``NETGPT_CLOUD_BASE_URL`` / ``NETGPT_CLOUD_MODEL``
+        (:mod:`langchain_netgpt.routing.settings`); the edge is the bundled one unless given.
+
+        Args:
+            **options: Routing options given in code; they win over the environment.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file or a variable is invalid.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(**options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRouter:
+        """A router configured by a JSON or YAML file of routing options.
+
+        The file's keys are the fields of
+        :class:`~langchain_netgpt.routing.config.RoutingConfig` (policies as
+        ``{"type": "netgpt", ...}``, sinks and store as paths, ``edge`` / ``cloud`` as the
+        arguments of the bundled edge and of the cloud); the environment fills in the rest as in
+        :meth:`from_env`.
+
+        Args:
+            path: The file.
+            **options: Routing options given in code; they win over the file.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file is invalid or names an unknown option.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=path, **options))
+
+    @classmethod
     def from_engine(cls, engine: RoutingEngine) -> NetGPTRouter:
         """A router that routes with an existing engine (same options, state and sinks).
 
@@ -234,7 +279,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         Args:
             tools: Tools in any form ``convert_to_openai_tool`` accepts.
             tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True``, a tool name,
-                or ``{"type": "function", "function": {"name": ...}}``.
+                or ``{"type": "function", "function": {"name": ...}}``; ``None``: the router's
+                ``tool_choice`` option (itself ``None`` by default: each side's own default).
             parallel_tool_calls: Passed to both sides when set.
             strict: Passed to ``convert_to_openai_tool``.
             **kwargs: Bound as call arguments.
@@ -252,7 +298,8 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
                     f"tool {tool_spec['function']['name']!r} has an invalid JSON schema: "
                     + "; ".join(problems[:3])
                 )
-        forced = ToolBinding(formatted, tool_choice, self.edge, self.cloud).forced_tool()
+        choice = tool_choice if tool_choice is not None else self.config.tool_choice
+        forced = ToolBinding(formatted, choice, self.edge, self.cloud).forced_tool()
         if forced not in (None, "*") and forced not in names:
             raise ValueError(f"tool_choice names {forced!r}, which is not a bound tool: {names}")
         if parallel_tool_calls is not None:
@@ -267,7 +314,7 @@ class NetGPTRouter(RoutingOptions, BaseChatModel):
         config = self.config
         # The sides are in the key: a side swapped on the router (router.edge = ...) is rebound.
         sides = (id(config.edge), id(config.cloud), id(config.targets))
-        key = (id(tools), repr(tool_choice) + repr(parallel), sides)
+        key = (id(tools), repr(tool_choice) + repr(parallel) + repr(config.tool_choice), sides)
         cached = self._bindings.get(key)
         if cached is not None and cached[0] is tools:
             return cached[1]

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from langchain_netgpt.bench.pair_bench import PairBenchConfig
 from langchain_netgpt.bench.replay import BenchConfig
 from langchain_netgpt.bench.report import (
+    TARGETS,
     BenchReport,
     default_data_files,
     default_trace_files,
     run_benchmark,
+    target_verdict,
     write_report,
 )
 
@@ -106,13 +108,13 @@ def run_bench_command(
         f"cloud: {report.cloud_mode}"
     )
     for name, value in report.criteria.items():
-        console.print(f"{name}: {'met' if value['met'] else 'NOT met'}")
-    written.append(_print_issue8_rows(console, data, edge_outcomes, config, out, traces))
+        console.print(f"{TARGETS.get(name, name)}: {target_verdict(value['met'])}")
+    written.append(_print_extension_rows(console, data, edge_outcomes, config, out, traces))
     console.print(f"wrote {', '.join(str(p) for p in written)} in {elapsed:.1f} s")
     return report
 
 
-def _print_issue8_rows(
+def _print_extension_rows(
     console: Console,
     data: Sequence[Path],
     edge_outcomes: Path,
@@ -133,7 +135,9 @@ def _print_issue8_rows(
     rows.append(
         multi_target_bench_row(data, edge_outcomes, traces, MultiTargetConfig(seed=config.seed))
     )
-    table = Table("part", "result", title="Edge extensions (issue 8)")
+    table = Table(
+        "part", "result", title="Edge extensions: self-offload, prompt completion, several targets"
+    )
     for row in rows:
         table.add_row(row["part"], row["result"])
     console.print(table)
@@ -230,7 +234,7 @@ def run_pairs_command(
         table.add_row(name, f"{s['apgr']:.3f}", f"{s['cpt50']:.3f}", f"{s['cpt80']:.3f}")
     console.print(table)
     for value in report.criteria.values():
-        console.print(f"{value['criterion']}: {'met' if value['met'] else 'NOT met'}")
+        console.print(f"{value['criterion']}: {target_verdict(value['met'])}")
     console.print(
         f"wrote {', '.join(str(p) for p in [*written, timing])} in {elapsed:.1f} s "
         f"({cache.misses} vectors computed now; the cache file keeps MiniLM vectors only)"

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_netgpt.bench.pair_fit import SCORERS
 from langchain_netgpt.bench.pair_report import PairBenchReport
+from langchain_netgpt.bench.report import target_verdict
 
 __all__ = ["fmt_usd", "render_pair_markdown", "write_pair_report"]
 
@@ -188,11 +189,11 @@ def render_pair_markdown(report: PairBenchReport) -> str:
         f"- Network: traces {', '.join(report.trace_files)}, base RTTs {c['base_rtts_ms']} ms, "
         f"{c['network_forecast']} forecast; workloads {', '.join(c['workloads'])}.",
         "",
-        "## Criteria",
+        "## Targets",
         "",
     ]
     for _name, value in report.criteria.items():
-        lines.append(f"- {value['criterion']}: **{'met' if value['met'] else 'NOT met'}**")
+        lines.append(f"- {value['criterion']}: **{target_verdict(value['met'])}**")
     lines += ["", *_quality_lines(report), *_scenario_lines(report), *_economics_lines(report)]
     return "\n".join(lines) + "\n"
 

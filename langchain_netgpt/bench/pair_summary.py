@@ -22,14 +22,17 @@ from langchain_netgpt.recorded.pair_outcomes import PairRow, outcome_summary
 __all__ = ["CRITERIA", "summarise"]
 
 CRITERIA = {
-    "quality_only_apgr": "best scorer's APGR >= 0.65 (mean over seeds, test halves)",
-    "quality_only_cpt80": "best scorer's CPT(80%) <= 0.55",
-    "beats_every_peer": "best scorer's APGR above every re-implemented peer's, 95% CI of the "
-    "difference above 0",
-    "network_beats_best_fixed": "closed form beats the best fixed threshold (same scorer, chosen "
-    "in hindsight per scenario) in mean utility on >= 2 of 3 traces, 95% CI over tasks above 0",
-    "operating_point": "closed form's operating point reaches PGR >= 0.8 at <= 60% cloud share on "
-    ">= 1 trace",
+    "quality_only_apgr": "The best scorer recovers at least 65% of the cloud's accuracy gain over "
+    "the whole cost curve (APGR >= 0.65, mean over seeds, held-out tasks)",
+    "quality_only_cpt80": "The best scorer reaches 80% of the cloud's accuracy gain with at most "
+    "55% of the steps on the cloud (CPT(80%) <= 0.55)",
+    "beats_every_peer": "The best scorer beats every re-implemented published router in APGR "
+    "(95% confidence interval of the difference above 0)",
+    "network_beats_best_fixed": "The network-aware threshold earns more per step than the best "
+    "fixed threshold (chosen in hindsight) on at least 2 of 3 network traces (95% confidence "
+    "interval above 0)",
+    "operating_point": "At its default threshold the router reaches 80% of the cloud's accuracy "
+    "gain with at most 60% of the steps on the cloud on at least one trace",
 }
 BEST = "text"
 """The scorer the criteria judge, fixed before any test half was read (train-half CV chose it)."""

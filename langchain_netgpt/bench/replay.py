@@ -137,7 +137,7 @@ class BenchConfig(BaseModel):
             ``"oracle"`` also reads ahead (the wait the payload will really meet), an upper
             bound on what network forecasting can give.
         budget_cloud_share: Cloud-share cap of the budget-constrained policy (default 0.5, the
-            issue's operating point).
+            operating point the benchmark reports).
         budget_window_steps: Window of that cap.
         sweep_points: Operating points per threshold sweep.
         cloud_weight_sweep: ``lambda_c`` values swept to trace the NetGPT policies' curve

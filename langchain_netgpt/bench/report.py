@@ -443,6 +443,35 @@ def _threshold_summary(taus: Sequence[float], scores: Sequence[float]) -> dict[s
     }
 
 
+TARGETS: dict[str, str] = {
+    "learned_apgr_at_least_half_reaching_pgr_half_within_half_cloud": (
+        "The learned router recovers at least half of the cloud's accuracy gain over the whole "
+        "cost curve (APGR >= 0.5) and half of it with at most half of the steps on the cloud "
+        "(CPT(50%) <= 0.5), in every scenario"
+    ),
+    "learned_operating_point_at_most_half_cloud": (
+        "At its default threshold the learned router sends at most half of the steps to the cloud"
+    ),
+    "budget_row_pgr_at_least_half_within_its_cap": (
+        "Under the cloud-share cap, the learned router still recovers at least half of the "
+        "cloud's accuracy gain"
+    ),
+    "learned_beats_random_at_every_matched_share": (
+        "The learned router is more accurate than random routing at every cloud share tried"
+    ),
+    "dynamic_beats_best_fixed_on_two_of_three_traces": (
+        "The network-aware threshold earns more than the best fixed threshold on at least two "
+        "of three network traces per workload"
+    ),
+}
+"""What each target of :attr:`BenchReport.criteria` means, in a reader's words."""
+
+
+def target_verdict(met: bool) -> str:
+    """How a report says whether a target was reached."""
+    return "reached" if met else "not reached"
+
+
 def _criteria(scenarios: Sequence[ScenarioReport]) -> dict[str, Any]:
     per_workload: dict[str, dict[str, Any]] = {}
     for s in scenarios:
@@ -652,9 +681,9 @@ def render_markdown(report: BenchReport) -> str:
             f"| {category} | {int(row['tasks'])} | {row['accuracy']:.3f} | "
             f"{row['schema_valid']:.3f} | {row['mean_latency_s']:.2f} |"
         )
-    lines += ["", "## Criteria", ""]
+    lines += ["", "## Targets", ""]
     for name, value in report.criteria.items():
-        lines.append(f"- {name}: **{'met' if value['met'] else 'NOT met'}**")
+        lines.append(f"- {TARGETS.get(name, name)}: **{target_verdict(value['met'])}**")
     for s in report.scenarios:
         lines += [
             "",

@@ -101,16 +101,26 @@ def serve(
             "serve",
             f"--model must be 'bundled' or an existing local model path; {model!r} does not exist",
         )
+    from langchain_netgpt.cloud.local import bind_listening_socket
     from langchain_netgpt.cloud.local import serve as serve_app
 
     security = _security(api_key, allowed_hosts, max_body_mb)
     emulator = _wan_emulator(device, rtt_ms, bandwidth_mbps, trace, trace_up)
     name = model_name or ("netgpt-bundled" if model == "bundled" else Path(model).resolve().name)
     try:
+        # Bound before the model loads (seconds): a taken port fails at once, and port 0's
+        # real port is known for the banner.
+        sock = bind_listening_socket(host, port)
+    except NetGPTError as exc:
+        fail("serve", f"{exc} (is another server using the port? try --port 0)", code=1)
+    port = sock.getsockname()[1]
+    try:
         loaded = _load_model(model, device)
     except NetGPTError as exc:
+        sock.close()
         fail("serve", f"cannot load model {model!r}: {exc}", code=1)
     except (OSError, ValueError) as exc:
+        sock.close()
         fail("serve", f"cannot load model {model!r}: {type(exc).__name__}: {exc}", code=1)
     banner = _banner(name, host, port, rtt_ms, bandwidth_mbps, trace)
     typer.echo(
@@ -126,6 +136,7 @@ def serve(
             max_concurrency=max_concurrency,
             log_level=log_level,
             security=security,
+            sock=sock,
         )
     except NetGPTError as exc:
         fail("serve", str(exc), code=1)

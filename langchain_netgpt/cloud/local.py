@@ -37,6 +37,18 @@ def _import_uvicorn() -> Any:
     return uvicorn
 
 
+def bind_listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for :func:`serve` (port 0: a free one).
+
+    Raises:
+        CloudUnavailableError: The address cannot be bound (the port is taken, say).
+    """
+    try:
+        return _bind(host, port)
+    except OSError as exc:
+        raise CloudUnavailableError(f"cannot bind {host}:{port}: {exc}") from exc
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """A listening-ready TCP socket bound to ``host:port`` (port 0: a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -281,10 +293,13 @@ def serve(
     max_concurrency: int | None = None,
     log_level: str = "info",
     security: ServeSecurity | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve ``model`` in the foreground until interrupted (``netgpt serve``).
 
-    ``security`` defaults to :meth:`ServeSecurity.from_env`.
+    ``security`` defaults to :meth:`ServeSecurity.from_env`. ``sock``: a socket already bound
+    to ``host:port`` (see :func:`bind_listening_socket`; ``netgpt serve`` binds before it loads
+    the model, so a taken port fails at once); it is closed when serving ends.
 
     Raises:
         CloudUnavailableError: The address cannot be bound.
@@ -301,10 +316,10 @@ def serve(
         security=security,
         bind_host=host,
     )
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        raise CloudUnavailableError(f"cannot bind {host}:{port}: {exc}") from exc
+    if sock is None:
+        sock = bind_listening_socket(host, port)
+    else:
+        port = sock.getsockname()[1]
     if emulator is not None:
         emulator.restart()
     try:

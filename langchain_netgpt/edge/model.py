@@ -36,6 +36,11 @@ from langchain_netgpt.edge.bundled import (
     locate_bundled_gguf,
     validate_device,
 )
+from langchain_netgpt.edge.cancel import (  # issue-14c
+    CancelToken,
+    EdgeGenerationCancelled,
+    current_cancel_token,
+)
 from langchain_netgpt.edge.prompt import (
     chat_turns_to_prompt,
     render_messages,
@@ -436,9 +441,14 @@ class HuggingFaceEdgeModel(BaseChatModel):
             gen.update(stop_strings=plan.stop, tokenizer=tokenizer)
         if streamer is not None:
             gen["streamer"] = streamer
-        if cancel is not None:
+        # issue-14c (minimal, issue-15 reworks this file): the caller's CancelToken (set by the
+        # router's deadline runner through cancel_scope) is checked after every token too.
+        token = current_cancel_token()
+        if token is not None:
+            token.raise_if_cancelled()
+        if cancel is not None or token is not None:
             gen["stopping_criteria"] = transformers.StoppingCriteriaList(
-                [_cancel_criteria(transformers, cancel)]
+                [_cancel_criteria(transformers, cancel, token)]
             )
         with loaded.generate_lock, torch.inference_mode():
             started = time.perf_counter()
@@ -448,6 +458,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
                 raise EdgeModelError(f"edge generation failed: {exc}") from exc
             seconds = time.perf_counter() - started
         new_ids = output[0, input_tokens:].tolist()
+        if token is not None and token.cancelled:  # issue-14c: never a partial answer
+            raise EdgeGenerationCancelled(token.reason, output_tokens=len(new_ids))
         text = tokenizer.decode(new_ids, skip_special_tokens=True)
         text, stopped = _cut_at_stop(text, plan.stop)
         ended = bool(new_ids) and new_ids[-1] == tokenizer.eos_token_id
@@ -534,10 +546,15 @@ class HuggingFaceEdgeModel(BaseChatModel):
         )
 
 
-def _cancel_criteria(transformers: Any, cancel: threading.Event) -> Any:
+def _cancel_criteria(
+    transformers: Any, cancel: threading.Event | None, token: CancelToken | None = None
+) -> Any:
     class _Cancelled(transformers.StoppingCriteria):  # type: ignore[misc]
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-            return cancel.is_set()
+            # issue-14c: the caller's CancelToken too (see _execute).
+            return (cancel is not None and cancel.is_set()) or (
+                token is not None and token.cancelled
+            )
 
     return _Cancelled()
 

@@ -311,9 +311,9 @@ async def arun_attempts(
                     step.finish_load(load)
                 current[0] = None
                 if step.accept(target, answer, time.perf_counter() - t0):
-                    return step.finish()
+                    return await step.afinish()  # sinks write off the event loop
                 break
-        return step.finish()
+        return await step.afinish()
     except passthrough:
         raise
     except BaseException as exc:

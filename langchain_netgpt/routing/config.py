@@ -26,9 +26,24 @@ from langchain_netgpt.routing.qos import MultiTargetPolicy, QoSPolicy
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
 from langchain_netgpt.routing.targets import TargetSpec
-from langchain_netgpt.tracing import TraceSink, TraceStore
+from langchain_netgpt.tracing import JsonlTraceSink, TraceSink, TraceStore
 
-__all__ = ["ROUTING_OPTIONS", "RoutingConfig", "routing_config"]
+__all__ = [
+    "DEFAULT_STEP_DEADLINE_S",
+    "DEFAULT_STEP_TIMEOUT_S",
+    "ROUTING_OPTIONS",
+    "RoutingConfig",
+    "routing_config",
+]
+
+DEFAULT_STEP_TIMEOUT_S = 60.0
+"""Default deadline of one model try: twice the slowest step we measured on the bundled CPU edge
+(about 30 s for a 256-token answer at 10-20 tokens/s), and more than a cloud needs for an agent
+step, so a healthy side is never cut off but a hung one is given up within a minute."""
+
+DEFAULT_STEP_DEADLINE_S = 120.0
+"""Default deadline of a whole step (tries, retry waits, fallback): one try that ran into its
+:data:`DEFAULT_STEP_TIMEOUT_S` plus a full try of the other side."""
 
 
 class RoutingConfig(BaseModel):
@@ -50,11 +65,16 @@ class RoutingConfig(BaseModel):
         sinks: Where traces go.
         store: A :class:`~langchain_netgpt.tracing.TraceStore` (or the path of its SQLite file)
             that gets every trace too.
-        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
+        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``) in seconds, ``None``
+            for no limit. Default :data:`DEFAULT_STEP_TIMEOUT_S` (60 s: twice the slowest
+            bundled-edge step on a CPU). An abandoned edge try is cancelled: an in-process edge
+            stops generating at its next token (see :mod:`langchain_netgpt.edge.cancel`).
         fallback: Whether to try the other side when the first fails.
         validate_tool_calls: Whether to check tool calls against the bound schemas.
-        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
-            ``None``; each try gets ``min(step_timeout_s, time left)``.
+        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback) in
+            seconds, ``None`` for no limit; each try gets ``min(step_timeout_s, time left)``.
+            Default :data:`DEFAULT_STEP_DEADLINE_S` (120 s: a timed-out try plus a full
+            fallback).
         try_capacity: How many tries of each side run at once and how long a try waits for a
             free slot (:class:`~langchain_netgpt.routing.capacity.TryCapacity`); a stalled
             side cannot starve the other, and waiting for a slot is not part of a try's timeout.
@@ -75,6 +95,10 @@ class RoutingConfig(BaseModel):
             targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the engine tracks
             every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
             then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
+        tool_choice: The tool choice of calls that bind tools without one (``bind_tools(tools)``,
+            a ``create_agent`` agent, :func:`~langchain_netgpt.graph.create_netgpt_agent`):
+            ``"auto"``, ``"none"``, ``"any"``/``"required"``, a tool name or an OpenAI
+            ``{"type": "function", ...}`` dict; ``None`` leaves each call's own.
 
     Raises:
         pydantic.ValidationError: A value is invalid, both or neither of ``targets`` and
@@ -104,14 +128,22 @@ class RoutingConfig(BaseModel):
     budget: CloudBudget | None = None
     sinks: list[TraceSink] = Field(default_factory=list)
     store: TraceStore | None = None
-    step_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    step_timeout_s: float | None = Field(
+        default=DEFAULT_STEP_TIMEOUT_S,
+        gt=0,
+        allow_inf_nan=False,
+        description="Deadline per model try in seconds (None: no limit).",
+    )
     fallback: bool = True
     validate_tool_calls: bool = True
     step_deadline_s: float | None = Field(
-        default=None,
+        default=DEFAULT_STEP_DEADLINE_S,
         gt=0,
         allow_inf_nan=False,
-        description="One deadline for the whole step: every try, retry wait and the fallback.",
+        description=(
+            "One deadline for the whole step in seconds: every try, retry wait and the "
+            "fallback (None: no limit)."
+        ),
     )
     try_capacity: TryCapacity = Field(
         default_factory=TryCapacity,
@@ -133,6 +165,14 @@ class RoutingConfig(BaseModel):
     )
     targets: dict[str, TargetSpec] | None = Field(
         default=None, description="Named edge experts and clouds (instead of edge=/cloud=)."
+    )
+    tool_choice: str | bool | dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Tool choice for calls that bind tools without one: 'auto', 'none', 'any' / "
+            "'required', a tool name, or {'type': 'function', 'function': {'name': ...}} "
+            "(None: each call's own)."
+        ),
     )
 
     @model_validator(mode="before")
@@ -182,6 +222,31 @@ class RoutingConfig(BaseModel):
             return TraceStore(value)
         return value
 
+    @field_validator("sinks", mode="before")
+    @classmethod
+    def _open_sinks(cls, value: Any) -> Any:
+        # A path is a JSONL file (what a config file or NETGPT_TRACES names).
+        if isinstance(value, list | tuple):
+            return [
+                JsonlTraceSink(os.fspath(v)) if isinstance(v, str | os.PathLike) else v
+                for v in value
+            ]
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _known_tool_choice(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            name = (value.get("function") or {}).get("name") if value.get("type") else None
+            if value.get("type") != "function" or not isinstance(name, str):
+                raise ValueError(
+                    "a tool_choice dict must be {'type': 'function', 'function': {'name': ...}}, "
+                    f"got {value!r}"
+                )
+        elif isinstance(value, str) and not value.strip():
+            raise ValueError("tool_choice must be 'auto', 'none', 'any', 'required' or a tool name")
+        return value
+
     def model_for(self, target: str) -> BaseChatModel:
         """The chat model of a target: ``"edge"``, ``"cloud"`` or a name of ``targets``.
 
@@ -228,8 +293,8 @@ def routing_config(
 ) -> RoutingConfig:
     """The configuration a front door was given: ``config`` or the options as keywords.
 
-    ``None`` values of ``options`` mean "the default" (front doors default their keywords to
-    ``None``).
+    Every option given counts, ``None`` included (``step_timeout_s=None``: no limit); a front
+    door leaves out the options its caller did not give.
 
     Raises:
         TypeError: An option name is unknown, or both ``config`` and options were given, or
@@ -237,7 +302,7 @@ def routing_config(
         pydantic.ValidationError: An option value is invalid.
     """
     check_option_names(set(options), owner=owner)
-    given = {name: value for name, value in options.items() if value is not None}
+    given = dict(options)
     if config is None:
         return RoutingConfig(**given)
     if not isinstance(config, RoutingConfig):

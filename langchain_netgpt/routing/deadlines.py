@@ -7,12 +7,19 @@ a worker thread of its side's own pool (never more workers than slots, so it nev
 and the caller stops waiting at the timeout; the abandoned call keeps its slot until it really
 ends, and a side whose slots are all held by abandoned calls is skipped at once. An async call is
 cancelled by ``asyncio.wait_for``, which frees its slot at once.
+
+Either way the try runs inside a :func:`~langchain_netgpt.edge.cancel.cancel_scope`: when the
+engine abandons it (its deadline passed, or the caller itself was cancelled), the try's
+:class:`~langchain_netgpt.edge.cancel.CancelToken` is cancelled, and an in-process edge model
+stops generating at its next token instead of keeping the CPU (and its slot) busy to the end of
+its budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import threading
 import time
@@ -23,12 +30,29 @@ from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.routing.capacity import CapacityPool, SideSlots, TrySlot
 
 if TYPE_CHECKING:
+    from langchain_netgpt.edge.cancel import CancelToken
     from langchain_netgpt.routing.config import RoutingConfig
     from langchain_netgpt.routing.step import RoutedStep
 
 __all__ = ["DeadlineRunner"]
 
 _T = TypeVar("_T")
+
+
+def scoped_context(token: CancelToken) -> contextvars.Context:
+    """A copy of the current context in which ``token`` is the edge calls' cancel token."""
+    # Imported here: edge/ sits above the runtime; cancel.py itself only needs errors.
+    from langchain_netgpt.edge.cancel import cancel_scope
+
+    with cancel_scope(token):
+        return contextvars.copy_context()
+
+
+def new_token() -> CancelToken:
+    """A fresh cancel token for one try."""
+    from langchain_netgpt.edge.cancel import CancelToken
+
+    return CancelToken()
 
 
 class DeadlineRunner:
@@ -127,13 +151,15 @@ class DeadlineRunner:
         """
         slot = self.take(target, step)
         timeout = self.timeout_s(step)
+        token = new_token()
+        context = scoped_context(token)
         if timeout is None:
             try:
-                return call()
+                return context.run(call)
             finally:
                 slot.release()
         try:
-            future = self.executor(target).submit(call)
+            future = self.executor(target).submit(context.run, call)
         except BaseException:
             slot.release()
             raise
@@ -141,13 +167,17 @@ class DeadlineRunner:
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():
+                raise  # the call's own TimeoutError (the same class since Python 3.11)
             if not future.cancel():
                 slot.abandon()
+            token.cancel(f"{target}'s try was abandoned after {timeout:.3f} s (deadline)")
             raise self.error(target, timeout) from None
         except BaseException:
-            # Ctrl-C or an interrupt while waiting: the call runs on in its worker.
+            # Ctrl-C or an interrupt while waiting: nobody waits for this try any more.
             if not future.done() and not future.cancel():
                 slot.abandon(shed=False)
+            token.cancel(f"{target}'s try was abandoned by its caller")
             raise
 
     async def acall(
@@ -166,13 +196,20 @@ class DeadlineRunner:
                 call.close()  # never started: no "never awaited" warning
             raise
         timeout = self.timeout_s(step)
+        token = new_token()
+        # The task copies this context, so the try (and any worker thread it starts with
+        # asyncio.to_thread) sees the token.
+        task = scoped_context(token).run(asyncio.ensure_future, call)
         try:
-            if timeout is None:
-                return await call
-            try:
-                return await asyncio.wait_for(call, timeout)
-            except TimeoutError:
-                slot.shed()  # the side is slow: its waiters go to the other side now
-                raise self.error(target, timeout) from None
+            return await asyncio.wait_for(task, timeout)
+        except TimeoutError:
+            if task.done() and not task.cancelled():
+                raise  # the call's own TimeoutError, not the deadline
+            slot.shed()  # the side is slow: its waiters go to the other side now
+            token.cancel(f"{target}'s try was abandoned after {timeout or 0.0:.3f} s (deadline)")
+            raise self.error(target, timeout or 0.0) from None
+        except BaseException:
+            token.cancel(f"{target}'s try was abandoned by its caller")
+            raise
         finally:
             slot.release()

@@ -9,6 +9,7 @@ own calling convention into :meth:`RoutingEngine.plan` and a call of a side.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from langchain_netgpt.routing.prompt_completion import EdgePromptCompleter
 from langchain_netgpt.routing.qos import MultiTargetPolicy, TargetRouting
 from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitState
 from langchain_netgpt.routing.step import RoutedStep
-from langchain_netgpt.tracing import RouteTrace
+from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 from langchain_netgpt.tracing.scrub import default_scrubber, scrub_trace
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ class RoutingEngine:
             extra: Further ``bind_tools`` arguments (``parallel_tool_calls``).
         """
         config = self.config
+        if tool_choice is None and tools:
+            tool_choice = config.tool_choice  # the configured default for calls that give none
         named = config.targets or {}
         if not (bind and tools):
             models = {name: cast("BaseChatModel", t.model) for name, t in named.items()}
@@ -270,6 +273,17 @@ class RoutingEngine:
     def scrub_text(self, text: str) -> str:
         """``text`` without credentials (unless ``scrub_secrets`` is off): exceptions, reasons."""
         return default_scrubber().scrub_text(text) if self.config.scrub_secrets else text
+
+    async def aemit_trace(self, trace: RouteTrace) -> RouteTrace:
+        """Async :meth:`emit_trace`: sinks that do I/O write in a worker thread.
+
+        A file or database sink must not block the event loop (``langgraph dev`` refuses blocking
+        calls on it); the trace is still written before the step returns.
+        """
+        config = self.config
+        if config.store is None and all(isinstance(s, InMemoryTraceSink) for s in config.sinks):
+            return self.emit_trace(trace)  # nothing to wait for: no thread hop
+        return await asyncio.to_thread(self.emit_trace, trace)
 
     def emit_trace(self, trace: RouteTrace) -> RouteTrace:
         """Send a snapshot of a trace to every sink and the store; return the snapshot.

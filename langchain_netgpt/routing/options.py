@@ -8,7 +8,7 @@ config, so the engine sees a change at the next step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -216,3 +216,12 @@ class RoutingOptions:
     @targets.setter
     def targets(self, value: dict[str, TargetSpec] | None) -> None:
         self.config.targets = value
+
+    @property
+    def tool_choice(self) -> str | bool | dict[str, Any] | None:
+        """The tool choice of calls that bind tools without one, if any."""
+        return self.config.tool_choice
+
+    @tool_choice.setter
+    def tool_choice(self, value: str | bool | dict[str, Any] | None) -> None:
+        self.config.tool_choice = value

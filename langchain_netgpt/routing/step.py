@@ -376,13 +376,28 @@ class RoutedStep:
             RoutingError: No side produced an answer (the trace is written first);
                 :class:`~langchain_netgpt.errors.PrivateStepError` when the step was private.
         """
+        answer, error_text = self._settle(error)
+        trace = self._close(error_text)
+        return self._answer(answer, trace, error_text)
+
+    async def afinish(self, *, error: BaseException | None = None) -> AIMessage:
+        """Async twin of :meth:`finish`: the sinks write in a worker thread, off the event loop."""
+        answer, error_text = self._settle(error)
+        trace = await self.engine.aemit_trace(self._build(error_text))
+        return self._answer(answer, trace, error_text)
+
+    def _settle(self, error: BaseException | None) -> tuple[AIMessage | None, str | None]:
         answer = self.outcome.settle()
         error_text = None
         if answer is None:
             attempts = self.outcome.attempts
             causes = "; ".join(f"{a.target}: {a.error_type}: {a.error}" for a in attempts)
             error_text = f"no target answered ({causes})" if causes else str(error)
-        trace = self._close(error_text)
+        return answer, error_text
+
+    def _answer(
+        self, answer: AIMessage | None, trace: RouteTrace, error_text: str | None
+    ) -> AIMessage:
         if answer is None:
             raise self._no_answer(error_text or "")
         return with_route(answer, route_info(trace, slo=self.routing is not None))
@@ -412,6 +427,10 @@ class RoutedStep:
 
     def _close(self, error_text: str | None) -> RouteTrace:
         """Write the step's trace (once); return the emitted snapshot."""
+        return self.engine.emit_trace(self._build(error_text))
+
+    def _build(self, error_text: str | None) -> RouteTrace:
+        """The step's trace (the step is closed: no second trace)."""
         answer = self.outcome.answer
         final = self.outcome.target if answer is not None else None
         budget = self.config.budget
@@ -420,7 +439,7 @@ class RoutedStep:
         latency = time.perf_counter() - self.started
         trace = build_trace(self, latency_s=latency, error=error_text)
         self.closed = True
-        return self.engine.emit_trace(trace)
+        return trace
 
     def _no_answer(self, error_text: str) -> RoutingError:
         # Exceptions leave the step: their text is scrubbed like the trace's.

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import operator
 import queue
 import threading
@@ -38,6 +37,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_netgpt.errors import RoutingError, StepTimeoutError
+from langchain_netgpt.routing.deadlines import new_token, scoped_context
 from langchain_netgpt.routing.step import RoutedStep
 from langchain_netgpt.routing.stream_calls import strict_tool_calls
 
@@ -150,9 +150,16 @@ class StreamRelay:
             return False
         return self.step.accept(self.target, _collect(chunks), time.perf_counter() - self.t0)
 
-    def finish(self, run_manager: CallbackManagerForLLMRun | None) -> Iterator[ChatGenerationChunk]:
-        """Close the step; yield the remaining chunks, the last carrying the route."""
-        answer = self.step.finish()
+    def finish(
+        self, run_manager: CallbackManagerForLLMRun | None, answer: AIMessage | None = None
+    ) -> Iterator[ChatGenerationChunk]:
+        """Close the step; yield the remaining chunks, the last carrying the route.
+
+        ``answer``: the step's answer when the caller already finished it
+        (:meth:`RoutedStep.afinish`, which writes the trace off the event loop).
+        """
+        if answer is None:
+            answer = self.step.finish()
         target = self.step.answer_target or self.target
         if self.buffered or self.held is None or target != self.target:
             pending = self.chunks.get(target, [])
@@ -217,6 +224,7 @@ class _Pump:
 
     def __init__(self, slot: TrySlot, open_child: Callable[[], Iterator[Any]]) -> None:
         self.slot = slot
+        self.token = new_token()  # cancelled when the caller stops reading an unfinished child
         self.open_child = open_child
         self.items: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self.stop = threading.Event()
@@ -271,6 +279,7 @@ class _Pump:
         self.stop.set()
         if not self.ended and not self.finished.is_set():
             self.slot.abandon(shed=self.timed_out)
+            self.token.cancel(f"the {self.slot.slots.target} stream was abandoned by the router")
 
 
 def _child_chunks(
@@ -287,7 +296,9 @@ def _child_chunks(
         return
     pump = _Pump(slot, open_child)
     try:
-        runner.executor(relay.target).submit(contextvars.copy_context().run, pump.run)
+        # The child runs in the pump's cancel scope: an in-process edge stops generating when
+        # the stream is cut or closed.
+        runner.executor(relay.target).submit(scoped_context(pump.token).run, pump.run)
     except BaseException:
         slot.release()
         raise
@@ -411,7 +422,8 @@ async def arelay_stream(
             current = None
             if relay.done():
                 break
-        for out in relay.finish(None):
+        answer = await step.afinish()  # the sinks write off the event loop
+        for out in relay.finish(None, answer):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(out.text, chunk=out)
             yield out

@@ -90,7 +90,8 @@ class JsonlTraceSink:
     readable.
 
     Args:
-        path: The file (created with its parent folders if missing).
+        path: The file (created with its parent folders on the first write: building the sink
+            does no I/O, so it can be built on an event loop).
         fsync: Whether to ``fsync`` after every trace (durable across power loss; slower).
 
     Example:
@@ -104,13 +105,13 @@ class JsonlTraceSink:
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._lock = threading.Lock()
         self._fd: int | None = None
 
     def _open(self) -> int:
         if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         return self._fd
 

@@ -80,3 +80,22 @@ def test_unknown_kind_and_format_name_the_choices(tmp_path: Path) -> None:
         bad: ExportFormat = "csv"  # type: ignore[assignment]
         write_dataset([], dict, kind="sft", schema=dict, out=tmp_path / "y", format=bad, header={})
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_serve_refuses_a_taken_port_before_it_loads_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from langchain_netgpt.cli import serve_command
+
+    loads: list[str] = []
+    monkeypatch.setattr(serve_command, "_load_model", lambda spec, device: loads.append(spec))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot bind 127.0.0.1:{port}" in result.stderr and "--port 0" in result.stderr
+    assert loads == []
