@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langchain_netgpt.routing.budget import CloudBudget
+from langchain_netgpt.routing.context_window import ContextWindow
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.network import NetworkEstimator, NetworkMonitor
 from langchain_netgpt.routing.policy import NetGPTPolicy, RoutePolicy
@@ -71,6 +72,11 @@ class RoutingConfig(BaseModel):
             targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the engine tracks
             every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
             then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
+        context_window: The sides' context windows: a step whose prompt does not fit the edge
+            goes to the cloud (``overridden_by="context_window"``) and is never tried on the
+            edge (``fallback_code="context_window"``), and symmetrically for a cloud whose
+            window is known. By default the edge's window is read from the model (the bundled
+            SmolLM2: 8,192 tokens).
 
     Raises:
         pydantic.ValidationError: A value is invalid, both or neither of ``targets`` and
@@ -125,6 +131,10 @@ class RoutingConfig(BaseModel):
     )
     targets: dict[str, TargetSpec] | None = Field(
         default=None, description="Named edge experts and clouds (instead of edge=/cloud=)."
+    )
+    context_window: ContextWindow = Field(
+        default_factory=ContextWindow,
+        description="Context windows checked before a side is chosen or tried.",
     )
 
     @model_validator(mode="before")

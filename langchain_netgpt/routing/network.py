@@ -13,6 +13,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -31,9 +32,12 @@ __all__ = [
     "NetworkEstimator",
     "NetworkMonitor",
     "NetworkObservation",
+    "NetworkSample",
+    "NetworkSampleSource",
     "NetworkState",
     "TraceForecast",
     "check_measurements",
+    "round_trip_s",
 ]
 
 _NETWORK_FIELDS = ("bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms", "loss")
@@ -174,6 +178,78 @@ class NetworkObservation:
                 field="ttfb_s",
                 value=self.ttfb_s,
             )
+
+
+class NetworkSampleSource(StrEnum):
+    """How a cloud answer's network sample was separated from the server's compute time."""
+
+    SERVER_TIMING = "server_timing"
+    """A whole answer: its wall time minus the compute time a response header reported
+    (``x-netgpt-server-ms``, ``openai-processing-ms``, TGI's ``x-compute-time``,
+    ``Server-Timing``)."""
+    FIRST_CHUNK_TIMING = "first_chunk_timing"
+    """A stream: the time to its first chunk minus the server's reported time to its first chunk
+    (``x-netgpt-server-first-chunk-ms``, or a timing header sent when the stream started)."""
+    UNSEPARATED = "unseparated"
+    """No server timing: compute and network cannot be told apart, so the sample was not fed to
+    the monitor as a round trip."""
+
+
+class NetworkSample(BaseModel):
+    """What one cloud answer told the network monitor, and how (a trace's ``network_sample``).
+
+    Args:
+        source: How network time was separated from compute time.
+        header: The response header that reported the server's time (``None``: none did).
+        elapsed_s: Wall time of the try, as the router measured it.
+        ttfb_s: Time to the first streamed chunk (``None``: not streamed).
+        server_s: The server's reported compute time (to the first chunk for a stream).
+        rtt_ms: The round trip fed to the monitor (``None``: not fed, see ``source``).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.routing.network import NetworkSample, NetworkSampleSource
+
+            sample = NetworkSample(
+                source=NetworkSampleSource.SERVER_TIMING,
+                header="x-netgpt-server-ms",
+                elapsed_s=2.05,
+                server_s=2.0,
+                rtt_ms=50.0,
+            )
+            assert sample.fed
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: NetworkSampleSource
+    header: str | None = None
+    elapsed_s: float = Field(ge=0, allow_inf_nan=False)
+    ttfb_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    server_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    rtt_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @property
+    def fed(self) -> bool:
+        """Whether the sample reached the monitor as a round trip."""
+        return self.rtt_ms is not None
+
+
+def round_trip_s(obs: NetworkObservation, current: NetworkState) -> float:
+    """The round trip one observation reveals, given the current bandwidth estimate.
+
+    What remains of the time to first byte (or of the total time when no first byte was seen)
+    after the server's compute and the transfers; never negative.
+    """
+    up_s = bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
+    down_s = bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
+    if obs.ttfb_s is not None:
+        rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
+    else:
+        transfer = up_s + down_s
+        rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
+    return max(rtt_s, 0.0)
 
 
 @runtime_checkable
@@ -395,14 +471,7 @@ class NetworkMonitor:
 
     def _folded(self, current: NetworkState, obs: NetworkObservation) -> NetworkState:
         a = self._alpha
-        up_s = bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
-        down_s = bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
-        if obs.ttfb_s is not None:
-            rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
-        else:
-            transfer = up_s + down_s
-            rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
-        rtt_ms = (1 - a) * current.rtt_ms + a * max(rtt_s, 0.0) * 1000
+        rtt_ms = (1 - a) * current.rtt_ms + a * round_trip_s(obs, current) * 1000
         up_mbps, down_mbps = current.bandwidth_up_mbps, current.bandwidth_down_mbps
         if obs.ttfb_s is not None and obs.bytes_received >= self._min_transfer_bytes:
             body_s = obs.total_s - obs.ttfb_s

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from langchain_netgpt.routing.network import NetworkEstimator
     from langchain_netgpt.routing.policy import RoutePolicy
     from langchain_netgpt.routing.privacy import PrivacyRules
+    from langchain_netgpt.routing.context_window import ContextWindow
     from langchain_netgpt.routing.prompt_completion import PromptCompletion
     from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
     from langchain_netgpt.routing.scoring import EdgeScorer
@@ -206,3 +207,12 @@ class RoutingOptions:
     @targets.setter
     def targets(self, value: dict[str, TargetSpec] | None) -> None:
         self.config.targets = value
+
+    @property
+    def context_window(self) -> ContextWindow:
+        """The sides' context windows checked before a side is chosen or tried."""
+        return self.config.context_window
+
+    @context_window.setter
+    def context_window(self, value: ContextWindow) -> None:
+        self.config.context_window = value

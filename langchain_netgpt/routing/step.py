@@ -9,10 +9,10 @@ the gates (:mod:`~langchain_netgpt.routing.gates`), the attempts and their loops
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_netgpt.errors import PrivateStepError, RoutingError
@@ -21,8 +21,8 @@ from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.executor import ToolBinding
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.gates import GateRefusal, candidate_targets
-from langchain_netgpt.routing.measure import observe_cloud_answer
-from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.measure import observe_cloud_answer, without_headers
+from langchain_netgpt.routing.network import NetworkSample, NetworkState
 from langchain_netgpt.routing.planning import StepPlan
 from langchain_netgpt.routing.policy import RouteDecision
 from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgePromptCompleter
@@ -82,6 +82,9 @@ class RoutedStep:
         self.outcome = StepOutcome()
         self.completer = completer
         self.completion_record: PromptCompletionRecord | None = None
+        self.network_sample: NetworkSample | None = None
+        """What the cloud answer told the network monitor, and how (``None``: no cloud answer)."""
+        self._stream_headers: dict[str, Any] | None = None
         self._completed: list[BaseMessage] | None = None
         self.started = time.perf_counter()
         deadline_s = self.config.step_deadline_s
@@ -256,6 +259,20 @@ class RoutedStep:
             "metadata": route_metadata(target, plan.decision, plan.network, mode=plan.mode),
         }
 
+    def received(self, target: str, chunk: AIMessageChunk) -> None:
+        """A streamed chunk arrived: keep its response headers (server timing) for the monitor.
+
+        Headers the engine turned on (the user did not ask for them) are taken off the chunk
+        before anyone sees it.
+        """
+        headers = chunk.response_metadata.get("headers")
+        if headers is None or not self.is_cloud(target):
+            return
+        if isinstance(headers, dict):
+            self._stream_headers = headers
+        if self.engine.headers_added(target):
+            without_headers(chunk)
+
     # -- the loops and the outcomes -------------------------------------------------------------
     def run(
         self,
@@ -304,6 +321,13 @@ class RoutedStep:
         if breaker is not None:
             breaker.record_success()  # the side answered, even if its tool calls are invalid
         binding, outcome = self.plan.binding, self.outcome
+        if self.routing is None and target == EDGE:
+            self.engine.observe_edge(self.plan.features, message, elapsed_s)
+        headers: Any = None
+        if self.is_cloud(target):
+            headers = message.response_metadata.get("headers") or self._stream_headers
+            if self.engine.headers_added(target):
+                without_headers(message)
         if not self.is_cloud(target):
             escalation = escalation_reason(message)
             if escalation is not None:
@@ -318,14 +342,14 @@ class RoutedStep:
         outcome.answered(target, message, elapsed_s, valid)
         if self.is_cloud(target):
             plan = self.plan
-            observe_cloud_answer(
+            self.network_sample = observe_cloud_answer(
                 self.config.monitor,
                 features=plan.features,
                 network=plan.network,
-                decision=plan.decision,
                 message=message,
                 elapsed_s=elapsed_s,
-                ttfb_s=outcome.ttfb_s,
+                ttfb_s=outcome.ttfb_s if plan.mode in ("stream", "astream") else None,
+                headers=headers if isinstance(headers, Mapping) else None,
             )
         return True
 
