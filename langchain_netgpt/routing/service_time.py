@@ -45,7 +45,8 @@ class ServiceTimeLearner:
         half_life_calls: After this many newer calls, an observation weighs half as much.
         window: Most recent calls kept for the fit.
         output_tokens_prior: Expected output tokens of an answer before any is seen.
-        output_tokens_weight: EWMA weight of a new call in the expected output tokens.
+        output_tokens_weight: EWMA weight of a new call in the expected output tokens (the
+            average is bias-corrected: the prior weighs half a call and fades with age).
 
     Example:
         .. code-block:: python
@@ -104,6 +105,10 @@ class ServiceTimeLearner:
         self._lock = threading.Lock()
         self._theta = self._theta0
         self._output_tokens = float(output_tokens_prior)
+        # A bias-corrected EWMA: the prior counts as half a call and fades like an old call,
+        # so a few answers outweigh it (a plain EWMA keeps 0.7^5 of a wrong prior after 5).
+        self._out_sum = 0.5 * float(output_tokens_prior)
+        self._out_weights = 0.5
         self.observations = 0
 
     def observe(self, *, prompt_tokens: int, output_tokens: int, elapsed_s: float) -> None:
@@ -124,7 +129,10 @@ class ServiceTimeLearner:
             # it (scaling by the observed time would weigh fast calls more and bias the fit down).
             for _ in range(2):
                 self._theta = self._fit(self._theta)
-            self._output_tokens += self._out_weight * (output_tokens - self._output_tokens)
+            keep = 1.0 - self._out_weight
+            self._out_sum = keep * self._out_sum + output_tokens
+            self._out_weights = keep * self._out_weights + 1.0
+            self._output_tokens = self._out_sum / self._out_weights
             self.observations += 1
 
     def _fit(self, scale_theta: tuple[float, float, float]) -> tuple[float, float, float]:
