@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -64,7 +65,8 @@ class DeadlineRunner:
         timeout = self.timeout_s(step)
         if timeout is None:
             return call()
-        future = self._executor().submit(call)
+        # The context travels with the call: LangChain's run tree and the wire probe live in it.
+        future = self._executor().submit(contextvars.copy_context().run, call)
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:

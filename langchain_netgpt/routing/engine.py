@@ -30,6 +30,7 @@ from langchain_netgpt.routing.qos import MultiTargetPolicy, TargetRouting
 from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitState
 from langchain_netgpt.routing.service_time import EdgeSpeedTracker
 from langchain_netgpt.routing.step import RoutedStep
+from langchain_netgpt.routing.wire import install_wire_hooks
 from langchain_netgpt.tracing import RouteTrace
 from langchain_netgpt.tracing.scrub import SecretScrubber
 
@@ -147,7 +148,8 @@ class RoutingEngine:
         A cloud that can report the server's compute time in response headers (a
         ``ChatOpenAI`` built without ``include_response_headers``) is called through a copy
         with them on, so the network monitor can tell compute from network time; the headers
-        are taken off the reply again (:meth:`headers_added`).
+        are taken off the reply again (:meth:`headers_added`). Its ``httpx`` clients get
+        timing hooks (:mod:`~langchain_netgpt.routing.wire`).
 
         Raises:
             ValueError: ``target`` names no side of this configuration.
@@ -158,7 +160,9 @@ class RoutingEngine:
         with self._timed_lock:
             cached = self._timed.get(id(model))
             if cached is None or cached[0] is not model:
-                cached = self._timed[id(model)] = (model, with_timing_headers(model))
+                timed = with_timing_headers(model)
+                install_wire_hooks(timed)
+                cached = self._timed[id(model)] = (model, timed)
             return cached[1]
 
     def headers_added(self, target: str) -> bool:

@@ -25,6 +25,7 @@ from langchain_netgpt.routing.network import (
     NetworkEstimator,
     NetworkObservation,
     NetworkSample,
+    NetworkSampleClock,
     NetworkSampleSource,
     NetworkState,
     round_trip_s,
@@ -153,6 +154,7 @@ def observe_cloud_answer(
     elapsed_s: float,
     ttfb_s: float | None,
     headers: Mapping[str, object] | None = None,
+    wire: tuple[float, float] | None = None,
 ) -> NetworkSample:
     """Feed one accepted cloud answer to the monitor when its network time can be separated.
 
@@ -166,6 +168,9 @@ def observe_cloud_answer(
         elapsed_s: Wall time of the try that answered.
         ttfb_s: Time to its first streamed chunk, if streamed.
         headers: The reply's response headers, if taken off it already (streams).
+        wire: Connection-level times, when the cloud's HTTP client was hooked: seconds from the
+            request leaving to the response headers, and to the end of the answer. They replace
+            the call's wall time (which holds the client's own work).
 
     Returns:
         How the sample was obtained and the round trip fed (for the trace).
@@ -181,12 +186,16 @@ def observe_cloud_answer(
             ttfb_s=ttfb_s if streamed else None,
         )
     header, server_s = found
+    clock = NetworkSampleClock.CALL
     first = ttfb_s if streamed else None
-    limit = first if first is not None else elapsed_s
+    total_s = elapsed_s
+    if wire is not None and 0 <= wire[0] <= wire[1]:
+        first, total_s, clock = wire[0], wire[1], NetworkSampleClock.CONNECTION
+    limit = first if first is not None else total_s
     observation = NetworkObservation(
         bytes_sent=features.payload_bytes,
         bytes_received=response_bytes(message),
-        total_s=elapsed_s,
+        total_s=total_s,
         ttfb_s=first,
         server_s=min(server_s, limit),
     )
@@ -207,6 +216,7 @@ def observe_cloud_answer(
         rtt_ms = None
     return NetworkSample(
         source=source,
+        clock=clock,
         header=header,
         elapsed_s=elapsed_s,
         ttfb_s=first,

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
     from langchain_netgpt.routing.budget import CloudBudget
     from langchain_netgpt.routing.config import RoutingConfig
+    from langchain_netgpt.routing.context_window import ContextWindow
     from langchain_netgpt.routing.network import NetworkEstimator
     from langchain_netgpt.routing.policy import RoutePolicy
     from langchain_netgpt.routing.privacy import PrivacyRules
-    from langchain_netgpt.routing.context_window import ContextWindow
     from langchain_netgpt.routing.prompt_completion import PromptCompletion
     from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
     from langchain_netgpt.routing.scoring import EdgeScorer

@@ -29,6 +29,7 @@ from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgeProm
 from langchain_netgpt.routing.reliability import CircuitState
 from langchain_netgpt.routing.self_offload import escalation_reason
 from langchain_netgpt.routing.step_trace import build_trace, route_info, with_route
+from langchain_netgpt.routing.wire import WireProbe, arm, disarm
 from langchain_netgpt.tracing import PromptCompletionRecord
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
@@ -85,6 +86,8 @@ class RoutedStep:
         self.network_sample: NetworkSample | None = None
         """What the cloud answer told the network monitor, and how (``None``: no cloud answer)."""
         self._stream_headers: dict[str, Any] | None = None
+        self._wire: WireProbe | None = None
+        self._wire_token: Any = None
         self._completed: list[BaseMessage] | None = None
         self.started = time.perf_counter()
         deadline_s = self.config.step_deadline_s
@@ -195,8 +198,11 @@ class RoutedStep:
     def start_load(self, target: str) -> LoadToken | None:
         """Count a call of ``target`` in its load (``None`` without named targets).
 
-        Pair with :meth:`finish_load` in a ``finally``; set ``token.ok`` once it answered.
+        Pair with :meth:`finish_load` in a ``finally``; set ``token.ok`` once it answered. A
+        cloud try also arms the connection-level timing probe until :meth:`finish_load`.
         """
+        if self.is_cloud(target) and self._wire_token is None:
+            self._wire, self._wire_token = arm()
         if self.routing is None:
             return None
         return LoadToken(target, self.routing.loads.start(target), time.perf_counter())
@@ -209,6 +215,9 @@ class RoutedStep:
 
     def finish_load(self, token: LoadToken | None) -> None:
         """End a call counted by :meth:`start_load`."""
+        if self._wire_token is not None:
+            disarm(self._wire_token)
+            self._wire_token = None
         if token is None or self.routing is None:
             return
         self.routing.loads.finish(
@@ -350,8 +359,17 @@ class RoutedStep:
                 elapsed_s=elapsed_s,
                 ttfb_s=outcome.ttfb_s if plan.mode in ("stream", "astream") else None,
                 headers=headers if isinstance(headers, Mapping) else None,
+                wire=self._wire_times(),
             )
         return True
+
+    def _wire_times(self) -> tuple[float, float] | None:
+        """Connection times of the try that just answered (``None``: not hooked)."""
+        probe = self._wire
+        wait = probe.header_wait_s() if probe is not None else None
+        if probe is None or wait is None or probe.sent_at is None:
+            return None
+        return wait, time.perf_counter() - probe.sent_at
 
     def finish(self, *, error: BaseException | None = None) -> AIMessage:
         """Close the step: write its trace and return the answer with the route.

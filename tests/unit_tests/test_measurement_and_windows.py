@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 
 from langchain_netgpt import NetGPTRouter, NetworkMonitor, NetworkState
