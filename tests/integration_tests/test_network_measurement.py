@@ -170,3 +170,31 @@ def test_streaming_with_tools_measures_the_link_from_the_first_chunk(
         s is not None and s.source is NetworkSampleSource.FIRST_CHUNK_TIMING for s in samples
     ), samples
     assert _within(estimates), estimates
+
+
+@pytest.mark.slow
+def test_the_bundled_model_behind_netgpt_serve_is_measured_as_the_link() -> None:
+    from langchain_netgpt.edge import HuggingFaceEdgeModel
+
+    model = HuggingFaceEdgeModel.from_bundled(device="cpu")
+    with LocalServer(model, model_name="bundled", wan=WanProfile(rtt_ms=RTT_MS)) as server:
+        cloud = ChatOpenAI(
+            model="bundled",
+            base_url=server.base_url,
+            api_key=SecretStr(LOCAL_API_KEY),
+            max_retries=0,
+            timeout=300,
+            max_tokens=12,
+        )
+        router, monitor, sink = _router(cloud)
+        estimates = []
+        for i in range(4):
+            router.invoke(f"Say hello to user number {i}.")
+            estimates.append(monitor.state().rtt_ms)
+            list(router.stream(f"Say goodbye to user number {i}."))
+            estimates.append(monitor.state().rtt_ms)
+    samples = [t.network_sample for t in sink.traces]
+    _report(estimates, samples)
+    print("server compute (s):", [round(s.server_s or 0, 2) for s in samples if s])
+    assert all(s is not None and s.fed for s in samples)
+    assert _within(estimates), estimates
