@@ -10,13 +10,16 @@ from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 
 from langchain_netgpt import NetGPTRouter, NetworkMonitor, NetworkState
+from langchain_netgpt.cloud import WanProfile, local_cloud
 from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge, NetGPTPolicy
 from langchain_netgpt.routing.context_window import ContextWindow, _gguf_context_length
 from langchain_netgpt.routing.latency import CPU_EDGE, DEFAULT_EDGE, LatencyModel
 from langchain_netgpt.routing.measure import server_timing, with_timing_headers
-from langchain_netgpt.routing.network import NetworkSampleSource
+from langchain_netgpt.routing.network import NetworkSampleClock, NetworkSampleSource
 from langchain_netgpt.testing import ConstantScorer, FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
+
+from .cloud.fakes import ScriptedToolModel
 
 LTE = NetworkState(bandwidth_up_mbps=10, bandwidth_down_mbps=40, rtt_ms=50)
 
@@ -176,3 +179,45 @@ def test_the_edge_window_is_read_from_a_gguf_header() -> None:
     data += kv_u32("llama.context_length", 8192)
     assert _gguf_context_length(io.BytesIO(data)) == 8192
     assert _gguf_context_length(io.BytesIO(b"NOPE")) is None
+
+
+def _timed_cloud_router(cloud: ChatOpenAI, **kw: object) -> tuple[NetGPTRouter, InMemoryTraceSink]:
+    sink = InMemoryTraceSink()
+    router = NetGPTRouter(
+        edge=ScriptedChatModel(responses=["e"]),
+        cloud=cloud,
+        policy=AlwaysCloud(),
+        monitor=NetworkMonitor(initial=LTE),
+        sinks=[sink],
+        **kw,
+    )
+    return router, sink
+
+
+async def test_every_call_path_times_a_plain_chat_openai_at_the_connection() -> None:
+    model = ScriptedToolModel(script=[AIMessage(f"answer {i}") for i in range(4)])
+    with local_cloud(model, wan=WanProfile(rtt_ms=20)) as cloud:
+        assert not cloud.include_response_headers
+        # step_timeout_s: the sync call runs in the deadline pool, with the probe's context.
+        router, sink = _timed_cloud_router(cloud, step_timeout_s=30)
+        replies = [router.invoke("a"), await router.ainvoke("b")]
+        chunks = [c async for c in router.astream("c")] + list(router.stream("d"))
+    assert all("headers" not in r.response_metadata for r in replies + chunks)
+    samples = [t.network_sample for t in sink.traces]
+    assert all(s is not None and s.clock is NetworkSampleClock.CONNECTION for s in samples)
+    assert [s.source for s in samples if s] == [
+        NetworkSampleSource.SERVER_TIMING,
+        NetworkSampleSource.SERVER_TIMING,
+        NetworkSampleSource.FIRST_CHUNK_TIMING,
+        NetworkSampleSource.FIRST_CHUNK_TIMING,
+    ]
+    assert all(s.rtt_ms is not None and s.rtt_ms >= 15 for s in samples if s)
+
+
+def test_headers_the_user_asked_for_stay_on_the_reply() -> None:
+    model = ScriptedToolModel(script=[AIMessage("hi")])
+    with local_cloud(model, wan=WanProfile(rtt_ms=5), include_response_headers=True) as cloud:
+        router, sink = _timed_cloud_router(cloud)
+        reply = router.invoke("hi")
+    assert "x-netgpt-server-ms" in reply.response_metadata["headers"]
+    assert sink.traces[0].network_sample is not None and sink.traces[0].network_sample.fed
