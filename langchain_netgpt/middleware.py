@@ -217,7 +217,7 @@ class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], A
         self, step: RoutedStep, config: RunnableConfig, request: ModelRequest[Any], target: str
     ) -> tuple[ModelRequest[Any], RunnableConfig]:
         """The request for one try and the config its model run sees (route tags, metadata)."""
-        model = self.config.model_for(target)
+        model = self.engine.model_for(target)
         route = step.config_for(target, config.get("callbacks"))
         child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
         child["callbacks"] = route["callbacks"]  # with the latency stamp when traced

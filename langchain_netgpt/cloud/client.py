@@ -43,7 +43,8 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
     ``gpt-4o-mini``). The key is held as a ``SecretStr`` and never shown in ``repr`` or errors.
     The client makes no retries of its own (``max_retries=0``): the router's ``retry`` policy and
     ``step_deadline_s`` are the single source of truth; its 60 s ``timeout`` only frees a worker
-    thread the router has already given up on.
+    thread the router has already given up on. Response headers are left off: a router that
+    wraps this model turns them on for its own calls to read the server's compute time.
 
     Args:
         **overrides: ``ChatOpenAI`` arguments that take precedence over the environment
@@ -88,10 +89,9 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
         # The router owns retries (NetGPTRouter.retry) and deadlines (step_deadline_s); client
         # retries would hide failures from the circuit breaker and overrun the step's deadline.
         "max_retries": 0,
-        # Token usage on streamed answers, and response headers (server timing such as
-        # openai-processing-ms) that let the router separate compute from network time.
+        # Token usage on streamed answers. Response headers (server timing) are not asked for:
+        # the router turns them on for its own calls and reads them there.
         "stream_usage": True,
-        "include_response_headers": True,
     }
     settings.update(overrides)
     return ChatOpenAI(**settings)
@@ -148,5 +148,5 @@ def local_cloud(
             api_key=SecretStr(server.api_key),
             timeout=timeout_s,
             max_retries=max_retries,
-            **{"stream_usage": True, "include_response_headers": True, **chat_kwargs},
+            **{"stream_usage": True, **chat_kwargs},
         )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from langchain_netgpt.routing.budget import CloudBudget
 from langchain_netgpt.routing.capacity import TryCapacity
+from langchain_netgpt.routing.context_window import ContextWindow
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.network import NetworkEstimator, NetworkMonitor
 from langchain_netgpt.routing.policy import NetGPTPolicy, RoutePolicy
@@ -99,6 +100,11 @@ class RoutingConfig(BaseModel):
             a ``create_agent`` agent, :func:`~langchain_netgpt.graph.create_netgpt_agent`):
             ``"auto"``, ``"none"``, ``"any"``/``"required"``, a tool name or an OpenAI
             ``{"type": "function", ...}`` dict; ``None`` leaves each call's own.
+        context_window: The sides' context windows: a step whose prompt does not fit the edge
+            goes to the cloud (``overridden_by="context_window"``) and is never tried on the
+            edge (``fallback_code="context_window"``), and symmetrically for a cloud whose
+            window is known. By default the edge's window is read from the model (the bundled
+            SmolLM2: 8,192 tokens).
 
     Raises:
         pydantic.ValidationError: A value is invalid, both or neither of ``targets`` and
@@ -173,6 +179,10 @@ class RoutingConfig(BaseModel):
             "'required', a tool name, or {'type': 'function', 'function': {'name': ...}} "
             "(None: each call's own)."
         ),
+    )
+    context_window: ContextWindow = Field(
+        default_factory=ContextWindow,
+        description="Context windows checked before a side is chosen or tried.",
     )
 
     @model_validator(mode="before")

@@ -19,14 +19,19 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from langchain_netgpt.routing.config import RoutingConfig
+from langchain_netgpt.routing.context_window import ContextLimits
 from langchain_netgpt.routing.deadlines import DeadlineRunner
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.executor import ToolBinding
+from langchain_netgpt.routing.features import RequestFeatures
+from langchain_netgpt.routing.measure import with_timing_headers
 from langchain_netgpt.routing.planning import plan_step
 from langchain_netgpt.routing.prompt_completion import EdgePromptCompleter
 from langchain_netgpt.routing.qos import MultiTargetPolicy, TargetRouting
 from langchain_netgpt.routing.reliability import CircuitBreaker, CircuitState
+from langchain_netgpt.routing.service_time import EdgeSpeedTracker
 from langchain_netgpt.routing.step import RoutedStep
+from langchain_netgpt.routing.wire import install_wire_hooks
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 from langchain_netgpt.tracing.scrub import default_scrubber, scrub_trace
 
@@ -87,6 +92,11 @@ class RoutingEngine:
         self._routing: TargetRouting | None = None
         self._routing_lock = threading.Lock()
         self._completer: EdgePromptCompleter | None = None
+        self.edge_speed = EdgeSpeedTracker()
+        """The edge's service time, learned from its answers and lent to the policy."""
+        self._timed: dict[int, tuple[BaseChatModel, BaseChatModel]] = {}
+        self._timed_lock = threading.Lock()
+        self._limits: ContextLimits | None = None
 
     def __repr__(self) -> str:
         return f"RoutingEngine(policy={getattr(self.config.policy, 'name', '?')!r})"
@@ -124,16 +134,70 @@ class RoutingEngine:
             tool_choice = config.tool_choice  # the configured default for calls that give none
         named = config.targets or {}
         if not (bind and tools):
-            models = {name: cast("BaseChatModel", t.model) for name, t in named.items()}
-            return ToolBinding(tools, tool_choice, config.edge, config.cloud, models or None)
+            models = {name: self.model_for(name) for name in named} or None
+            return ToolBinding(tools, tool_choice, config.edge, self.model_for(CLOUD), models)
         kw = dict(extra or {})
         edge = config.edge.bind_tools(tools, tool_choice=tool_choice, **kw)
-        cloud = config.cloud.bind_tools(tools, tool_choice=tool_choice, **kw)
+        cloud = self.model_for(CLOUD).bind_tools(tools, tool_choice=tool_choice, **kw)
         bound = {
-            name: cast("BaseChatModel", spec.model).bind_tools(tools, tool_choice=tool_choice, **kw)
-            for name, spec in named.items()
+            name: self.model_for(name).bind_tools(tools, tool_choice=tool_choice, **kw)
+            for name in named
         }
         return ToolBinding(list(tools), tool_choice, edge, cloud, bound or None)
+
+    def model_for(self, target: str) -> BaseChatModel:
+        """The chat model of a side as the engine calls it.
+
+        A cloud that can report the server's compute time in response headers (a
+        ``ChatOpenAI`` built without ``include_response_headers``) is called through a copy
+        with them on, so the network monitor can tell compute from network time; the headers
+        are taken off the reply again (:meth:`headers_added`). Its ``httpx`` clients get
+        timing hooks (:mod:`~langchain_netgpt.routing.wire`).
+
+        Raises:
+            ValueError: ``target`` names no side of this configuration.
+        """
+        model = self.config.model_for(target)
+        if not self._is_cloud(target):
+            return model
+        with self._timed_lock:
+            cached = self._timed.get(id(model))
+            if cached is None or cached[0] is not model:
+                timed = with_timing_headers(model)
+                install_wire_hooks(timed)
+                cached = self._timed[id(model)] = (model, timed)
+            return cached[1]
+
+    def headers_added(self, target: str) -> bool:
+        """Whether the engine turned response headers on for ``target`` (the user did not)."""
+        if not self._is_cloud(target):
+            return False
+        return self.model_for(target) is not self.config.model_for(target)
+
+    def _is_cloud(self, target: str) -> bool:
+        named = self.config.targets
+        if named is not None and target in named:
+            return named[target].kind == CLOUD
+        return target == CLOUD
+
+    def context_limits(self) -> ContextLimits:
+        """The sides' context windows (resolved once per model; rebuilt when options change)."""
+        config = self.config
+        names = {EDGE: config.edge, CLOUD: config.cloud}
+        for name, spec in (config.targets or {}).items():
+            names[name] = cast("BaseChatModel", spec.model)
+        limits = self._limits
+        same = limits is not None and limits.models.keys() == names.keys()
+        if same and limits is not None:
+            same = all(limits.models[name] is model for name, model in names.items())
+        if limits is None or limits.option is not config.context_window or not same:
+            clouds = [name for name in names if self._is_cloud(name)]
+            limits = self._limits = ContextLimits(config.context_window, names, clouds)
+        return limits
+
+    def observe_edge(self, features: RequestFeatures, message: Any, elapsed_s: float) -> None:
+        """Feed one edge answer's service time to the learned edge profile."""
+        self.edge_speed.observe(features, message, elapsed_s)
 
     # -- planning -------------------------------------------------------------------------------
     def target_routing(self) -> TargetRouting | None:
@@ -206,6 +270,10 @@ class RoutingEngine:
             session_id=session_id,
             previous_target=previous_target,
             metadata=metadata,
+            policy=self.edge_speed.policy_for(self.config.policy, self.config.edge)
+            if routing is None
+            else None,
+            context=self.context_limits(),
         )
         return RoutedStep(
             self, step_plan, routing=routing, completer=self._prompt_completer(), started=started

@@ -6,9 +6,9 @@ Two kinds of gate, in one place for edge/cloud and named-target routing alike:
   with ``fallback`` on and no answer yet; a cloud only if the step is not private (or the privacy
   rules allow the fallback) and the budget lets it upgrade; moving to an edge gives the budget
   back;
-* try gates (:class:`TryGate`), checked right before each try: the step's deadline, any gates
-  the engine adds (a context-window check plugs in here), and the side's circuit breaker last
-  (asking an open circuit whether to probe takes the probe).
+* try gates (:class:`TryGate`), checked right before each try: the step's deadline, the
+  context window (a prompt that does not fit the side), any gates the engine adds, and the
+  side's circuit breaker last (asking an open circuit whether to probe takes the probe).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from langchain_netgpt.errors import CircuitOpenError, StepTimeoutError
+from langchain_netgpt.errors import CircuitOpenError, RoutingError, StepTimeoutError
 from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.reasons import FallbackReason
 
@@ -109,7 +109,7 @@ def _admits_fallback(step: RoutedStep, target: str) -> bool:
 
 
 def try_refusal(step: RoutedStep, target: str) -> GateRefusal | None:
-    """Why ``target`` may not be tried now (deadline, engine gates, circuit), or ``None``."""
+    """Why ``target`` may not be tried now (deadline, context window, engine gates, circuit)."""
     left = step.time_left_s()
     if left is not None and left <= 0:
         deadline = step.config.step_deadline_s or 0.0
@@ -119,6 +119,9 @@ def try_refusal(step: RoutedStep, target: str) -> GateRefusal | None:
             timeout_s=deadline,
         )
         return GateRefusal(FallbackReason.DEADLINE, timeout)
+    fit = (step.plan.context or {}).get(target)
+    if fit is not None and not fit.fits:
+        return GateRefusal(FallbackReason.CONTEXT_WINDOW, RoutingError(fit.describe()))
     for gate in step.engine.gates:
         refusal = gate.refusal(step, target)
         if refusal is not None:

@@ -66,9 +66,10 @@ DEFAULT_EDGE = SideProfile(
 135M model on a laptop CPU use :data:`CPU_EDGE`."""
 
 CPU_EDGE = SideProfile(
-    overhead_s=0.05, prefill_tokens_per_s=600.0, decode_tokens_per_s=20.0, prompt_cache=True
+    overhead_s=0.05, prefill_tokens_per_s=600.0, decode_tokens_per_s=20.0, prompt_cache=False
 )
-"""The bundled SmolLM2-135M in transformers on two CPU cores (measured: ~20 tokens/s)."""
+"""The bundled SmolLM2-135M in transformers on two CPU cores (measured: ~20 tokens/s); each call
+prefills its whole prompt (the in-process edge keeps no KV cache between calls)."""
 
 DEFAULT_CLOUD = SideProfile(
     overhead_s=0.25,
@@ -133,10 +134,12 @@ class LatencyModel(BaseModel):
         expected_output_tokens: Tokens an answer is expected to take (a tool call or a short reply).
         bytes_per_output_token: Response bytes on the wire per output token (JSON included).
         response_envelope_bytes: Fixed response bytes (ids, usage, finish reason).
-        edge_service_time: The edge's service time learned from its own calls; once it has
-            seen a call, its profile and expected output tokens replace ``edge`` and
-            ``expected_output_tokens`` for the edge (the router sets it, see
-            ``NetGPTRouter(learn_edge_speed=...)``).
+        edge_service_time: The edge's service time learned from its own calls; when set, its
+            profile and expected output tokens (its prior until it has seen a call) replace
+            ``edge`` and ``expected_output_tokens`` for the edge. The routing engine lends its
+            policy's latency model a learner that starts from ``edge`` when it is set, else from
+            the edge device's profile (see
+            :class:`~langchain_netgpt.routing.service_time.EdgeSpeedTracker`).
 
     Example:
         .. code-block:: python
@@ -162,14 +165,18 @@ class LatencyModel(BaseModel):
     edge_service_time: ServiceTimeEstimate | None = Field(
         default=None,
         exclude=True,
-        description="Learned edge service time (replaces `edge` once it has seen a call).",
+        description="Learned edge service time (replaces `edge` when set).",
     )
 
     def _edge_side(self) -> tuple[SideProfile, float]:
         learned = self.edge_service_time
-        if learned is None or learned.observations == 0:
+        if learned is None:
             return self.edge, float(self.expected_output_tokens)
         return learned.profile(), learned.expected_output_tokens
+
+    def edge_prefill_tokens(self, features: RequestFeatures, *, edge_name: str = "edge") -> int:
+        """Prompt tokens the edge prefills for this step (all of them unless its cache is warm)."""
+        return self._prefill_tokens(self._edge_side()[0], edge_name, features)
 
     def _prefill_tokens(self, side: SideProfile, name: str, features: RequestFeatures) -> int:
         warm = side.prompt_cache and features.previous_target == name

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -31,9 +33,13 @@ __all__ = [
     "NetworkEstimator",
     "NetworkMonitor",
     "NetworkObservation",
+    "NetworkSample",
+    "NetworkSampleClock",
+    "NetworkSampleSource",
     "NetworkState",
     "TraceForecast",
     "check_measurements",
+    "round_trip_s",
 ]
 
 _NETWORK_FIELDS = ("bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms", "loss")
@@ -176,6 +182,92 @@ class NetworkObservation:
             )
 
 
+class NetworkSampleSource(StrEnum):
+    """How a cloud answer's network sample was separated from the server's compute time."""
+
+    SERVER_TIMING = "server_timing"
+    """A whole answer: its wall time minus the compute time a response header reported
+    (``x-netgpt-server-ms``, ``openai-processing-ms``, TGI's ``x-compute-time``,
+    ``Server-Timing``)."""
+    FIRST_CHUNK_TIMING = "first_chunk_timing"
+    """A stream: the time to its first chunk minus the server's reported time to its first chunk
+    (``x-netgpt-server-first-chunk-ms``, or a timing header sent when the stream started)."""
+    UNSEPARATED = "unseparated"
+    """No server timing: compute and network cannot be told apart, so the sample was not fed to
+    the monitor as a round trip."""
+
+
+class NetworkSampleClock(StrEnum):
+    """Where a network sample's times were taken."""
+
+    CONNECTION = "connection"
+    """At the HTTP connection: from the request leaving to the response headers arriving
+    (event hooks on the cloud's ``httpx`` client); the client's own work is left out."""
+    CALL = "call"
+    """Around the model call (its wall time, or its time to the first streamed chunk): includes
+    the client's request building and parsing."""
+
+
+class NetworkSample(BaseModel):
+    """What one cloud answer told the network monitor, and how (a trace's ``network_sample``).
+
+    Args:
+        source: How network time was separated from compute time.
+        clock: Where the times were taken (``None``: no time was used, see ``source``).
+        header: The response header that reported the server's time (``None``: none did).
+        elapsed_s: Wall time of the try, as the router measured it.
+        ttfb_s: Time to the first byte: the response headers (connection clock) or the first
+            streamed chunk (call clock); ``None`` when not used.
+        server_s: The server's reported compute time (to the first chunk for a stream).
+        rtt_ms: The round trip fed to the monitor (``None``: not fed, see ``source``).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.routing.network import NetworkSample, NetworkSampleSource
+
+            sample = NetworkSample(
+                source=NetworkSampleSource.SERVER_TIMING,
+                header="x-netgpt-server-ms",
+                elapsed_s=2.05,
+                server_s=2.0,
+                rtt_ms=50.0,
+            )
+            assert sample.fed
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: NetworkSampleSource
+    clock: NetworkSampleClock | None = None
+    header: str | None = None
+    elapsed_s: float = Field(ge=0, allow_inf_nan=False)
+    ttfb_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    server_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    rtt_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @property
+    def fed(self) -> bool:
+        """Whether the sample reached the monitor as a round trip."""
+        return self.rtt_ms is not None
+
+
+def round_trip_s(obs: NetworkObservation, current: NetworkState) -> float:
+    """The round trip one observation reveals, given the current bandwidth estimate.
+
+    What remains of the time to first byte (or of the total time when no first byte was seen)
+    after the server's compute and the transfers; never negative.
+    """
+    up_s = bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
+    down_s = bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
+    if obs.ttfb_s is not None:
+        rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
+    else:
+        transfer = up_s + down_s
+        rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
+    return max(rtt_s, 0.0)
+
+
 @runtime_checkable
 class NetworkEstimator(Protocol):
     """What the router reads the network from: a live monitor or a replayed trace.
@@ -219,11 +311,18 @@ class NetworkMonitor:
     (from an active probe or an OS API). To replay a recorded mahimahi trace instead, use
     :meth:`from_trace`.
 
+    The round trip moves towards the smallest of the last ``rtt_window`` samples (as TCP's and
+    BBR's ``min_rtt`` filters do): what delays a single sample beyond the link (a busy client or
+    server thread, a late timer) only ever adds time, so one slow call does not move the
+    estimate, while a link that really got slower does once ``rtt_window`` calls saw it (and a
+    faster one at once). ``rtt_window=1`` is a plain EWMA of every sample.
+
     Args:
         initial: The state assumed before anything is observed.
         alpha: EWMA weight of a new observation, in ``(0, 1]``.
         min_transfer_bytes: Transfers smaller than this do not update bandwidth estimates
             (tool-calling payloads of a few KB say little about capacity).
+        rtt_window: Round-trip samples the minimum is taken over (``>= 1``).
 
     Example:
         .. code-block:: python
@@ -246,6 +345,7 @@ class NetworkMonitor:
         initial: NetworkState | None = None,
         alpha: float = 0.3,
         min_transfer_bytes: int = 32_000,
+        rtt_window: int = 5,
     ) -> None:
         if not 0 < alpha <= 1:
             raise ConfigurationError(
@@ -257,6 +357,13 @@ class NetworkMonitor:
                 field="min_transfer_bytes",
                 value=min_transfer_bytes,
             )
+        if isinstance(rtt_window, bool) or not isinstance(rtt_window, int) or rtt_window < 1:
+            raise ConfigurationError(
+                f"rtt_window must be an int >= 1, got {rtt_window!r}",
+                field="rtt_window",
+                value=rtt_window,
+            )
+        self._rtt_samples: deque[float] = deque(maxlen=rtt_window)
         self._state = initial or self.DEFAULT_INITIAL
         self._alpha = alpha
         self._min_transfer_bytes = min_transfer_bytes
@@ -374,7 +481,8 @@ class NetworkMonitor:
 
         The round trip is what remains of the time to first byte (or of the total time when
         streaming did not expose it) after the server's compute and the transfers at the current
-        bandwidth estimate. Bandwidth is updated only from transfers of at least
+        bandwidth estimate; the estimate moves towards the smallest of the last ``rtt_window``
+        such samples. Bandwidth is updated only from transfers of at least
         ``min_transfer_bytes``.
 
         Args:
@@ -395,14 +503,8 @@ class NetworkMonitor:
 
     def _folded(self, current: NetworkState, obs: NetworkObservation) -> NetworkState:
         a = self._alpha
-        up_s = bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
-        down_s = bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
-        if obs.ttfb_s is not None:
-            rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
-        else:
-            transfer = up_s + down_s
-            rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
-        rtt_ms = (1 - a) * current.rtt_ms + a * max(rtt_s, 0.0) * 1000
+        self._rtt_samples.append(round_trip_s(obs, current) * 1000)
+        rtt_ms = (1 - a) * current.rtt_ms + a * min(self._rtt_samples)
         up_mbps, down_mbps = current.bandwidth_up_mbps, current.bandwidth_down_mbps
         if obs.ttfb_s is not None and obs.bytes_received >= self._min_transfer_bytes:
             body_s = obs.total_s - obs.ttfb_s

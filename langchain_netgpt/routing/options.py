@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from langchain_netgpt.routing.budget import CloudBudget
     from langchain_netgpt.routing.capacity import TryCapacity
     from langchain_netgpt.routing.config import RoutingConfig
+    from langchain_netgpt.routing.context_window import ContextWindow
     from langchain_netgpt.routing.network import NetworkEstimator
     from langchain_netgpt.routing.policy import RoutePolicy
     from langchain_netgpt.routing.privacy import PrivacyRules
@@ -225,3 +226,12 @@ class RoutingOptions:
     @tool_choice.setter
     def tool_choice(self, value: str | bool | dict[str, Any] | None) -> None:
         self.config.tool_choice = value
+
+    @property
+    def context_window(self) -> ContextWindow:
+        """The sides' context windows checked before a side is chosen or tried."""
+        return self.config.context_window
+
+    @context_window.setter
+    def context_window(self, value: ContextWindow) -> None:
+        self.config.context_window = value

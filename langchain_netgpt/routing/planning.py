@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import BaseMessage
 
 from langchain_netgpt.routing.budget import BudgetSlot
+from langchain_netgpt.routing.context_window import ContextFit, ContextLimits
 from langchain_netgpt.routing.decision import CLOUD, EDGE, budget_veto
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.network import NetworkState
@@ -48,6 +49,7 @@ class StepPlan:
         session_id: Conversation / thread id, if known.
         created_at: Unix time of the decision.
         decision_s: Seconds the decision took.
+        context: How the prompt fits each side whose context window is known.
     """
 
     messages: list[BaseMessage]
@@ -63,6 +65,7 @@ class StepPlan:
     session_id: str | None
     created_at: float
     decision_s: float
+    context: Mapping[str, ContextFit] | None = None
 
 
 def plan_step(
@@ -76,8 +79,10 @@ def plan_step(
     session_id: str | None = None,
     previous_target: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    policy: Any = None,
+    context: ContextLimits | None = None,
 ) -> StepPlan:
-    """Decide where a step goes: features -> score -> network -> policy -> privacy -> budget.
+    """Decide where a step goes: features, score, network, policy, privacy, context, budget.
 
     Args:
         config: The routing options.
@@ -89,6 +94,9 @@ def plan_step(
         session_id: Conversation id, if known.
         previous_target: Side of the conversation's previous turn, if known.
         metadata: The run's metadata (``sensitive=True`` makes the step private).
+        policy: The policy to decide with (default ``config.policy``; the engine passes it with
+            the learned edge service time lent to its latency model).
+        context: The sides' context windows (``None``: not checked).
 
     Raises:
         TypeError: A ``sensitive`` flag is not a bool.
@@ -104,7 +112,8 @@ def plan_step(
     loads = None
     if routing is None:
         score = config.scorer.score(features, messages)
-        decision = config.policy.decide(features, score, network, threshold_shift=shift)
+        chosen = config.policy if policy is None else policy
+        decision = chosen.decide(features, score, network, threshold_shift=shift)
     else:
         decision, loads = routing.decide(features, messages, network, cloud_shift=shift)
     private = config.privacy.check(messages, metadata) if config.privacy is not None else None
@@ -113,6 +122,9 @@ def plan_step(
         decision = _to_edge(
             decision, routing, overridden_by="privacy", reason=private.describe(), propensity=1.0
         )
+    fits = _fits(context, routing, features, messages)
+    if routing is None and private is None:
+        decision = _fit_override(decision, fits)
     wants_cloud = decision.target == CLOUD if routing is None else routing.is_cloud(decision.target)
     slot, vetoed = budget_veto(
         budget, wants_cloud=wants_cloud, price_usd=decision.expected_cloud_price_usd
@@ -144,6 +156,40 @@ def plan_step(
         session_id=session_id,
         created_at=created_at,
         decision_s=time.perf_counter() - t0,
+        context=fits or None,
+    )
+
+
+def _fits(
+    context: ContextLimits | None,
+    routing: TargetRouting | None,
+    features: RequestFeatures,
+    messages: list[BaseMessage],
+) -> dict[str, ContextFit]:
+    """How the prompt fits every side whose window is known."""
+    if context is None:
+        return {}
+    names = (EDGE, CLOUD) if routing is None else tuple(routing.targets)
+    fits = {name: context.fit(name, features, messages) for name in names}
+    return {name: fit for name, fit in fits.items() if fit is not None}
+
+
+def _fit_override(decision: RouteDecision, fits: Mapping[str, ContextFit]) -> RouteDecision:
+    """The decision moved to the other side when the prompt fits only there."""
+    here = fits.get(decision.target)
+    if here is None or here.fits:
+        return decision
+    other = CLOUD if decision.target == EDGE else EDGE
+    there = fits.get(other)
+    if there is not None and not there.fits:
+        return decision  # fits neither: the try gates refuse both and the trace says why
+    # Forced: propensity 1, the reason names the sizes (never the text).
+    return replace(
+        decision,
+        target=other,
+        overridden_by="context_window",
+        reason=here.describe(),
+        propensity=1.0,
     )
 
 

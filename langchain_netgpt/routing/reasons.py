@@ -43,6 +43,8 @@ class FallbackReason(StrEnum):
     """The edge handed the step over (self-offload)."""
     BUDGET = "budget"
     """The cloud budget refused the fallback to the cloud (appended to the first reason)."""
+    CONTEXT_WINDOW = "context_window"
+    """The step's prompt does not fit the side's context window."""
 
     def describe(self, target: str, detail: str) -> str:
         """The reason's text for the trace (``fallback_reason``)."""
@@ -59,6 +61,7 @@ _TEMPLATES: dict[FallbackReason, str] = {
     FallbackReason.INVALID_TOOL_CALLS: "{target} answered with invalid tool calls: {detail}",
     FallbackReason.ESCALATED: "edge_escalated: {detail}",
     FallbackReason.BUDGET: "{detail}",
+    FallbackReason.CONTEXT_WINDOW: "{target} refused: {detail}",
 }
 """The text of each reason; the forms readers of traces before ``fallback_code`` matched."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from langchain_netgpt.routing.latency import SideProfile
 
-__all__ = ["ServiceTimeLearner", "speed_prior_for"]
+__all__ = ["EdgeSpeedTracker", "ServiceTimeLearner", "speed_prior_for"]
 
 _OVERHEAD_SPREAD_S = 1.0  # a fixed per-call cost is what a device profile can miss outright
 _MIN_RATE_INV = 1e-7  # 10 M tokens/s: keeps every learned rate finite
@@ -45,7 +45,8 @@ class ServiceTimeLearner:
         half_life_calls: After this many newer calls, an observation weighs half as much.
         window: Most recent calls kept for the fit.
         output_tokens_prior: Expected output tokens of an answer before any is seen.
-        output_tokens_weight: EWMA weight of a new call in the expected output tokens.
+        output_tokens_weight: EWMA weight of a new call in the expected output tokens (the
+            average is bias-corrected: the prior weighs half a call and fades with age).
 
     Example:
         .. code-block:: python
@@ -104,6 +105,10 @@ class ServiceTimeLearner:
         self._lock = threading.Lock()
         self._theta = self._theta0
         self._output_tokens = float(output_tokens_prior)
+        # A bias-corrected EWMA: the prior counts as half a call and fades like an old call,
+        # so a few answers outweigh it (a plain EWMA keeps 0.7^5 of a wrong prior after 5).
+        self._out_sum = 0.5 * float(output_tokens_prior)
+        self._out_weights = 0.5
         self.observations = 0
 
     def observe(self, *, prompt_tokens: int, output_tokens: int, elapsed_s: float) -> None:
@@ -124,7 +129,10 @@ class ServiceTimeLearner:
             # it (scaling by the observed time would weigh fast calls more and bias the fit down).
             for _ in range(2):
                 self._theta = self._fit(self._theta)
-            self._output_tokens += self._out_weight * (output_tokens - self._output_tokens)
+            keep = 1.0 - self._out_weight
+            self._out_sum = keep * self._out_sum + output_tokens
+            self._out_weights = keep * self._out_weights + 1.0
+            self._output_tokens = self._out_sum / self._out_weights
             self.observations += 1
 
     def _fit(self, scale_theta: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -266,3 +274,89 @@ def speed_prior_for(model: object) -> SideProfile:
                 return DEFAULT_EDGE
         return CPU_EDGE
     return DEFAULT_EDGE
+
+
+class EdgeSpeedTracker:
+    """Learns an engine's edge service time and lends it to the policy's latency model.
+
+    The policy the user configured is left as it is: :meth:`policy_for` returns a copy whose
+    :class:`~langchain_netgpt.routing.latency.LatencyModel` has ``edge_service_time`` set to the
+    tracker's :class:`ServiceTimeLearner` (a policy without a latency model, or whose latency
+    model already has a service-time estimate, is used as it is). The learner starts from the
+    latency model's ``edge`` profile when the user set one, else from :func:`speed_prior_for` the
+    edge model (CPU or CUDA); :meth:`observe` feeds it every edge answer.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.messages import AIMessage, HumanMessage
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.routing import NetGPTPolicy, RequestFeatures
+            from langchain_netgpt.routing.service_time import EdgeSpeedTracker
+
+            tracker = EdgeSpeedTracker()
+            policy = tracker.policy_for(NetGPTPolicy(), edge_model=None)
+            features = RequestFeatures.from_messages([HumanMessage("hi")])
+            for _ in range(5):  # the edge really takes 3 s a call
+                tracker.observe(features, AIMessage("hello"), elapsed_s=3.0)
+            lte = NetworkState(bandwidth_up_mbps=10, bandwidth_down_mbps=40, rtt_ms=50)
+            assert 2.0 < policy.latency_model.estimate(features, lte).edge_s < 4.0
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._learner: ServiceTimeLearner | None = None
+        self._latency: Any = None
+        self._key: tuple[int, int] | None = None
+        self._policy: Any = None
+
+    @property
+    def learner(self) -> ServiceTimeLearner | None:
+        """The learner in use (``None`` until a policy that can use one was seen)."""
+        return self._learner
+
+    def policy_for(self, policy: Any, edge_model: Any) -> Any:
+        """The policy to decide with: ``policy`` with the learned edge service time lent to it."""
+        from langchain_netgpt.routing.latency import LatencyModel
+
+        latency = getattr(policy, "latency_model", None)
+        if not isinstance(latency, LatencyModel) or latency.edge_service_time is not None:
+            return policy
+        copy_policy = getattr(policy, "model_copy", None)
+        if not callable(copy_policy):
+            return policy
+        key = (id(policy), id(edge_model))
+        with self._lock:
+            if self._key == key and self._policy is not None:
+                return self._policy
+            learner = self._learner
+            if learner is None or self._key is None or self._key[1] != id(edge_model):
+                prior = latency.edge if "edge" in latency.model_fields_set else None
+                learner = ServiceTimeLearner(
+                    prior if prior is not None else speed_prior_for(edge_model),
+                    output_tokens_prior=float(latency.expected_output_tokens),
+                )
+            lent = latency.model_copy(update={"edge_service_time": learner})
+            self._policy = copy_policy(update={"latency_model": lent})
+            self._learner, self._latency, self._key = learner, lent, key
+            return self._policy
+
+    def observe(self, features: Any, message: Any, elapsed_s: float) -> None:
+        """Feed one edge answer: its output tokens (usage, else 4 characters a token) and time.
+
+        The prompt side is counted as the latency model counts it when it predicts (the
+        features' prefill tokens), so prediction and fit use the same quantity.
+        """
+        with self._lock:
+            learner, latency = self._learner, self._latency
+        if learner is None or latency is None or not elapsed_s > 0:
+            return
+        usage = getattr(message, "usage_metadata", None) or {}
+        output = usage.get("output_tokens")
+        if not isinstance(output, int) or output < 0:
+            text = getattr(message, "text", "") or ""
+            calls = getattr(message, "tool_calls", None) or []
+            size = len(text) + sum(len(str(c.get("args", ""))) + 16 for c in calls)
+            output = max(1, int(size / 4))
+        prompt = latency.edge_prefill_tokens(features)
+        learner.observe(prompt_tokens=prompt, output_tokens=output, elapsed_s=elapsed_s)

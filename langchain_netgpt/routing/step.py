@@ -9,10 +9,10 @@ the gates (:mod:`~langchain_netgpt.routing.gates`), the attempts and their loops
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_netgpt.errors import CapacityError, PrivateStepError, RoutingError
@@ -21,8 +21,8 @@ from langchain_netgpt.routing.decision import CLOUD, EDGE
 from langchain_netgpt.routing.executor import ToolBinding
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.gates import GateRefusal, candidate_targets
-from langchain_netgpt.routing.measure import observe_cloud_answer
-from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.measure import observe_cloud_answer, without_headers
+from langchain_netgpt.routing.network import NetworkSample, NetworkState
 from langchain_netgpt.routing.planning import StepPlan
 from langchain_netgpt.routing.policy import RouteDecision
 from langchain_netgpt.routing.prompt_completion import CompletedPrompt, EdgePromptCompleter
@@ -30,6 +30,7 @@ from langchain_netgpt.routing.reasons import FallbackReason
 from langchain_netgpt.routing.reliability import CircuitState
 from langchain_netgpt.routing.self_offload import escalation_reason
 from langchain_netgpt.routing.step_trace import build_trace, route_info, with_route
+from langchain_netgpt.routing.wire import WireProbe, arm, disarm
 from langchain_netgpt.tracing import PromptCompletionRecord, RouteTrace
 from langchain_netgpt.tracing.langsmith import route_metadata, route_tag, with_route_latency
 
@@ -86,6 +87,11 @@ class RoutedStep:
         self.outcome = StepOutcome()
         self.completer = completer
         self.completion_record: PromptCompletionRecord | None = None
+        self.network_sample: NetworkSample | None = None
+        """What the cloud answer told the network monitor, and how (``None``: no cloud answer)."""
+        self._stream_headers: dict[str, Any] | None = None
+        self._wire: WireProbe | None = None
+        self._wire_token: Any = None
         self._completed: list[BaseMessage] | None = None
         self.started = time.perf_counter() if started is None else started
         self.closed = False
@@ -215,8 +221,11 @@ class RoutedStep:
     def start_load(self, target: str) -> LoadToken | None:
         """Count a call of ``target`` in its load (``None`` without named targets).
 
-        Pair with :meth:`finish_load` in a ``finally``; set ``token.ok`` once it answered.
+        Pair with :meth:`finish_load` in a ``finally``; set ``token.ok`` once it answered. A
+        cloud try also arms the connection-level timing probe until :meth:`finish_load`.
         """
+        if self.is_cloud(target) and self._wire_token is None:
+            self._wire, self._wire_token = arm()
         if self.routing is None:
             return None
         return LoadToken(target, self.routing.loads.start(target), time.perf_counter())
@@ -229,6 +238,9 @@ class RoutedStep:
 
     def finish_load(self, token: LoadToken | None) -> None:
         """End a call counted by :meth:`start_load`."""
+        if self._wire_token is not None:
+            disarm(self._wire_token)
+            self._wire_token = None
         if token is None or self.routing is None:
             return
         self.routing.loads.finish(
@@ -278,6 +290,20 @@ class RoutedStep:
             "tags": [route_tag(target)],
             "metadata": route_metadata(target, plan.decision, plan.network, mode=plan.mode),
         }
+
+    def received(self, target: str, chunk: AIMessageChunk) -> None:
+        """A streamed chunk arrived: keep its response headers (server timing) for the monitor.
+
+        Headers the engine turned on (the user did not ask for them) are taken off the chunk
+        before anyone sees it.
+        """
+        headers = chunk.response_metadata.get("headers")
+        if headers is None or not self.is_cloud(target):
+            return
+        if isinstance(headers, dict):
+            self._stream_headers = headers
+        if self.engine.headers_added(target):
+            without_headers(chunk)
 
     # -- the loops and the outcomes -------------------------------------------------------------
     def run(
@@ -341,6 +367,13 @@ class RoutedStep:
         if breaker is not None:
             breaker.record_success()  # the side answered, even if its tool calls are invalid
         binding, outcome = self.plan.binding, self.outcome
+        if self.routing is None and target == EDGE:
+            self.engine.observe_edge(self.plan.features, message, elapsed_s)
+        headers: Any = None
+        if self.is_cloud(target):
+            headers = message.response_metadata.get("headers") or self._stream_headers
+            if self.engine.headers_added(target):
+                without_headers(message)
         if not self.is_cloud(target):
             escalation = escalation_reason(message)
             if escalation is not None:
@@ -355,16 +388,25 @@ class RoutedStep:
         outcome.answered(target, message, elapsed_s, valid)
         if self.is_cloud(target):
             plan = self.plan
-            observe_cloud_answer(
+            self.network_sample = observe_cloud_answer(
                 self.config.monitor,
                 features=plan.features,
                 network=plan.network,
-                decision=plan.decision,
                 message=message,
                 elapsed_s=elapsed_s,
-                ttfb_s=outcome.ttfb_s,
+                ttfb_s=outcome.ttfb_s if plan.mode in ("stream", "astream") else None,
+                headers=headers if isinstance(headers, Mapping) else None,
+                wire=self._wire_times(),
             )
         return True
+
+    def _wire_times(self) -> tuple[float, float] | None:
+        """Connection times of the try that just answered (``None``: not hooked)."""
+        probe = self._wire
+        wait = probe.header_wait_s() if probe is not None else None
+        if probe is None or wait is None or probe.sent_at is None:
+            return None
+        return wait, time.perf_counter() - probe.sent_at
 
     def finish(self, *, error: BaseException | None = None) -> AIMessage:
         """Close the step: write its trace and return the answer with the route.

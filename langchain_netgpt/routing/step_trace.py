@@ -126,6 +126,7 @@ def build_trace(step: RoutedStep, *, latency_s: float, error: str | None) -> Rou
         escalation_reason=outcome.escalation,
         quality=None,
         prompt_completion=step.completion_record,
+        network_sample=step.network_sample if final is not None and cloud_final else None,
         target_loads=None
         if plan.target_loads is None
         else {name: load.to_dict() for name, load in plan.target_loads.items()},

@@ -96,6 +96,7 @@ class StreamRelay:
         chunks = self.chunks[self.target]
         if not chunks:
             self.step.ttfb_s = time.perf_counter() - self.t0
+        self.step.received(self.target, chunk)
         chunks.append(chunk)
         if self.buffered:
             return

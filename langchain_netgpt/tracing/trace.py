@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.network import NetworkSample, NetworkState
 
 __all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "PromptCompletionRecord", "RouteTrace"]
 
@@ -133,7 +133,8 @@ class RouteTrace(BaseModel):
     fallback_code: str | None = Field(
         default=None,
         description="The same reason as a code: a FallbackReason value ('failed', 'timeout', "
-        "'deadline', 'circuit_open', 'invalid_tool_calls', 'edge_escalated', 'budget'); None in "
+        "'deadline', 'circuit_open', 'invalid_tool_calls', 'edge_escalated', 'budget', "
+        "'context_window'); None in "
         "traces written before it existed.",
     )
     latency_s: float = 0.0
@@ -157,6 +158,12 @@ class RouteTrace(BaseModel):
     )
     prompt_completion: PromptCompletionRecord | None = Field(
         default=None, description="Edge prompt completion applied before the cloud call."
+    )
+    network_sample: NetworkSample | None = Field(
+        default=None,
+        description="What the cloud answer told the network monitor and how it was obtained "
+        "(server_timing, first_chunk_timing, or unseparated: not fed as RTT); None when the "
+        "answer did not come from a cloud.",
     )
     quality: float | None = Field(
         default=None,
