@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_edge_call_decision import load_tasks, split
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.edge.call_decision import CallDecisionConfig
 from langchain_netgpt.recorded import check_calls
 from langchain_netgpt.recorded.bfcl_tasks import BfclTask
 
@@ -70,7 +71,11 @@ def _read(mode: str) -> dict[str, dict[str, Any]]:
 def run_task(edge: HuggingFaceEdgeModel, task: BfclTask, mode: str) -> dict[str, Any]:
     """One task through the public API; the row that records what happened."""
     choice = "required" if mode == "required" else "auto"
-    model = edge if mode != "off" else edge.model_copy(update={"call_decision": {"mode": "off"}})
+    model = (
+        edge
+        if mode != "off"
+        else edge.model_copy(update={"call_decision": CallDecisionConfig(mode="off")})
+    )
     bound = model.bind_tools(
         task.tools, tool_choice=choice, parallel_tool_calls=SETTINGS["parallel_tool_calls"]
     )
@@ -98,8 +103,8 @@ def run_task(edge: HuggingFaceEdgeModel, task: BfclTask, mode: str) -> dict[str,
     }
 
 
-def run(mode: str, limit: int, check: int) -> None:
-    """Run one mode on the held-out tasks not done yet (appending rows)."""
+def run(mode: str, limit: int, check: int, shard: tuple[int, int] = (0, 1)) -> None:
+    """Run one mode on the held-out tasks not done yet (appending rows; shard ``k`` of ``n``)."""
     import torch
 
     torch.set_num_threads(1)  # two threads thrash on a shared 2-core machine
@@ -110,6 +115,8 @@ def run(mode: str, limit: int, check: int) -> None:
         called = [t for t in tasks if t.id in decided and decided[t.id]["called"]]
         sample = [t for c in CATEGORIES for t in [t for t in called if t.category == c][:check]]
         tasks = [t for t in missed + sample if t.expects_call]
+    index, count = shard
+    tasks = tasks[index::count]
     done = _read(mode)
     edge = HuggingFaceEdgeModel.from_bundled(
         device="cpu",
@@ -119,7 +126,7 @@ def run(mode: str, limit: int, check: int) -> None:
     ROWS.mkdir(parents=True, exist_ok=True)
     with (ROWS / f"{mode}.jsonl").open("a") as out:
         for task in tasks:
-            if task.id in done:
+            if task.id in done or task.id in _read(mode):  # another process may have done it
                 continue
             row = run_task(edge, task, mode)
             out.write(json.dumps(row) + "\n")
@@ -207,9 +214,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=["decision", "off", "required"], default="decision")
     parser.add_argument("--limit", type=int, default=40, help="held-out tasks per category")
     parser.add_argument("--check", type=int, default=6, help="required: identity-check tasks")
+    parser.add_argument("--shard", default="0/1", help="k/n: run every n-th task from the k-th")
     args = parser.parse_args()
     if args.step == "run":
-        run(args.mode, args.limit, args.check)
+        index, count = (int(part) for part in args.shard.split("/"))
+        run(args.mode, args.limit, args.check, (index, count))
     else:
         report(args.limit)
 
