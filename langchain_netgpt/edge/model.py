@@ -36,11 +36,9 @@ from langchain_netgpt.edge.bundled import (
     locate_bundled_gguf,
     validate_device,
 )
-from langchain_netgpt.edge.cancel import (  # issue-14c
-    CancelToken,
-    EdgeGenerationCancelled,
-    current_cancel_token,
-)
+from langchain_netgpt.edge.call_decision import CallDecisionConfig, CallVerdict, decide_call
+from langchain_netgpt.edge.cancel import CancelToken, EdgeGenerationCancelled, current_cancel_token
+from langchain_netgpt.edge.continuation_scoring import hf_continuation_logprobs
 from langchain_netgpt.edge.prompt import (
     chat_turns_to_prompt,
     render_messages,
@@ -48,6 +46,7 @@ from langchain_netgpt.edge.prompt import (
 )
 from langchain_netgpt.edge.tools import (
     ParsedOutput,
+    ToolChoice,
     ToolSpec,
     bound_strings,
     build_output_schema,
@@ -55,6 +54,7 @@ from langchain_netgpt.edge.tools import (
     parse_edge_output,
     render_tools_prompt,
 )
+from langchain_netgpt.edge.wrap_up import closing_token_ids, wrap_up_processor
 from langchain_netgpt.errors import EdgeModelError, MissingExtraError
 
 _Mode = Literal["chat", "tools", "structured"]
@@ -70,6 +70,7 @@ class _Plan:
     use_grammar: bool
     tool_names: list[str]
     stop: list[str]
+    call_verdict: CallVerdict | None = None
 
 
 @dataclass
@@ -122,6 +123,15 @@ class HuggingFaceEdgeModel(BaseChatModel):
         default="auto", description="Weights dtype; 'auto' is float32 on CPU, bfloat16 on CUDA."
     )
     max_new_tokens: int = Field(default=256, gt=0, le=32768, description="Generation budget.")
+    wrap_up_tokens: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description=(
+            "Extra tokens a grammar-constrained reply may take past max_new_tokens to close its "
+            "JSON (closing tokens favoured), so a tool call is never cut off; 0 disables."
+        ),
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy.")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     constrained: bool = Field(
@@ -147,6 +157,10 @@ class HuggingFaceEdgeModel(BaseChatModel):
     adapter_path: str | None = Field(
         default=None,
         description="LoRA adapter folder (from `netgpt finetune-edge`) merged into the weights.",
+    )
+    call_decision: CallDecisionConfig = Field(
+        default_factory=CallDecisionConfig,
+        description="Call-or-answer decision under tool_choice='auto' (mode 'learned' or 'off').",
     )
     model_cache: LoadedModelCache | None = Field(
         default=None, exclude=True, description="Where loaded weights live (default: per process)."
@@ -395,6 +409,9 @@ class HuggingFaceEdgeModel(BaseChatModel):
         specs = [ToolSpec.from_any(tool) for tool in kw.get("tools") or []]
         names = [s.name for s in specs]
         choice = normalize_tool_choice(kw.get("tool_choice"), names)
+        verdict = None
+        if choice.mode == "auto" and specs and self.call_decision.mode != "off":
+            choice, verdict = self._decide_call(messages, specs)  # call-or-answer hook
         parallel = kw.get("parallel_tool_calls")
         schema = build_output_schema(
             specs,
@@ -405,10 +422,30 @@ class HuggingFaceEdgeModel(BaseChatModel):
             max_argument_chars=self.max_argument_chars,
         )
         if schema is None:
-            return _Plan("chat", render_messages(messages), None, False, names, stops)
+            return _Plan("chat", render_messages(messages), None, False, names, stops, verdict)
         suffix = render_tools_prompt(specs, choice, allow_escalation=self.allow_escalation)
         turns = render_messages(messages, system_suffix=suffix)
-        return _Plan("tools", turns, schema, self.constrained, names, [])
+        return _Plan("tools", turns, schema, self.constrained, names, [], verdict)
+
+    # --- call-or-answer hook (logic in edge/call_decision.py; a runtime supplies the scorer) ---
+    def _decide_call(
+        self, messages: list[BaseMessage], specs: list[ToolSpec]
+    ) -> tuple[ToolChoice, CallVerdict]:
+        suffix = render_tools_prompt(
+            specs, ToolChoice("auto"), allow_escalation=self.allow_escalation
+        )
+        turns = render_messages(messages, system_suffix=suffix)
+
+        def score(continuations: Sequence[str]) -> list[float]:
+            loaded = self.load()
+            prompt = chat_turns_to_prompt(loaded.tokenizer, turns)
+            with loaded.generate_lock:
+                return hf_continuation_logprobs(
+                    loaded.model, loaded.tokenizer, prompt, continuations, loaded.device
+                )
+
+        verdict = decide_call(messages, specs, self.call_decision, score)
+        return ToolChoice("required" if verdict.call else "none"), verdict
 
     def _execute(
         self,
@@ -436,7 +473,13 @@ class HuggingFaceEdgeModel(BaseChatModel):
         if plan.use_grammar:
             from xgrammar.contrib.hf import LogitsProcessor
 
-            gen["logits_processor"] = [LogitsProcessor(loaded.compile_json_schema(plan.schema))]
+            grammar = LogitsProcessor(loaded.compile_json_schema(plan.schema))
+            gen["logits_processor"] = [grammar]
+            if self.wrap_up_tokens:  # finish the JSON past the budget rather than cut it
+                gen["max_new_tokens"] = self.max_new_tokens + self.wrap_up_tokens
+                closers = closing_token_ids(tokenizer)
+                wrap = wrap_up_processor(input_tokens, self.max_new_tokens, closers)
+                gen["logits_processor"] = [wrap, grammar]
         elif plan.stop:
             gen.update(stop_strings=plan.stop, tokenizer=tokenizer)
         if streamer is not None:
@@ -463,7 +506,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
         text = tokenizer.decode(new_ids, skip_special_tokens=True)
         text, stopped = _cut_at_stop(text, plan.stop)
         ended = bool(new_ids) and new_ids[-1] == tokenizer.eos_token_id
-        finish = "stop" if ended or stopped or len(new_ids) < self.max_new_tokens else "length"
+        finish = "stop" if ended or stopped or len(new_ids) < gen["max_new_tokens"] else "length"
         return _RawGeneration(text, input_tokens, len(new_ids), finish, seconds)
 
     def _result(self, plan: _Plan, raw: _RawGeneration) -> ChatResult:
@@ -481,6 +524,10 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "device": loaded.device,
             "constrained": plan.use_grammar,
         }
+        if raw.output_tokens > self.max_new_tokens:
+            meta["netgpt_wrapped_up"] = True  # the JSON was closed early past max_new_tokens
+        if plan.call_verdict is not None:
+            meta["netgpt_call_decision"] = plan.call_verdict.as_metadata()
         if plan.mode != "tools":
             content = raw.text.strip() if plan.mode == "structured" else raw.text
             message = AIMessage(content=content, usage_metadata=usage, response_metadata=meta)
