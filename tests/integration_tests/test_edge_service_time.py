@@ -73,8 +73,10 @@ def test_expected_edge_time_tracks_the_cpu_edge_after_five_steps(
     assert all(t.final_target == "edge" for t in sink.traces)
     later = [abs(expected - measured) / measured for expected, measured in rows[5:]]
     assert sum(later) / len(later) < 0.3, rows
+    # The first step had only the device prior: the CPU one, right to within a factor of three
+    # (the GPU profile used before predicted 0.64 s for 30-37 s CPU steps).
     first_expected, first_measured = rows[0]
-    assert first_expected < first_measured  # the first step still had only the CPU prior
+    assert 1 / 3 < first_expected / first_measured < 3, rows[0]
 
 
 def test_a_two_million_character_prompt_never_reaches_the_edge(
