@@ -422,7 +422,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
             max_argument_chars=self.max_argument_chars,
         )
         if schema is None:
-            return _Plan("chat", render_messages(messages), None, False, names, stops, verdict)
+            turns = render_messages(messages, calls_as_prose=True)  # a text answer
+            return _Plan("chat", turns, None, False, names, stops, verdict)
         suffix = render_tools_prompt(specs, choice, allow_escalation=self.allow_escalation)
         turns = render_messages(messages, system_suffix=suffix)
         return _Plan("tools", turns, schema, self.constrained, names, [], verdict)
