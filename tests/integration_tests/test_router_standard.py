@@ -11,7 +11,6 @@ import atexit
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pydantic import SecretStr
@@ -71,13 +70,3 @@ class TestNetGPTRouterStandardIntegration(TextToolCallingCapabilities, ChatModel
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return _params(96)
-
-    @pytest.mark.xfail(
-        reason=(
-            "out of reach for a 135M model on either side: under tool_choice='auto' SmolLM2-135M "
-            "answers in text instead of calling get_weather (forced calls are covered)"
-        ),
-        strict=False,
-    )
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
