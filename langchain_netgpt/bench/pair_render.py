@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_netgpt.bench.pair_fit import SCORERS
 from langchain_netgpt.bench.pair_report import PairBenchReport
-from langchain_netgpt.bench.report import target_verdict
+from langchain_netgpt.bench.report_markdown import target_verdict
 
 __all__ = ["fmt_usd", "render_pair_markdown", "write_pair_report"]
 

@@ -14,6 +14,8 @@ import typer
 from langchain_netgpt.cli._common import fail, first_option_error
 
 if TYPE_CHECKING:
+    from socket import socket
+
     from langchain_core.language_models import BaseChatModel
 
     from langchain_netgpt.cloud.security import ServeSecurity
@@ -87,41 +89,14 @@ def serve(
     """Serve a model as an OpenAI-compatible API behind an emulated WAN (see :data:`HELP`)."""
     from langchain_netgpt.errors import NetGPTError
 
-    if not 0 <= port <= 65535:
-        fail("serve", f"--port must be in [0, 65535], got {port}")
-    if max_concurrency is not None and max_concurrency < 1:
-        fail("serve", f"--max-concurrency must be >= 1, got {max_concurrency}")
-    if not max_body_mb * 1_000_000 >= 1024:
-        fail("serve", f"--max-body-mb must be at least 0.001 (1024 bytes), got {max_body_mb}")
-    for flag, path in (("--trace", trace), ("--trace-up", trace_up)):
-        if path is not None and not path.is_file():
-            fail("serve", f"{flag} {path} is not a file")
-    if model != "bundled" and not Path(model).exists():
-        fail(
-            "serve",
-            f"--model must be 'bundled' or an existing local model path; {model!r} does not exist",
-        )
-    from langchain_netgpt.cloud.local import bind_listening_socket
+    _check_options(port, max_concurrency, max_body_mb, trace, trace_up, model)
     from langchain_netgpt.cloud.local import serve as serve_app
 
     security = _security(api_key, allowed_hosts, max_body_mb)
     emulator = _wan_emulator(device, rtt_ms, bandwidth_mbps, trace, trace_up)
     name = model_name or ("netgpt-bundled" if model == "bundled" else Path(model).resolve().name)
-    try:
-        # Bound before the model loads (seconds): a taken port fails at once, and port 0's
-        # real port is known for the banner.
-        sock = bind_listening_socket(host, port)
-    except NetGPTError as exc:
-        fail("serve", f"{exc} (is another server using the port? try --port 0)", code=1)
+    sock, loaded = _bind_and_load(host, port, model, device)
     port = sock.getsockname()[1]
-    try:
-        loaded = _load_model(model, device)
-    except NetGPTError as exc:
-        sock.close()
-        fail("serve", f"cannot load model {model!r}: {exc}", code=1)
-    except (OSError, ValueError) as exc:
-        sock.close()
-        fail("serve", f"cannot load model {model!r}: {type(exc).__name__}: {exc}", code=1)
     banner = _banner(name, host, port, rtt_ms, bandwidth_mbps, trace)
     typer.echo(
         banner[:-1] + ("; API key required)" if security.api_key else "; no API key)"), err=True
@@ -140,6 +115,53 @@ def serve(
         )
     except NetGPTError as exc:
         fail("serve", str(exc), code=1)
+
+
+def _check_options(
+    port: int,
+    max_concurrency: int | None,
+    max_body_mb: float,
+    trace: Path | None,
+    trace_up: Path | None,
+    model: str,
+) -> None:
+    """Exit 2 on an option that is wrong without any library knowledge."""
+    if not 0 <= port <= 65535:
+        fail("serve", f"--port must be in [0, 65535], got {port}")
+    if max_concurrency is not None and max_concurrency < 1:
+        fail("serve", f"--max-concurrency must be >= 1, got {max_concurrency}")
+    if not max_body_mb * 1_000_000 >= 1024:
+        fail("serve", f"--max-body-mb must be at least 0.001 (1024 bytes), got {max_body_mb}")
+    for flag, path in (("--trace", trace), ("--trace-up", trace_up)):
+        if path is not None and not path.is_file():
+            fail("serve", f"{flag} {path} is not a file")
+    if model != "bundled" and not Path(model).exists():
+        fail(
+            "serve",
+            f"--model must be 'bundled' or an existing local model path; {model!r} does not exist",
+        )
+
+
+def _bind_and_load(host: str, port: int, model: str, device: str) -> tuple[socket, BaseChatModel]:
+    """The listening socket, then the loaded model; exit 1 (socket closed) when either fails."""
+    from langchain_netgpt.cloud.local import bind_listening_socket
+    from langchain_netgpt.errors import NetGPTError
+
+    try:
+        # Bound before the model loads (seconds): a taken port fails at once, and port 0's
+        # real port is known for the banner.
+        sock = bind_listening_socket(host, port)
+    except NetGPTError as exc:
+        fail("serve", f"{exc} (is another server using the port? try --port 0)", code=1)
+    try:
+        loaded = _load_model(model, device)
+    except NetGPTError as exc:
+        sock.close()
+        fail("serve", f"cannot load model {model!r}: {exc}", code=1)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        fail("serve", f"cannot load model {model!r}: {type(exc).__name__}: {exc}", code=1)
+    return sock, loaded
 
 
 def _security(

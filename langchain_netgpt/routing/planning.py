@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage
 
-from langchain_netgpt.routing.budget import BudgetSlot
+from langchain_netgpt.routing.budget import BudgetSlot, CloudBudget
 from langchain_netgpt.routing.context_window import ContextFit, ContextLimits
 from langchain_netgpt.routing.decision import CLOUD, EDGE, budget_veto
 from langchain_netgpt.routing.features import RequestFeatures
@@ -125,19 +125,7 @@ def plan_step(
     fits = _fits(context, routing, features, messages)
     if routing is None and private is None:
         decision = _fit_override(decision, fits)
-    wants_cloud = decision.target == CLOUD if routing is None else routing.is_cloud(decision.target)
-    slot, vetoed = budget_veto(
-        budget, wants_cloud=wants_cloud, price_usd=decision.expected_cloud_price_usd
-    )
-    if vetoed and slot is not None:
-        # A forced action has propensity 1: the logged choice was not the policy's draw.
-        decision = _to_edge(
-            decision,
-            routing,
-            overridden_by="budget",
-            reason=slot.reason or "budget",
-            propensity=1.0,
-        )
+    decision, slot = _budget_gate(decision, routing, budget)
     if slot is not None:
         # The decision is final when the budget admits it; stamped under the budget's lock, the
         # steps of a fleet sharing one budget are in the budget's own order (its windows).
@@ -191,6 +179,30 @@ def _fit_override(decision: RouteDecision, fits: Mapping[str, ContextFit]) -> Ro
         reason=here.describe(),
         propensity=1.0,
     )
+
+
+def _budget_gate(
+    decision: RouteDecision, routing: TargetRouting | None, budget: CloudBudget | None
+) -> tuple[RouteDecision, BudgetSlot | None]:
+    """The decision after the cloud budget: moved to the edge when the budget vetoes the cloud.
+
+    Returns:
+        The decision and the step's place in the budget (``None`` without a budget).
+    """
+    wants_cloud = decision.target == CLOUD if routing is None else routing.is_cloud(decision.target)
+    slot, vetoed = budget_veto(
+        budget, wants_cloud=wants_cloud, price_usd=decision.expected_cloud_price_usd
+    )
+    if vetoed and slot is not None:
+        # A forced action has propensity 1: the logged choice was not the policy's draw.
+        decision = _to_edge(
+            decision,
+            routing,
+            overridden_by="budget",
+            reason=slot.reason or "budget",
+            propensity=1.0,
+        )
+    return decision, slot
 
 
 def _to_edge(
