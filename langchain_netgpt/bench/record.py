@@ -7,7 +7,8 @@ made, whether the call was schema-valid and BFCL-correct, its tokens and its lat
 
 Recording is resumable: rows are appended and flushed one by one, and a second run over the same
 file skips the task ids it already holds (so a run stopped half-way loses at most the task in
-flight). ``netgpt bench --record`` refreshes the file, on a GPU when one is present.
+flight). ``netgpt bench --record`` refreshes the file: in llama.cpp on CPU (about a second a
+task on 2 cores), or in transformers on a GPU when one is present.
 
 Example:
     .. code-block:: python
@@ -323,12 +324,15 @@ def record_bundled_edge_outcomes(
     out: str | Path,
     *,
     device: str = "auto",
+    backend: str = "auto",
     limit: int | None = None,
     on_row: Callable[[EdgeOutcome, int, int], None] | None = None,
 ) -> EdgeOutcomes:
     """Record the bundled SmolLM2-135M edge model over ``files`` with the committed settings.
 
-    Runs on a GPU when ``device="auto"`` finds one; resumes ``out`` if it already holds rows.
+    ``backend="auto"`` runs it in llama.cpp on CPU, or in transformers on a GPU when
+    ``device="auto"`` finds one; the header's settings name the runtime (``edge_backend``), so a
+    file is only resumed by the runtime that started it. Resumes ``out`` if it already holds rows.
 
     Raises:
         ImportError: The ``edge`` extra is not installed.
@@ -338,17 +342,18 @@ def record_bundled_edge_outcomes(
 
     edge = HuggingFaceEdgeModel.from_bundled(
         device=device,
+        backend=backend,
         max_new_tokens=BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
         max_argument_chars=BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
     )
-    loaded = edge.load()
+    runtime = edge.load()
     return record_edge_outcomes(
         edge,
         files,
         out,
-        model_name=loaded.model_name,
-        device=str(loaded.device),
-        settings=dict(BUNDLED_RECORDING_SETTINGS),
+        model_name=runtime.model_name,
+        device=str(runtime.device),
+        settings={**BUNDLED_RECORDING_SETTINGS, "edge_backend": runtime.backend},
         limit=limit,
         on_row=on_row,
     )

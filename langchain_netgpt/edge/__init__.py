@@ -1,4 +1,4 @@
-"""Edge models: the bundled in-process model (llama.cpp or transformers) and remote (TGI / vLLM) edges.
+"""Edge models: the bundled in-process model (llama.cpp or transformers) and remote edges.
 
 Importing this package is cheap: llama_cpp, torch, transformers and xgrammar are imported only
 when a model loads or generates.

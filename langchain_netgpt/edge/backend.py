@@ -69,6 +69,8 @@ class RawGeneration:
 
     ``output_tokens`` counts the end-of-generation token when the model emitted one, as
     transformers does. ``finish_reason`` is ``stop``, ``length`` or ``cancelled``.
+    ``first_token_s`` is the time to the first generated token (the prompt's pre-fill), so the
+    decode rate is ``(output_tokens - 1) / (seconds - first_token_s)``.
     """
 
     text: str
@@ -76,6 +78,7 @@ class RawGeneration:
     output_tokens: int
     finish_reason: str
     seconds: float
+    first_token_s: float | None = None
 
 
 class EdgeRuntime(Protocol):

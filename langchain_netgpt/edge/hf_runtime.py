@@ -56,10 +56,10 @@ def generate_with_transformers(
         gen.update(stop_strings=request.stop, tokenizer=tokenizer)
     if on_text is not None:
         gen["streamer"] = _callback_streamer(transformers, tokenizer, on_text)
-    if cancel is not None:
-        gen["stopping_criteria"] = transformers.StoppingCriteriaList(
-            [_cancel_criteria(transformers, cancel)]
-        )
+    first: list[float] = []
+    gen["stopping_criteria"] = transformers.StoppingCriteriaList(
+        [_token_criteria(transformers, cancel, first)]
+    )
     with loaded.generate_lock, torch.inference_mode():
         started = time.perf_counter()
         try:
@@ -74,15 +74,19 @@ def generate_with_transformers(
         finish = "cancelled"
     else:
         finish = "stop" if ended or len(new_ids) < request.max_new_tokens else "length"
-    return RawGeneration(text, input_tokens, len(new_ids), finish, seconds)
+    first_token_s = first[0] - started if first else None
+    return RawGeneration(text, input_tokens, len(new_ids), finish, seconds, first_token_s)
 
 
-def _cancel_criteria(transformers: Any, cancel: CancelToken) -> Any:
-    class _Cancelled(transformers.StoppingCriteria):  # type: ignore[misc]
+def _token_criteria(transformers: Any, cancel: CancelToken | None, first: list[float]) -> Any:
+    # Called after every generated token: notes when the first one came, and stops on cancel.
+    class _PerToken(transformers.StoppingCriteria):  # type: ignore[misc]
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-            return cancel.cancelled
+            if not first:
+                first.append(time.perf_counter())
+            return cancel is not None and cancel.cancelled
 
-    return _Cancelled()
+    return _PerToken()
 
 
 def _callback_streamer(transformers: Any, tokenizer: Any, on_text: Callable[[str], None]) -> Any:

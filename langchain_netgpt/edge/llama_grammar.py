@@ -18,6 +18,7 @@ import ctypes
 import importlib
 import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
@@ -31,6 +32,14 @@ GRAMMAR_ENGINES: tuple[str, ...] = ("auto", "gbnf", "xgrammar")
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 _SEPARATORS = ((re.compile(r'":" space'), '": "'), (re.compile(r'"," space'), '", "'))
 _GBNF_CACHE_SIZE = 64
+# llama.cpp's parser expands a bounded repetition itself and accepts up to this many copies.
+_MAX_GBNF_REPETITION = 2000
+_CONVERTER_LOCK = threading.Lock()
+# xgrammar's string characters: no raw control characters; escapes only in unbounded strings
+# (a string with a length bound takes plain characters only).
+_JSON_CHAR = r'[^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+_BOUNDED_CHAR_RULE = r'bounded-char ::= [^"\\\x00-\x1F]'
+_BOUNDED_CHAR = re.compile(r"(?<![\w-])char\{")
 
 
 class Guide(Protocol):
@@ -64,22 +73,70 @@ def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
     Raises:
         EdgeModelError: The converter does not support something in the schema.
     """
-    converter_class = _module("llama_cpp.llama_grammar").SchemaConverter
-    converter = converter_class(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    module = _module("llama_cpp.llama_grammar")
+    converter = module.SchemaConverter(
+        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+    )
     target = schema if schema is not None else {"type": "object"}
-    try:
-        resolved = converter.resolve_refs(json.loads(json.dumps(target)), "schema")
-        converter.visit(resolved, "")
-    except Exception as exc:  # the converter raises bare Exceptions and KeyErrors
-        raise EdgeModelError(
-            f"llama.cpp's JSON-schema converter cannot express the output schema: {exc}; "
-            "use grammar_engine='xgrammar'"
-        ) from exc
+    # The shipped converter spells `x{0,n}` as n nested optionals, which llama.cpp refuses past a
+    # few hundred (a 2,000-character answer bound); upstream's current converter writes the
+    # `{m,n}` operator instead, as _build_repetition does. Swapped in for this call only.
+    with _CONVERTER_LOCK:
+        original = module._build_repetition
+        module._build_repetition = _build_repetition
+        try:
+            resolved = converter.resolve_refs(json.loads(json.dumps(target)), "schema")
+            converter.visit(resolved, "")
+        except Exception as exc:  # the converter raises bare Exceptions and KeyErrors
+            raise EdgeModelError(
+                f"llama.cpp's JSON-schema converter cannot express the output schema: {exc}; "
+                "use grammar_engine='xgrammar'"
+            ) from exc
+        finally:
+            module._build_repetition = original
     converter._rules["space"] = '""'  # compact JSON, as xgrammar's any_whitespace=False
+    if "char" in converter._rules:  # JSON forbids raw control characters inside strings
+        converter._rules["char"] = _JSON_CHAR
     grammar = str(converter.format_grammar())
     for pattern, separator in _SEPARATORS:
         grammar = pattern.sub(separator, grammar)
+    if _BOUNDED_CHAR.search(grammar):
+        grammar = _BOUNDED_CHAR.sub("bounded-char{", grammar).rstrip("\n")
+        grammar += "\n" + _BOUNDED_CHAR_RULE + "\n"
     return grammar
+
+
+def _build_repetition(
+    item_rule: str,
+    min_items: int,
+    max_items: int | None,
+    separator_rule: str | None = None,
+    item_rule_is_literal: bool = False,
+) -> str:
+    """GBNF for ``min_items..max_items`` copies of ``item_rule`` (llama.cpp's current spelling)."""
+    if max_items == 0:
+        return ""
+    if min_items == 0 and max_items == 1:
+        return f"{item_rule}?"
+    if not separator_rule:
+        if min_items == 1 and max_items is None:
+            return f"{item_rule}+"
+        if min_items == 0 and max_items is None:
+            return f"{item_rule}*"
+        if max_items is not None and max_items > _MAX_GBNF_REPETITION:
+            raise EdgeModelError(
+                f"a bound of {max_items} repetitions exceeds llama.cpp's grammar limit "
+                f"({_MAX_GBNF_REPETITION}); lower it or use grammar_engine='xgrammar'"
+            )
+        upper = "" if max_items is None else str(max_items)
+        return f"{item_rule}{{{min_items},{upper}}}"
+    rest = _build_repetition(
+        f"({separator_rule} {item_rule})",
+        max(min_items - 1, 0),
+        None if max_items is None else max_items - 1,
+    )
+    result = f"{item_rule} {rest}".strip()
+    return f"({result})?" if min_items == 0 else result
 
 
 class GbnfEngine:

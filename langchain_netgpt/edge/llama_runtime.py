@@ -317,7 +317,7 @@ class _Decoder:
         if not self._prefill(tokens):
             return RawGeneration("", len(tokens), 0, "cancelled", time.perf_counter() - started)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text, count, finish = "", 0, "length"
+        text, count, finish, first = "", 0, "length", None
         stops = [s for s in self.request.stop if s] if not self.request.use_grammar else []
         while count < budget:
             if self.cancel is not None and self.cancel.cancelled:
@@ -325,6 +325,8 @@ class _Decoder:
                 break
             token = self._pick()
             count += 1
+            if first is None:
+                first = time.perf_counter() - started
             if self._llama_cpp.llama_vocab_is_eog(self.vocab, token):
                 finish = "stop"
                 break
@@ -340,7 +342,8 @@ class _Decoder:
         tail = decoder.decode(b"", final=True)
         if tail and self.on_text is not None:
             self.on_text(tail)
-        return RawGeneration(text + tail, len(tokens), count, finish, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return RawGeneration(text + tail, len(tokens), count, finish, seconds, first)
 
     def _prefill(self, tokens: list[int]) -> bool:
         # Reuse the key/value cache of the longest common prefix with the previous call; at

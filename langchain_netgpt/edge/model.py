@@ -147,7 +147,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
     )
     cache_dir: str | None = Field(
         default=None,
-        description="If set, a de-quantised copy of a GGUF model is saved here and reused.",
+        description="If set, the prepared copy of a GGUF model is saved here and reused "
+        "(transformers: de-quantised; llama.cpp: re-encoded to Q8_0, see requantize).",
     )
     adapter_path: str | None = Field(
         default=None,
@@ -512,6 +513,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "finish_reason": raw.finish_reason,
             "generation_time_s": raw.seconds,
             "tokens_per_s": raw.output_tokens / raw.seconds if raw.seconds > 0 else None,
+            "time_to_first_token_s": raw.first_token_s,
             "device": runtime.device,
             "edge_backend": runtime.backend,
             "constrained": plan.use_grammar,

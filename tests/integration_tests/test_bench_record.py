@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from langchain_netgpt.bench.record import BUNDLED_RECORDING_SETTINGS, load_edge_outcomes
 from langchain_netgpt.cli import app
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Records in llama.cpp (a few seconds): part of the default run.
+pytestmark = [pytest.mark.integration]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ADD = {
@@ -60,6 +61,7 @@ def test_record_writes_one_outcome_per_task_with_the_committed_settings(tmp_path
         "tool_choice": "required",
         "parallel_tool_calls": False,
         **BUNDLED_RECORDING_SETTINGS,
+        "edge_backend": "llama_cpp",  # the fast runtime on CPU
     }
     assert outcomes.rows["toyadd_0"].input_tokens > 0
     assert not outcomes.rows["irrelevance_0"].correct  # tool_choice="required" always calls

@@ -13,6 +13,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class TestHuggingFaceEdgeModelStandard(TextToolCallingCapabilities, ChatModelIntegrationTests):
+    """The suite on the transformers runtime."""
+
+    backend = "transformers"
+
     @property
     def chat_model_class(self) -> type[HuggingFaceEdgeModel]:
         return HuggingFaceEdgeModel
@@ -27,6 +31,8 @@ class TestHuggingFaceEdgeModelStandard(TextToolCallingCapabilities, ChatModelInt
             "gguf_file": gguf.name,
             "max_new_tokens": 96,
             "max_argument_chars": 40,
+            "backend": self.backend,
+            "device": "cpu",
         }
 
     @property
@@ -43,3 +49,9 @@ class TestHuggingFaceEdgeModelStandard(TextToolCallingCapabilities, ChatModelInt
     )
     def test_agent_loop(self, model: BaseChatModel) -> None:
         super().test_agent_loop(model)
+
+
+class TestHuggingFaceEdgeModelStandardOnLlamaCpp(TestHuggingFaceEdgeModelStandard):
+    """The same suite on the llama.cpp runtime (the default for the bundled GGUF on CPU)."""
+
+    backend = "llama_cpp"
