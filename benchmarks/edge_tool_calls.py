@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -119,6 +120,7 @@ def worker(config: str, limit: int, files: list[str], out: Path) -> None:
     )
     runtime = edge.load()
     load_s = time.perf_counter() - started
+    load_average_before = os.getloadavg()[0]
     # One untimed call first: grammar compilers and caches are built lazily on first use.
     edge.bind_tools([_warm_up_tool], tool_choice="required").invoke("Warm up with 2.")
     rows = [{"file": name, **run_file(edge, DATA / name, limit)} for name in files]
@@ -126,6 +128,9 @@ def worker(config: str, limit: int, files: list[str], out: Path) -> None:
         "config": config,
         "backend": runtime.backend,
         "loaded_from": runtime.loaded_from,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        # The machine is shared: the 1-minute load average (2 cores) says how busy it was.
+        "load_average_before_after": [load_average_before, os.getloadavg()[0]],
         "load_s": load_s,
         "peak_rss_mb": _peak_rss_mb(),
         "rows": rows,
@@ -152,28 +157,38 @@ def main() -> None:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         raise SystemExit(f"unknown --configs {unknown}; expected some of {list(CONFIGS)}")
-    reports = []
+    # Configurations not run now keep their earlier results (each report says when it ran).
+    earlier = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    reports = {
+        r["config"]: r
+        for r in earlier.get("configs", [])
+        if "config" in r and r.get("limit_per_file", earlier.get("limit_per_file")) == args.limit
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
-            out = Path(tmp) / "report.json"
+            out = Path(tmp) / f"{config.replace('/', '_')}.json"
             command = [sys.executable, __file__, "--worker", config, "--worker-out", str(out)]
             command += ["--limit", str(args.limit), "--files", args.files]
             print(f"running {config} ...", flush=True)
             subprocess.run(command, check=True)
-            reports.append(json.loads(out.read_text()))
+            reports[config] = {**json.loads(out.read_text()), "limit_per_file": args.limit}
+            _write(args, list(reports.values()))
+    _print_table([reports[c] for c in CONFIGS if c in reports])
+    print(f"wrote {args.out}")
+
+
+def _write(args: argparse.Namespace, reports: list[dict[str, Any]]) -> None:
     summary = {
         "model": "SmolLM2-135M-Instruct (bundled GGUF, Q4_1)",
         "limit_per_file": args.limit,
         "binding": "tool_choice='required', parallel_tool_calls=False, grammar on",
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu_count": len(__import__("os").sched_getaffinity(0)),
+        "cpu_count": len(os.sched_getaffinity(0)),
         "configs": reports,
     }
-    _print_table(reports)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
-    print(f"wrote {args.out}")
 
 
 def _print_table(reports: list[dict[str, Any]]) -> None:

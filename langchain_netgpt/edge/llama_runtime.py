@@ -29,6 +29,7 @@ from typing import Any
 
 from langchain_netgpt.edge.backend import GenerationRequest, RawGeneration
 from langchain_netgpt.edge.cancel import CancelToken
+from langchain_netgpt.edge.threads import ThreadTuner
 from langchain_netgpt.errors import EdgeModelError, MissingExtraError
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class LlamaCppSettings:
 
     Attributes:
         n_ctx: Context window in tokens (prompt + generated).
-        n_threads: CPU threads (None: every core this process may use).
+        n_threads: CPU threads (None: one or every core this process may use, whichever
+            decodes faster under the machine's current load; see ``threads.ThreadTuner``).
         requantize: ``"q8_0"`` re-encodes legacy formats once (see the module docstring);
             ``"none"`` loads the file as it is.
         grammar_engine: ``gbnf`` (llama.cpp's own), ``xgrammar``, or ``auto`` (gbnf).
@@ -77,16 +79,25 @@ def _import_llama_cpp() -> Any:
         import llama_cpp
     except (ImportError, OSError) as exc:
         raise MissingExtraError("llama-cpp-python", "llama") from exc
+    native_log = logging.getLogger("llama-cpp-python")  # llama.cpp's own log lines go here
+    if native_log.level == logging.NOTSET:
+        native_log.setLevel(logging.ERROR)  # as Llama(verbose=False) does; users may lower it
     return llama_cpp
 
 
 def _file_type(llama_cpp: Any, path: Path) -> int | None:
-    reader = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    # The vocabulary-only load reads the header without weights or a context.
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise EdgeModelError(f"llama.cpp cannot read the GGUF header of {path}")
     try:
-        value = reader.metadata.get("general.file_type")
-        return int(value) if value is not None else None
+        buffer = ctypes.create_string_buffer(64)
+        size = llama_cpp.llama_model_meta_val_str(model, b"general.file_type", buffer, 64)
+        return int(buffer.value) if size > 0 else None
     finally:
-        reader.close()
+        llama_cpp.llama_model_free(model)
 
 
 def requantized_path(source: Path, target_dir: Path, kind: str = "q8_0") -> Path:
@@ -163,7 +174,9 @@ class LlamaCppModel:
     grammar_engine: str
     backend: str = "llama_cpp"
     device: str = "cpu"
+    tuner: ThreadTuner | None = None
     generate_lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: int = 0
     _engine: Any = None
     _template: Any = None
     _special: dict[str, str] = field(default_factory=dict)
@@ -198,6 +211,9 @@ class LlamaCppModel:
             model_name=model_name,
             loaded_from=f"{path}" + (f" ({note})" if note else ""),
             grammar_engine=engine,
+            # A fixed n_threads is the user's choice; otherwise follow the machine's load.
+            tuner=ThreadTuner(threads) if settings.n_threads is None else None,
+            _threads=threads,
         )
         loaded._init_template()
         return loaded
@@ -270,6 +286,8 @@ class LlamaCppModel:
             EdgeModelError: The prompt does not fit the context window, or llama.cpp failed.
         """
         tokens = self.tokenize(self.render_prompt(request.turns))
+        if not tokens:
+            raise EdgeModelError("the chat template rendered an empty prompt")
         room = self.llm.n_ctx() - len(tokens)
         if room <= 0:
             raise EdgeModelError(
@@ -338,12 +356,28 @@ class _Decoder:
                 finish = "stop"
                 break
             if count < budget:
-                self._eval([token])
+                self._decode_one(token)
         tail = decoder.decode(b"", final=True)
         if tail and self.on_text is not None:
             self.on_text(tail)
         seconds = time.perf_counter() - started
         return RawGeneration(text + tail, len(tokens), count, finish, seconds, first)
+
+    def _use_threads(self, threads: int) -> None:
+        if threads != self.model._threads:
+            self._llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, threads, threads)
+            self.model._threads = threads
+
+    def _decode_one(self, token: int) -> None:
+        tuner = self.model.tuner
+        if tuner is None:
+            self._eval([token])
+            return
+        threads = tuner.choose()
+        self._use_threads(threads)
+        started = time.perf_counter()
+        self._eval([token])
+        tuner.observe(threads, time.perf_counter() - started)
 
     def _prefill(self, tokens: list[int]) -> bool:
         # Reuse the key/value cache of the longest common prefix with the previous call; at
@@ -356,6 +390,8 @@ class _Decoder:
             shared += 1
         shared = min(shared, len(tokens) - 1)
         llm.n_tokens = shared
+        if self.model.tuner is not None:
+            self._use_threads(self.model.tuner.best())
         batch = 512
         for start in range(shared, len(tokens), batch):
             if self.cancel is not None and self.cancel.cancelled:
