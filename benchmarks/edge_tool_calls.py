@@ -188,7 +188,10 @@ def _write(args: argparse.Namespace, reports: list[dict[str, Any]]) -> None:
         "configs": reports,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2))
+    # Written beside the target and renamed: an interrupted run leaves the previous results whole.
+    partial = args.out.with_name(args.out.name + ".tmp")
+    partial.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(partial, args.out)
 
 
 def _print_table(reports: list[dict[str, Any]]) -> None:
