@@ -85,7 +85,9 @@ def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
         original = module._build_repetition
         module._build_repetition = _build_repetition
         try:
-            resolved = converter.resolve_refs(json.loads(json.dumps(target)), "schema")
+            resolved = converter.resolve_refs(
+                _any_for_untyped(json.loads(json.dumps(target))), "schema"
+            )
             converter.visit(resolved, "")
         except Exception as exc:  # the converter raises bare Exceptions and KeyErrors
             raise EdgeModelError(
@@ -104,6 +106,52 @@ def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
         grammar = _BOUNDED_CHAR.sub("bounded-char{", grammar).rstrip("\n")
         grammar += "\n" + _BOUNDED_CHAR_RULE + "\n"
     return grammar
+
+
+# Keywords that say what a (sub)schema accepts; a node with none of them but with annotations
+# (``{"description": ...}``, as BFCL's untyped parameters are) accepts any JSON value.
+_STRUCTURAL = {
+    "type",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "properties",
+    "items",
+    "prefixItems",
+    "pattern",
+    "additionalProperties",
+    "required",
+    "minLength",
+    "maxLength",
+}
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _any_for_untyped(schema: Any) -> Any:
+    """``schema`` with annotation-only nodes made ``{"type": "value"}`` (any JSON value).
+
+    llama.cpp's converter refuses such nodes ("Unrecognized schema") where xgrammar accepts any
+    value; ``value`` is the converter's own any-JSON-value rule.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    if schema and not (_STRUCTURAL & schema.keys()):
+        return {"type": "value"}
+    out = dict(schema)
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _any_for_untyped(sub) for name, sub in out[key].items()}
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_any_for_untyped(sub) for sub in out[key]]
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _any_for_untyped(out[key])
+    return out
 
 
 def _build_repetition(

@@ -100,3 +100,17 @@ def test_no_schema_means_any_json_object() -> None:
 
     assert _is_grammar_accept_string(grammar, '{"x": [1, {"y": null}]}')
     assert not _is_grammar_accept_string(grammar, "[1, 2]")
+
+
+def test_an_untyped_parameter_accepts_any_json_value_as_in_xgrammar() -> None:
+    # BFCL has parameters with only a description; xgrammar reads them as any JSON value.
+    schema = {
+        "type": "object",
+        "properties": {"data": {"description": "The training data for the model."}},
+        "required": ["data"],
+        "additionalProperties": False,
+    }
+    gbnf = xgr.Grammar.from_ebnf(schema_to_gbnf(schema))
+    for text in ('{"data": [1, 2]}', '{"data": "csv"}', '{"data": {"x": null}}'):
+        assert _is_grammar_accept_string(gbnf, text), text
+    assert not _is_grammar_accept_string(gbnf, '{"other": 1}')
