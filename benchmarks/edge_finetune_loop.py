@@ -36,15 +36,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.bench.bfcl import load_bfcl
-from langchain_netgpt.bench.record import (
-    BUNDLED_RECORDING_SETTINGS,
-    EdgeOutcome,
-    load_edge_outcomes,
-    record_edge_outcomes,
-)
+from langchain_netgpt.bench.record import BUNDLED_RECORDING_SETTINGS, record_edge_outcomes
 from langchain_netgpt.bench.replay import BenchConfig, prepare_tasks, split_tasks
 from langchain_netgpt.bench.report import default_data_files, default_edge_outcomes
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome, load_edge_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 

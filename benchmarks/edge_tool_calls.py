@@ -66,7 +66,7 @@ def _peak_rss_mb() -> float:
 
 
 def run_file(edge: Any, path: Path, limit: int) -> dict[str, Any]:
-    from langchain_netgpt.bench import check_calls, load_bfcl
+    from langchain_netgpt.recorded import check_calls, load_bfcl
 
     tasks = load_bfcl(path, limit=limit)
     valid = correct = called = 0

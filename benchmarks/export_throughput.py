@@ -31,8 +31,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_netgpt import NetworkState, RequestFeatures, RouteTrace
+from langchain_netgpt import NetworkState, RouteTrace
 from langchain_netgpt.export import export_router_data, read_router_traces
+from langchain_netgpt.routing import RequestFeatures
 from langchain_netgpt.tracing import AttemptRecord, read_jsonl_traces
 
 QUESTIONS = [

@@ -6,6 +6,10 @@ and the edge a scripted model. Each scenario runs ``--steps`` tool-calling steps
 bound tool) through one :class:`~langchain_netgpt.NetGPTRouter` configured as a user would
 (per-try timeout, step deadline, two tries for retryable errors; the "dead cloud" scenario adds
 a circuit breaker). Cloud scenarios route every step to the cloud, edge scenarios to the edge.
+Stream scenarios consume ``astream`` instead (the cloud through the proxy, or an edge whose stream
+drips or loops, :class:`~langchain_netgpt.testing.faults.FaultyStreamModel`). The pool-exhaustion
+scenarios run every step at once (``asyncio.gather``, and threads calling ``invoke``) against a
+stalled cloud with two slots (``TryCapacity(max_in_flight=2)``): the edge must answer them all.
 
 Added latency: p95 of the routed step's latency minus p95 of a direct ``ChatOpenAI`` call to the
 healthy server, measured in the same run. Traces lost: steps tried minus traces received (a step
@@ -20,7 +24,9 @@ import argparse
 import asyncio
 import json
 import platform
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +35,20 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
+from langchain_netgpt.routing.capacity import TryCapacity
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
-from langchain_netgpt.testing.faults import EdgeFault, FaultMode, FaultProxy, faulty_edge
+from langchain_netgpt.testing.faults import (
+    EdgeFault,
+    FaultMode,
+    FaultProxy,
+    FaultyStreamModel,
+    StreamFault,
+    faulty_edge,
+)
 from langchain_netgpt.tracing import InMemoryTraceSink
 
 STEP_TIMEOUT_S = 0.4
@@ -53,22 +68,54 @@ def answer(messages: list[BaseMessage]) -> Any:
     return tool_call("get_weather", {"city": "Paris"})
 
 
-SCENARIOS: list[tuple[str, FaultMode, EdgeFault | None, bool]] = [
-    # name, proxy mode, edge fault, circuit breaker
-    ("healthy", FaultMode.PASS, None, False),
-    ("refuse", FaultMode.REFUSE, None, False),
-    ("reset", FaultMode.RESET, None, False),
-    ("stall", FaultMode.STALL, None, False),
-    ("slow-drip", FaultMode.SLOW_DRIP, None, False),
-    ("http-500", FaultMode.HTTP_500, None, False),
-    ("http-503", FaultMode.HTTP_503, None, False),
-    ("http-429", FaultMode.HTTP_429, None, False),
-    ("malformed-json", FaultMode.MALFORMED_JSON, None, False),
-    ("truncated", FaultMode.TRUNCATED, None, False),
-    ("edge-exception", FaultMode.PASS, EdgeFault.EXCEPTION, False),
-    ("edge-oom", FaultMode.PASS, EdgeFault.OUT_OF_MEMORY, False),
-    ("edge-invalid-output", FaultMode.PASS, EdgeFault.INVALID_OUTPUT, False),
-    ("dead-cloud+breaker", FaultMode.STALL, None, True),
+@dataclass(frozen=True)
+class Scenario:
+    """One fault: the proxy's mode, how the edge fails, and how the steps are made."""
+
+    name: str
+    mode: FaultMode
+    edge_fault: EdgeFault | None = None
+    breaker: bool = False
+    stream: bool = False
+    edge_stream: StreamFault | None = None
+    at_once: str | None = None  # "tasks" or "threads": every step at the same time
+    capacity: TryCapacity | None = None
+    tools: bool = True  # bind the tool (a streamed answer is then held until validated)
+
+
+_TWO_SLOTS = TryCapacity(max_in_flight=2)
+
+SCENARIOS: list[Scenario] = [
+    Scenario("healthy", FaultMode.PASS),
+    Scenario("refuse", FaultMode.REFUSE),
+    Scenario("reset", FaultMode.RESET),
+    Scenario("stall", FaultMode.STALL),
+    Scenario("slow-drip", FaultMode.SLOW_DRIP),
+    Scenario("http-500", FaultMode.HTTP_500),
+    Scenario("http-503", FaultMode.HTTP_503),
+    Scenario("http-429", FaultMode.HTTP_429),
+    Scenario("malformed-json", FaultMode.MALFORMED_JSON),
+    Scenario("truncated", FaultMode.TRUNCATED),
+    Scenario("edge-exception", FaultMode.PASS, EdgeFault.EXCEPTION),
+    Scenario("edge-oom", FaultMode.PASS, EdgeFault.OUT_OF_MEMORY),
+    Scenario("edge-invalid-output", FaultMode.PASS, EdgeFault.INVALID_OUTPUT),
+    Scenario("dead-cloud+breaker", FaultMode.STALL, breaker=True),
+    Scenario("stream-healthy", FaultMode.PASS, stream=True),
+    Scenario("stream-stall", FaultMode.STALL, stream=True),
+    Scenario("stream-slow-drip", FaultMode.SLOW_DRIP, stream=True),
+    Scenario("stream-truncated", FaultMode.TRUNCATED, stream=True),
+    Scenario("stream-edge-drip", FaultMode.PASS, stream=True, edge_stream=StreamFault.SLOW_DRIP),
+    Scenario("stream-edge-loop", FaultMode.PASS, stream=True, edge_stream=StreamFault.LOOP),
+    # No tool bound: the chunks reach the caller, so the loop is cut at the step's deadline.
+    Scenario(
+        "stream-edge-loop-cut",
+        FaultMode.PASS,
+        stream=True,
+        edge_stream=StreamFault.LOOP,
+        tools=False,
+    ),
+    Scenario("pool-exhaustion-tasks", FaultMode.STALL, at_once="tasks", capacity=_TWO_SLOTS),
+    Scenario("pool-exhaustion-threads", FaultMode.STALL, at_once="threads", capacity=_TWO_SLOTS),
 ]
 
 
@@ -99,60 +146,101 @@ async def direct_p95_s(base_url: str, steps: int) -> float:
     return p95(latencies)
 
 
+def _edge(scenario: Scenario) -> Any:
+    if scenario.edge_fault is not None:
+        return faulty_edge(scenario.edge_fault)
+    if scenario.edge_stream is not None:
+        # Drips or loops: a chunk every 0.1 s, far more than the deadline allows.
+        return FaultyStreamModel(fault=scenario.edge_stream, interval_s=0.1, chunks=100)
+    return ScriptedChatModel(responses=[answer], model_name="edge")
+
+
+async def _one_step(bound: Any, scenario: Scenario, i: int) -> tuple[bool, float]:
+    t0 = time.perf_counter()
+    try:
+        if scenario.stream:
+            async for _ in bound.astream(f"weather in Paris? ({i})"):
+                pass
+        else:
+            await bound.ainvoke(f"weather in Paris? ({i})")
+        ok = True
+    except Exception:
+        ok = False
+    return ok, time.perf_counter() - t0
+
+
+def _threaded_steps(bound: Any, steps: int) -> list[tuple[bool, float]]:
+    results: list[tuple[bool, float]] = []
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            bound.invoke(f"weather in Paris? ({i})")
+            ok = True
+        except Exception:
+            ok = False
+        results.append((ok, time.perf_counter() - t0))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(steps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 async def run_scenario(
-    name: str,
-    mode: FaultMode,
-    edge_fault: EdgeFault | None,
-    breaker: bool,
-    proxy: FaultProxy,
-    steps: int,
-    baseline_p95_s: float,
+    scenario: Scenario, proxy: FaultProxy, steps: int, baseline_p95_s: float
 ) -> dict[str, Any]:
-    proxy.set_mode(mode)
+    proxy.set_mode(scenario.mode)
     sink = InMemoryTraceSink()
-    edge = (
-        faulty_edge(edge_fault)
-        if edge_fault is not None
-        else ScriptedChatModel(responses=[answer], model_name="edge")
-    )
+    edge = _edge(scenario)
+    edge_first = scenario.edge_fault is not None or scenario.edge_stream is not None
+    options: dict[str, Any] = {}
+    if scenario.capacity is not None:
+        options["try_capacity"] = scenario.capacity
     router = NetGPTRouter(
         edge=edge,
         cloud=client(proxy.base_url),
-        policy=AlwaysEdge() if edge_fault is not None else AlwaysCloud(),
+        policy=AlwaysEdge() if edge_first else AlwaysCloud(),
         sinks=[sink],
         step_timeout_s=STEP_TIMEOUT_S,
         step_deadline_s=STEP_DEADLINE_S,
         retry=RetryPolicy(attempts=2, base_backoff_s=0.02, max_backoff_s=0.2),
-        circuit_breaker=CircuitBreakerConfig(failure_threshold=2, open_s=60) if breaker else None,
+        circuit_breaker=(
+            CircuitBreakerConfig(failure_threshold=2, open_s=60) if scenario.breaker else None
+        ),
+        **options,
     )
-    bound = router.bind_tools([get_weather])
-    latencies: list[float] = []
-    answered = errors = 0
-    for i in range(steps):
-        t0 = time.perf_counter()
-        try:
-            await bound.ainvoke(f"weather in Paris? ({i})")
-            answered += 1
-        except Exception:
-            errors += 1
-        latencies.append(time.perf_counter() - t0)
+    bound = router.bind_tools([get_weather]) if scenario.tools else router
+    if scenario.at_once == "tasks":
+        results = await asyncio.gather(*(_one_step(bound, scenario, i) for i in range(steps)))
+    elif scenario.at_once == "threads":
+        results = await asyncio.to_thread(_threaded_steps, bound, steps)
+    else:
+        results = [await _one_step(bound, scenario, i) for i in range(steps)]
+    if isinstance(edge, FaultyStreamModel):
+        edge.release()
+    latencies = [elapsed for _, elapsed in results]
+    answered = sum(ok for ok, _ in results)
     traces = sink.traces
     timeouts = sum(a.error_type == "StepTimeoutError" for t in traces for a in t.attempts)
     return {
-        "scenario": name,
+        "scenario": scenario.name,
         "steps_tried": steps,
         "steps_answered": answered,
-        "errors": errors,
+        "errors": steps - answered,
         "fallbacks": sum(t.fallback for t in traces),
         "timeouts": timeouts,
         "cloud_tries": sum(
-            a.target == "cloud" and a.error_type != "CircuitOpenError"
+            a.target == "cloud" and a.error_type not in ("CircuitOpenError", "CapacityError")
             for t in traces
             for a in t.attempts
         ),
         "traces_lost": steps - len(traces),
         "p95_step_ms": round(p95(latencies) * 1000, 1),
         "max_step_ms": round(max(latencies) * 1000, 1),
+        "max_over_deadline_ms": round((max(latencies) - STEP_DEADLINE_S) * 1000, 1),
         "p95_added_ms": round((p95(latencies) - baseline_p95_s) * 1000, 1),
     }
 
@@ -165,10 +253,7 @@ async def main_async(steps: int) -> dict[str, Any]:
     ):
         await direct_p95_s(server.base_url, 5)  # warm-up
         baseline = await direct_p95_s(server.base_url, steps)
-        rows = [
-            await run_scenario(name, mode, fault, breaker, proxy, steps, baseline)
-            for name, mode, fault, breaker in SCENARIOS
-        ]
+        rows = [await run_scenario(scenario, proxy, steps, baseline) for scenario in SCENARIOS]
     return {
         "steps_per_scenario": steps,
         "step_timeout_s": STEP_TIMEOUT_S,
@@ -182,7 +267,7 @@ async def main_async(steps: int) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     columns = [
-        ("scenario", 20),
+        ("scenario", 24),
         ("steps_tried", 6),
         ("steps_answered", 9),
         ("fallbacks", 10),
@@ -191,9 +276,10 @@ def print_table(result: dict[str, Any]) -> None:
         ("traces_lost", 12),
         ("p95_added_ms", 13),
         ("max_step_ms", 12),
+        ("max_over_deadline_ms", 14),
     ]
     heads = ["scenario", "tried", "answered", "fallbacks", "timeouts", "cloud tries"]
-    heads += ["traces lost", "p95 added ms", "max step ms"]
+    heads += ["traces lost", "p95 added ms", "max step ms", "over deadline"]
     print(
         " ".join(
             h.rjust(w) if i else h.ljust(w)

@@ -37,8 +37,9 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from langchain_netgpt import AlwaysCloud, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import RouteTrace
 

@@ -68,23 +68,10 @@ def _rows(report: BenchReport, sweep: str, setting: str) -> list[dict[str, Any]]
     return rows
 
 
-def main() -> None:
-    """Run every sweep, print one table per sweep and write JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="Seeds 0..N-1 for the seed sweep.")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=ROOT / "benchmarks" / "results" / "replay_sensitivity.json",
-    )
-    args = parser.parse_args()
-    data, traces, outcomes = default_data_files(), default_trace_files(), default_edge_outcomes()
-    if not data or not traces:
-        raise SystemExit("../shared/data (BFCL files and network traces) is not beside the repo")
-    base = BenchConfig()
+def _runs(base: BenchConfig, seeds: int) -> list[tuple[str, str, BenchConfig]]:
+    """(sweep, setting, config) of every run: seeds, latency prices, RTT factors, forecasts."""
     runs: list[tuple[str, str, BenchConfig]] = [
-        ("seed", f"seed={seed}", base.model_copy(update={"seed": seed}))
-        for seed in range(args.seeds)
+        ("seed", f"seed={seed}", base.model_copy(update={"seed": seed})) for seed in range(seeds)
     ]
     runs += [
         (
@@ -110,12 +97,11 @@ def main() -> None:
         )
         for forecast in ("causal", "oracle")
     ]
-    rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    for sweep, setting, config in runs:
-        report = run_benchmark(data, traces, outcomes, config=config)
-        rows.extend(_rows(report, sweep, setting))
-        print(f"  {sweep} {setting}: done at {time.perf_counter() - started:.0f} s", flush=True)
+    return runs
+
+
+def _print_tables(rows: list[dict[str, Any]]) -> None:
+    """One Markdown table per sweep, then the criteria of every run."""
     for sweep in dict.fromkeys(r["sweep"] for r in rows):
         print(f"\n## {sweep}\n")
         print(
@@ -139,6 +125,29 @@ def main() -> None:
             f"- {sweep} {setting}: "
             + ", ".join(f"{k}={'met' if v else 'NOT'}" for k, v in met.items())
         )
+
+
+def main() -> None:
+    """Run every sweep, print one table per sweep and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="Seeds 0..N-1 for the seed sweep.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "replay_sensitivity.json",
+    )
+    args = parser.parse_args()
+    data, traces, outcomes = default_data_files(), default_trace_files(), default_edge_outcomes()
+    if not data or not traces:
+        raise SystemExit("../shared/data (BFCL files and network traces) is not beside the repo")
+    runs = _runs(BenchConfig(), args.seeds)
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for sweep, setting, config in runs:
+        report = run_benchmark(data, traces, outcomes, config=config)
+        rows.extend(_rows(report, sweep, setting))
+        print(f"  {sweep} {setting}: done at {time.perf_counter() - started:.0f} s", flush=True)
+    _print_tables(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

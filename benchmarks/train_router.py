@@ -33,6 +33,45 @@ def _ci(estimate: Any) -> dict[str, float]:
     return {"value": estimate.value, "ci_low": estimate.ci_low, "ci_high": estimate.ci_high}
 
 
+def _split_result(fit: Any, seed: int, fit_s: float) -> dict[str, Any]:
+    by = {(policy, e.estimator): e for policy, e in fit.estimates}
+    learned_dr, learned_ips = by[("learned", "dr")], by[("learned", "ips")]
+    return {
+        "seed": seed,
+        "n_train": fit.n_train,
+        "n_test": fit.n_test,
+        "learned_dr": _ci(learned_dr),
+        "learned_ips": _ci(learned_ips),
+        "logging_rule_dr": _ci(by[("logging rule", "dr")]),
+        "logging_on_policy": _ci(fit.logging),
+        "gain_dr_minus_logging": _ci(by[("learned - logging", "dr - on-policy")]),
+        "dr_ci_width": learned_dr.ci_width,
+        "ips_ci_width": learned_ips.ci_width,
+        "tau_by_rtt": fit.tau_by_rtt,
+        "tau_falls_with_rtt": fit.tau_falls_with_rtt,
+        "fit_s": fit_s,
+    }
+
+
+def _usd(x: dict[str, float]) -> str:
+    return f"{x['value'] * 1e3:.3f} [{x['ci_low'] * 1e3:.3f}, {x['ci_high'] * 1e3:.3f}]"
+
+
+def _print_table(results: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'seed':>4}  {'learned DR':>24}  {'logging':>24}  {'rule DR':>24}  "
+        f"{'gain':>24}  {'DR/IPS width':>12}  tau@p10/p50/p90"
+    )
+    print(header)
+    for r in results:
+        taus = "/".join(f"{tau:.2f}" for _, tau in r["tau_by_rtt"])
+        print(
+            f"{r['seed']:>4}  {_usd(r['learned_dr']):>24}  {_usd(r['logging_on_policy']):>24}  "
+            f"{_usd(r['logging_rule_dr']):>24}  {_usd(r['gain_dr_minus_logging']):>24}  "
+            f"{r['dr_ci_width'] / r['ips_ci_width']:>12.2f}  {taus}"
+        )
+
+
 def main() -> None:
     """Run the replay once, train with every seed, print a table and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -60,42 +99,10 @@ def main() -> None:
         for seed in range(args.seeds):
             started = time.perf_counter()
             fit = train_router(data, Path(tmp) / "policy.json", seed=seed)
-            by = {(policy, e.estimator): e for policy, e in fit.estimates}
-            learned_dr, learned_ips = by[("learned", "dr")], by[("learned", "ips")]
-            results.append(
-                {
-                    "seed": seed,
-                    "n_train": fit.n_train,
-                    "n_test": fit.n_test,
-                    "learned_dr": _ci(learned_dr),
-                    "learned_ips": _ci(learned_ips),
-                    "logging_rule_dr": _ci(by[("logging rule", "dr")]),
-                    "logging_on_policy": _ci(fit.logging),
-                    "gain_dr_minus_logging": _ci(by[("learned - logging", "dr - on-policy")]),
-                    "dr_ci_width": learned_dr.ci_width,
-                    "ips_ci_width": learned_ips.ci_width,
-                    "tau_by_rtt": fit.tau_by_rtt,
-                    "tau_falls_with_rtt": fit.tau_falls_with_rtt,
-                    "fit_s": time.perf_counter() - started,
-                }
-            )
-
-    def usd(x: dict[str, float]) -> str:
-        return f"{x['value'] * 1e3:.3f} [{x['ci_low'] * 1e3:.3f}, {x['ci_high'] * 1e3:.3f}]"
+            results.append(_split_result(fit, seed, time.perf_counter() - started))
 
     print(f"{len(traces)} steps over {tasks} tasks (replay {replay_s:.1f} s); values in mUSD/step")
-    header = (
-        f"{'seed':>4}  {'learned DR':>24}  {'logging':>24}  {'rule DR':>24}  "
-        f"{'gain':>24}  {'DR/IPS width':>12}  tau@p10/p50/p90"
-    )
-    print(header)
-    for r in results:
-        taus = "/".join(f"{tau:.2f}" for _, tau in r["tau_by_rtt"])
-        print(
-            f"{r['seed']:>4}  {usd(r['learned_dr']):>24}  {usd(r['logging_on_policy']):>24}  "
-            f"{usd(r['logging_rule_dr']):>24}  {usd(r['gain_dr_minus_logging']):>24}  "
-            f"{r['dr_ci_width'] / r['ips_ci_width']:>12.2f}  {taus}"
-        )
+    _print_table(results)
     beats = sum(r["learned_dr"]["value"] > r["logging_on_policy"]["value"] for r in results)
     print(f"learned DR > logging mean reward on {beats}/{len(results)} splits")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,22 +26,30 @@ from typing import Any
 OUTPUT = Path(__file__).resolve().parent / "reference.md"
 
 SUBMODULES = (
+    "langchain_netgpt.routing",
+    "langchain_netgpt.errors",
     "langchain_netgpt.routing.network",
     "langchain_netgpt.routing.latency",
     "langchain_netgpt.routing.policy",
+    "langchain_netgpt.routing.budget",
     "langchain_netgpt.router",
     "langchain_netgpt.graph",
     "langchain_netgpt.tracing",
+    "langchain_netgpt.observe",
     "langchain_netgpt.testing",
     "langchain_netgpt.edge",
     "langchain_netgpt.cloud",
 )
-"""Submodules whose public names (their ``__all__``) the page lists besides the top level."""
+"""Submodules whose public names (their ``__all__``) the page lists besides the top level.
+
+Each name is documented once: under the top level, or under the first submodule that lists it.
+"""
 
 SKIP = {
     "HuggingFaceEdgeModel": "loads the bundled model weights",
     "tgi_edge": "needs langchain-huggingface, the tgi extra",
     "LoadedModelCache": "loads the bundled model weights",
+    "PostgresTraceStore": "needs a PostgreSQL server",
 }
 """Names whose docstring example must not run in the offline docs test, and why."""
 
@@ -340,12 +348,14 @@ def generate() -> str:
         for name in sorted(by_module[module_name]):
             out.extend(_document(name, getattr(package, name), 4, "langchain_netgpt"))
     out.extend(["## Submodules", ""])
+    documented = set(exported)
     for module_name in SUBMODULES:
         module = import_module(module_name)
-        extra = [n for n in module.__all__ if n not in exported]
+        extra = [n for n in module.__all__ if n not in documented]
         summary = (inspect.getdoc(module) or "").split("\n\n")[0]
         out.extend([f"### `{module_name}`", "", _inline(" ".join(summary.split())), ""])
-        also = sorted(n for n in module.__all__ if n in exported)
+        also = sorted(n for n in module.__all__ if n in documented)
+        documented.update(extra)
         if also:
             out.extend(["Also here: " + ", ".join(f"`{n}`" for n in also) + ".", ""])
         for name in extra:

@@ -5,7 +5,8 @@ Offline: scripted edge and cloud models. Run: python examples/budget_cap.py
 
 from __future__ import annotations
 
-from langchain_netgpt import AlwaysCloud, CloudBudget, NetGPTRouter
+from langchain_netgpt import CloudBudget, NetGPTRouter
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.testing import ScriptedChatModel
 
 STEPS = 60

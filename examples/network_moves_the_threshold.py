@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import NetGPTPolicy, NetGPTRouter, NetworkState, RequestFeatures
+from langchain_netgpt import NetGPTPolicy, NetGPTRouter, NetworkState
+from langchain_netgpt.routing import RequestFeatures
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel, tool_call
 
 WEATHER = {

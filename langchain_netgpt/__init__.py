@@ -1,70 +1,29 @@
 """langchain-netgpt: network-aware edge/cloud routing for LangChain and LangGraph agents.
 
-The public names are re-exported here. Heavy parts (the in-process HuggingFace edge model, the
-stand-in cloud server) load lazily, so ``import langchain_netgpt`` needs neither torch nor
-transformers.
+The top level holds the front doors (:class:`NetGPTRouter`, :class:`NetGPTRoutingMiddleware`,
+:func:`create_netgpt_agent`, :func:`netgpt_router_node`), the edge model and the configuration
+and types most users construct. Everything else public lives in its subpackage, each with its own
+``__all__``: :mod:`langchain_netgpt.routing` (policies, scorers, the network, reliability,
+privacy, targets), :mod:`langchain_netgpt.tracing` (traces, sinks, stores),
+:mod:`langchain_netgpt.errors`, :mod:`langchain_netgpt.edge`, :mod:`langchain_netgpt.cloud`,
+:mod:`langchain_netgpt.export`, :mod:`langchain_netgpt.learn`.
+
+Heavy parts (the in-process HuggingFace edge model, the stand-in cloud server) load lazily, so
+``import langchain_netgpt`` needs neither torch nor transformers.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from langchain_netgpt.errors import (
-    BudgetExceededError,
-    CircuitOpenError,
-    CloudUnavailableError,
-    ConfigurationError,
-    EdgeModelError,
-    InvalidNetworkStateError,
-    InvalidToolCallError,
-    MissingExtraError,
-    NetGPTError,
-    PrivateStepError,
-    RoutingError,
-    StepTimeoutError,
-    TraceFormatError,
-    TraceStoreError,
-)
-from langchain_netgpt.learn.policy_file import LearnedThresholdPolicy
+from langchain_netgpt._lazy import lazy_getattr
+from langchain_netgpt.errors import NetGPTError, RoutingError
 from langchain_netgpt.router import NetGPTRouter
-from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
-from langchain_netgpt.routing.features import RequestFeatures
-from langchain_netgpt.routing.latency import LatencyModel, SideProfile
 from langchain_netgpt.routing.network import NetworkMonitor, NetworkState
-from langchain_netgpt.routing.policy import (
-    AlwaysCloud,
-    AlwaysEdge,
-    CloudBudget,
-    FixedThresholdPolicy,
-    NetGPTPolicy,
-    RandomPolicy,
-    RouteDecision,
-    RoutePolicy,
-)
-from langchain_netgpt.routing.privacy import PrivacyRules
-from langchain_netgpt.routing.prompt_completion import (
-    EdgePromptCompleter,
-    LocalContext,
-    PromptCompletion,
-)
-from langchain_netgpt.routing.qos import (
-    LeastLoadedPolicy,
-    MultiTargetPolicy,
-    QoSPolicy,
-    RandomTargetPolicy,
-    RoundRobinPolicy,
-)
-from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
-from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer, LearnedScorer
-from langchain_netgpt.routing.self_offload import escalation_message, escalation_reason
-from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
-from langchain_netgpt.tracing import (
-    InMemoryTraceSink,
-    JsonlTraceSink,
-    RouteTrace,
-    TraceSink,
-    TraceStore,
-)
+from langchain_netgpt.routing.policy import CloudBudget, NetGPTPolicy
+from langchain_netgpt.routing.targets import TargetSpec
+from langchain_netgpt.tracing import JsonlTraceSink, RouteTrace, TraceStore
 
 if TYPE_CHECKING:
     from langchain_netgpt.edge import HuggingFaceEdgeModel
@@ -73,34 +32,13 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+# The front doors, the edge model, what users configure (the engine's configuration object joins
+# here), what routing records, and the errors: the base class and the one a routed call raises
+# when every side failed. Everything else is in a subpackage's __all__.
 __all__ = [
-    "AlwaysCloud",
-    "AlwaysEdge",
-    "BudgetExceededError",
-    "CircuitBreakerConfig",
-    "CircuitOpenError",
     "CloudBudget",
-    "CloudUnavailableError",
-    "ConfigurationError",
-    "EdgeModelError",
-    "EdgePromptCompleter",
-    "EdgeScorer",
-    "EpsilonGreedyPolicy",
-    "FixedThresholdPolicy",
-    "HeuristicScorer",
     "HuggingFaceEdgeModel",
-    "InMemoryTraceSink",
-    "InvalidNetworkStateError",
-    "InvalidToolCallError",
     "JsonlTraceSink",
-    "LatencyModel",
-    "LearnedScorer",
-    "LearnedThresholdPolicy",
-    "LeastLoadedPolicy",
-    "LoadSnapshot",
-    "LocalContext",
-    "MissingExtraError",
-    "MultiTargetPolicy",
     "NetGPTError",
     "NetGPTPolicy",
     "NetGPTRouter",
@@ -108,30 +46,12 @@ __all__ = [
     "NetGPTState",
     "NetworkMonitor",
     "NetworkState",
-    "PrivacyRules",
-    "PrivateStepError",
-    "PromptCompletion",
-    "QoSPolicy",
-    "RandomPolicy",
-    "RandomTargetPolicy",
-    "RequestFeatures",
-    "RetryPolicy",
-    "RoundRobinPolicy",
-    "RouteDecision",
-    "RoutePolicy",
     "RouteTrace",
     "RoutingError",
-    "SideProfile",
-    "StepTimeoutError",
     "TargetSpec",
-    "TraceFormatError",
-    "TraceSink",
     "TraceStore",
-    "TraceStoreError",
     "__version__",
     "create_netgpt_agent",
-    "escalation_message",
-    "escalation_reason",
     "netgpt_router_node",
 ]
 
@@ -145,11 +65,72 @@ _LAZY = {
     "netgpt_router_node": "langchain_netgpt.graph",
 }
 
+# Names the top level exported before issue 16, and the subpackage that exports them now: they
+# still resolve, with a DeprecationWarning that names the new import.
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "AlwaysCloud",
+            "AlwaysEdge",
+            "CircuitBreakerConfig",
+            "EdgePromptCompleter",
+            "EdgeScorer",
+            "EpsilonGreedyPolicy",
+            "FixedThresholdPolicy",
+            "HeuristicScorer",
+            "LatencyModel",
+            "LearnedScorer",
+            "LeastLoadedPolicy",
+            "LoadSnapshot",
+            "LocalContext",
+            "MultiTargetPolicy",
+            "PrivacyRules",
+            "PromptCompletion",
+            "QoSPolicy",
+            "RandomPolicy",
+            "RandomTargetPolicy",
+            "RequestFeatures",
+            "RetryPolicy",
+            "RoundRobinPolicy",
+            "RouteDecision",
+            "RoutePolicy",
+            "SideProfile",
+            "escalation_message",
+            "escalation_reason",
+        ),
+        "langchain_netgpt.routing",
+    ),
+    **dict.fromkeys(
+        (
+            "BudgetExceededError",
+            "CircuitOpenError",
+            "CloudUnavailableError",
+            "ConfigurationError",
+            "EdgeModelError",
+            "InvalidNetworkStateError",
+            "InvalidToolCallError",
+            "MissingExtraError",
+            "PrivateStepError",
+            "StepTimeoutError",
+            "TraceFormatError",
+            "TraceStoreError",
+        ),
+        "langchain_netgpt.errors",
+    ),
+    "InMemoryTraceSink": "langchain_netgpt.tracing",
+    "TraceSink": "langchain_netgpt.tracing",
+    "LearnedThresholdPolicy": "langchain_netgpt.learn",
+}
+
+
+_lazy_getattr = lazy_getattr(__name__, {**_LAZY, **_MOVED})
+
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_netgpt' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+    if name in _MOVED:
+        warnings.warn(
+            f"langchain_netgpt.{name} moved out of the top level: import it from {_MOVED[name]}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return _lazy_getattr(name)

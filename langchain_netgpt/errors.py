@@ -8,6 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "BenchmarkDataError",
+    "BudgetExceededError",
+    "CapacityError",
+    "CircuitOpenError",
+    "CloudUnavailableError",
+    "ConfigurationError",
+    "EdgeModelError",
+    "InvalidNetworkStateError",
+    "InvalidToolCallError",
+    "MissingExtraError",
+    "NetGPTError",
+    "PrivateStepError",
+    "RoutingError",
+    "StepTimeoutError",
+    "TraceFileError",
+    "TraceFormatError",
+    "TraceStoreError",
+]
+
 
 class NetGPTError(Exception):
     """Base class of every error raised by langchain-netgpt."""
@@ -46,7 +66,10 @@ class TraceFormatError(NetGPTError, ValueError):
 
 
 class TraceFileError(NetGPTError, ValueError):
-    """A trace file holds a corrupt line that is not the (possibly truncated) last one."""
+    """A trace file holds a line that is valid JSON but not a trace, or of an unknown version.
+
+    Torn lines (partial writes, not valid JSON) are skipped with a warning instead.
+    """
 
 
 class BenchmarkDataError(NetGPTError, ValueError):
@@ -136,6 +159,22 @@ class StepTimeoutError(NetGPTError, TimeoutError):
         super().__init__(message)
         self.target = target
         self.timeout_s = timeout_s
+
+
+class CapacityError(NetGPTError):
+    """Every slot of a side was busy: the try was not made (the step goes to the other side).
+
+    Attributes:
+        target: The side at capacity.
+        in_flight: Its tries in flight when the try gave up waiting.
+        limit: Its number of slots (``TryCapacity``).
+    """
+
+    def __init__(self, message: str, *, target: str, in_flight: int, limit: int) -> None:
+        super().__init__(message)
+        self.target = target
+        self.in_flight = in_flight
+        self.limit = limit
 
 
 class EdgeModelError(NetGPTError):

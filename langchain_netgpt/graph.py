@@ -1,6 +1,7 @@
 """LangGraph front doors: a routing node for hand-built graphs and a ready-made agent graph.
 
-:func:`netgpt_router_node` wraps a :class:`~langchain_netgpt.router.NetGPTRouter` as a graph node
+:func:`netgpt_router_node` wraps a :class:`~langchain_netgpt.router.NetGPTRouter` (the chat-model
+front door over a :class:`~langchain_netgpt.routing.engine.RoutingEngine`) as a graph node
 that appends the answer to the messages and writes the route into the state
 (``netgpt_route``, and ``netgpt_routes``: the thread's route history). The history goes through
 the graph's checkpointer, so the next turn knows which side served the conversation (the
@@ -23,10 +24,8 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Checkpointer
 
 from langchain_netgpt.router import PREVIOUS_TARGET_METADATA_KEY, NetGPTRouter
-from langchain_netgpt.routing.network import NetworkMonitor
-from langchain_netgpt.routing.policy import CloudBudget, RoutePolicy
-from langchain_netgpt.routing.scoring import EdgeScorer
-from langchain_netgpt.tracing import TraceSink
+from langchain_netgpt.routing.config import RoutingConfig, routing_config
+from langchain_netgpt.routing.engine import RoutingEngine
 
 __all__ = [
     "ROUTE_HISTORY_LIMIT",
@@ -81,7 +80,7 @@ class NetGPTState(TypedDict):
 
 
 def netgpt_router_node(
-    router: NetGPTRouter,
+    router: NetGPTRouter | RoutingEngine | RoutingConfig,
     *,
     tools: Sequence[BaseTool | dict[str, Any]] | None = None,
     messages_key: str = "messages",
@@ -96,13 +95,17 @@ def netgpt_router_node(
     conditional edge can branch on ``state["netgpt_route"]["target"]``.
 
     Args:
-        router: The router.
+        router: The router, or the engine or configuration to route with (a router is built
+            over it).
         tools: Tools to bind on both sides (any form ``bind_tools`` accepts).
         messages_key: State key of the conversation.
         system_prompt: A system message put before the conversation on every call (not stored).
 
     Returns:
         The node (a runnable with sync and async paths) for ``StateGraph.add_node``.
+
+    Raises:
+        TypeError: ``router`` is none of a router, an engine or a configuration.
 
     Example:
         .. code-block:: python
@@ -123,26 +126,14 @@ def netgpt_router_node(
             state = builder.compile().invoke({"messages": [("user", "hi")]})
             assert state["netgpt_route"]["target"] in ("edge", "cloud")
     """
+    router = _as_router(router)
     model: Runnable[Any, Any] = router.bind_tools(list(tools)) if tools else router
     system = SystemMessage(system_prompt) if system_prompt else None
 
     def prepare(
         state: Mapping[str, Any], config: RunnableConfig
     ) -> tuple[list[BaseMessage], RunnableConfig]:
-        if not isinstance(state, Mapping) or messages_key not in state:
-            keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
-            raise KeyError(
-                f"netgpt_router_node needs state[{messages_key!r}]; the state has {keys}"
-            )
-        messages = list(state[messages_key])
-        if system is not None:
-            messages.insert(0, system)
-        history = state.get("netgpt_routes") or []
-        previous = history[-1].get("target") if history else None
-        if not isinstance(previous, str):
-            return messages, config
-        metadata = {**(config.get("metadata") or {}), PREVIOUS_TARGET_METADATA_KEY: previous}
-        return messages, {**config, "metadata": metadata}
+        return _node_input(state, config, messages_key=messages_key, system=system)
 
     def update(answer: AIMessage) -> dict[str, Any]:
         route = dict(answer.response_metadata["netgpt"])
@@ -159,22 +150,51 @@ def netgpt_router_node(
     return RunnableLambda(node, afunc=anode, name="netgpt_router")
 
 
-def create_netgpt_agent(
-    edge: BaseChatModel,
-    cloud: BaseChatModel,
-    tools: Sequence[BaseTool],
+def _node_input(
+    state: Mapping[str, Any],
+    config: RunnableConfig,
     *,
-    policy: RoutePolicy | None = None,
-    scorer: EdgeScorer | None = None,
-    monitor: NetworkMonitor | None = None,
-    budget: CloudBudget | None = None,
-    sinks: list[TraceSink] | None = None,
-    step_timeout_s: float | None = None,
-    fallback: bool = True,
-    validate_tool_calls: bool = True,
+    messages_key: str,
+    system: SystemMessage | None,
+) -> tuple[list[BaseMessage], RunnableConfig]:
+    """The node's messages, and its config naming the side of the thread's previous turn."""
+    if not isinstance(state, Mapping) or messages_key not in state:
+        keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+        raise KeyError(f"netgpt_router_node needs state[{messages_key!r}]; the state has {keys}")
+    messages = list(state[messages_key])
+    if system is not None:
+        messages.insert(0, system)
+    history = state.get("netgpt_routes") or []
+    previous = history[-1].get("target") if history else None
+    if not isinstance(previous, str):
+        return messages, config
+    metadata = {**(config.get("metadata") or {}), PREVIOUS_TARGET_METADATA_KEY: previous}
+    return messages, {**config, "metadata": metadata}
+
+
+def _as_router(router: NetGPTRouter | RoutingEngine | RoutingConfig) -> NetGPTRouter:
+    if isinstance(router, NetGPTRouter):
+        return router
+    if isinstance(router, RoutingEngine):
+        return NetGPTRouter.from_engine(router)
+    if isinstance(router, RoutingConfig):
+        return NetGPTRouter(config=router)
+    raise TypeError(
+        "netgpt_router_node needs a NetGPTRouter, a RoutingEngine or a RoutingConfig, "
+        f"got {type(router).__name__}"
+    )
+
+
+def create_netgpt_agent(
+    edge: BaseChatModel | None = None,
+    cloud: BaseChatModel | None = None,
+    tools: Sequence[BaseTool] = (),
+    *,
+    config: RoutingConfig | None = None,
     system_prompt: str | None = None,
     checkpointer: Checkpointer = None,
     name: str | None = None,
+    **options: Any,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A tool-calling agent graph whose every model call is routed between edge and cloud.
 
@@ -183,23 +203,25 @@ def create_netgpt_agent(
     ``checkpointer``, conversations continue by ``thread_id`` and keep their route history.
 
     Args:
-        edge: The edge chat model.
+        edge: The edge chat model (or give ``targets=``, or ``config=``).
         cloud: The cloud chat model.
         tools: The agent's tools (may be empty).
-        policy: The routing policy (default :class:`~langchain_netgpt.routing.policy.NetGPTPolicy`).
-        scorer: The edge-success scorer.
-        monitor: The network monitor.
-        budget: Optional cloud budget.
-        sinks: Where traces go.
-        step_timeout_s: Deadline per model try, or ``None``.
-        fallback: Whether to try the other side when the first fails.
-        validate_tool_calls: Whether to check tool calls against the tools' schemas.
+        config: The routing options as one
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (instead of keywords).
         system_prompt: System message put before the conversation on every model call.
         checkpointer: A LangGraph checkpointer (``SqliteSaver``, ``InMemorySaver``, ...).
         name: Name of the compiled graph.
+        **options: The other routing options as keywords (the fields of
+            :class:`~langchain_netgpt.routing.config.RoutingConfig`: ``policy``, ``scorer``,
+            ``monitor``, ``budget``, ``sinks``, ``step_timeout_s``, ``fallback``, ``targets``,
+            ...), as :class:`~langchain_netgpt.router.NetGPTRouter` takes them.
 
     Returns:
         The compiled graph; invoke it with ``{"messages": [...]}``.
+
+    Raises:
+        TypeError: An option name is unknown (the message lists the valid ones), or both
+            ``config`` and options are given.
 
     Example:
         .. code-block:: python
@@ -213,18 +235,11 @@ def create_netgpt_agent(
             state = agent.invoke({"messages": [("user", "hi")]})
             assert len(state["netgpt_routes"]) == 1
     """
-    defaults = {"policy": policy, "scorer": scorer, "monitor": monitor, "sinks": sinks}
-    router = NetGPTRouter(
-        edge=edge,
-        cloud=cloud,
-        budget=budget,
-        step_timeout_s=step_timeout_s,
-        fallback=fallback,
-        validate_tool_calls=validate_tool_calls,
-        **{key: value for key, value in defaults.items() if value is not None},
-    )
+    sides = {name: model for name, model in (("edge", edge), ("cloud", cloud)) if model is not None}
+    routed = routing_config(config, {**sides, **options}, owner="create_netgpt_agent")
     builder = StateGraph(NetGPTState)
-    builder.add_node("model", netgpt_router_node(router, tools=tools, system_prompt=system_prompt))
+    node = netgpt_router_node(NetGPTRouter(config=routed), tools=tools, system_prompt=system_prompt)
+    builder.add_node("model", node)
     builder.add_edge(START, "model")
     if tools:
         builder.add_node("tools", ToolNode(list(tools)))

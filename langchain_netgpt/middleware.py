@@ -1,16 +1,16 @@
 """``NetGPTRoutingMiddleware``: edge/cloud routing for ``langchain.agents.create_agent`` agents.
 
-The middleware is a thin front door over :class:`~langchain_netgpt.router.NetGPTRouter`: the
-router's :meth:`~langchain_netgpt.router.NetGPTRouter.plan_step` makes the decision and a
-:class:`~langchain_netgpt.routing.executor.RoutedStep` validates, falls back and traces. Only the
-call differs: the middleware hands the agent's own model call (``handler``) a request whose model is
-the chosen side, ``handler(request.override(model=chosen))``, and never changes the request.
+The middleware is a thin front door over a :class:`~langchain_netgpt.routing.engine.RoutingEngine`:
+the engine plans each model call and its :class:`~langchain_netgpt.routing.step.RoutedStep`
+validates, falls back and traces. Only the call differs: the middleware hands the agent's own model
+call (``handler``) a request whose model is the chosen side, ``handler(request.override(model=
+chosen))``, and never changes the request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -28,7 +28,6 @@ from langchain.agents.structured_output import (
     ProviderStrategy,
     ToolStrategy,
 )
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, merge_configs, set_config_context
@@ -37,11 +36,11 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.errors import GraphBubbleUp
 
 from langchain_netgpt.router import NetGPTRouter
-from langchain_netgpt.routing.executor import RoutedStep, ToolBinding
-from langchain_netgpt.routing.network import NetworkMonitor
-from langchain_netgpt.routing.policy import EDGE, CloudBudget, RoutePolicy
-from langchain_netgpt.routing.scoring import EdgeScorer
-from langchain_netgpt.tracing import TraceSink
+from langchain_netgpt.routing.config import RoutingConfig, routing_config
+from langchain_netgpt.routing.engine import RoutingEngine
+from langchain_netgpt.routing.executor import ToolBinding
+from langchain_netgpt.routing.options import RoutingOptions
+from langchain_netgpt.routing.step import RoutedStep
 
 __all__ = ["NetGPTRoutingMiddleware"]
 
@@ -52,7 +51,7 @@ _AsyncHandler = Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]]
 _BINDING_CACHE_SIZE = 64
 
 
-class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
+class NetGPTRoutingMiddleware(RoutingOptions, AgentMiddleware[AgentState[Any], Any, Any]):
     """Route every model call of a ``create_agent`` agent to an edge or a cloud model.
 
     Add it to an existing agent and each model call is scored, the network read, the policy
@@ -61,23 +60,23 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     a timeout or tool calls that do not fit the request's tools send the call to the other side.
     The answer carries ``response_metadata["netgpt"]``, the model run is tagged
     ``netgpt:edge`` / ``netgpt:cloud`` with ``netgpt.*`` metadata, and one
-    :class:`~langchain_netgpt.tracing.RouteTrace` per model call goes to the sinks. The
-    arguments are those of :class:`~langchain_netgpt.router.NetGPTRouter`; or share a router
-    (its budget, monitor and sinks) with :meth:`from_router`.
+    :class:`~langchain_netgpt.tracing.RouteTrace` per model call goes to the sinks. Named targets
+    (``targets=``) work as with the router: the chosen target's model answers.
 
     Args:
-        edge: The edge chat model.
-        cloud: The cloud chat model.
-        policy: The routing policy (default :class:`~langchain_netgpt.routing.policy.NetGPTPolicy`).
-        scorer: The edge-success scorer (default
-            :class:`~langchain_netgpt.routing.scoring.HeuristicScorer`).
-        monitor: The network monitor (default
-            :class:`~langchain_netgpt.routing.network.NetworkMonitor`).
-        budget: Optional cloud budget honoured whatever the policy says.
-        sinks: Where traces go.
-        step_timeout_s: Deadline per model try, or ``None``.
-        fallback: Whether to try the other side when the first fails.
-        validate_tool_calls: Whether to check tool calls against the request's tool schemas.
+        config: The routing options as one
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (instead of keywords).
+        **options: The routing options as keywords: the fields of
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (``edge``, ``cloud``,
+            ``policy``, ``scorer``, ``monitor``, ``budget``, ``sinks``, ``step_timeout_s``,
+            ``fallback``, ``targets``, ...), as :class:`~langchain_netgpt.router.NetGPTRouter`
+            takes them. Or share a router's engine (its budget, monitor, breakers and sinks)
+            with :meth:`from_router`.
+
+    Raises:
+        TypeError: An option name is unknown (the message lists the valid ones), or both
+            ``config`` and options are given.
+        pydantic.ValidationError: An option value is invalid.
 
     Example:
         .. code-block:: python
@@ -101,42 +100,39 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             assert reply.response_metadata["netgpt"]["target"] == "edge"  # the link is poor
     """
 
-    router: NetGPTRouter
-    """The router whose decision, budget, monitor and sinks the middleware uses."""
+    engine: RoutingEngine
+    """The engine that plans, runs and traces the routed calls."""
 
-    def __init__(
-        self,
-        *,
-        edge: BaseChatModel,
-        cloud: BaseChatModel,
-        policy: RoutePolicy | None = None,
-        scorer: EdgeScorer | None = None,
-        monitor: NetworkMonitor | None = None,
-        budget: CloudBudget | None = None,
-        sinks: list[TraceSink] | None = None,
-        step_timeout_s: float | None = None,
-        fallback: bool = True,
-        validate_tool_calls: bool = True,
-    ) -> None:
-        defaults = {"policy": policy, "scorer": scorer, "monitor": monitor, "sinks": sinks}
-        self._attach(
-            NetGPTRouter(
-                edge=edge,
-                cloud=cloud,
-                budget=budget,
-                step_timeout_s=step_timeout_s,
-                fallback=fallback,
-                validate_tool_calls=validate_tool_calls,
-                **{name: value for name, value in defaults.items() if value is not None},
-            )
-        )
+    def __init__(self, *, config: RoutingConfig | None = None, **options: Any) -> None:
+        owner = type(self).__name__
+        self._attach(RoutingEngine(routing_config(config, options, owner=owner)), router=None)
+
+    @classmethod
+    def from_env(
+        cls, *, config_file: str | os.PathLike[str] | None = None, **options: Any
+    ) -> NetGPTRoutingMiddleware:
+        """A middleware configured by the environment, or by a file (``config_file``).
+
+        The variables, the file's format and the errors are those of
+        :meth:`NetGPTRouter.from_env <langchain_netgpt.router.NetGPTRouter.from_env>` and
+        :meth:`NetGPTRouter.from_config <langchain_netgpt.router.NetGPTRouter.from_config>`;
+        ``options`` given in code win.
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=config_file, **options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRoutingMiddleware:
+        """A middleware configured by a JSON or YAML file (see :meth:`from_env`)."""
+        return cls.from_env(config_file=path, **options)
 
     @classmethod
     def from_router(cls, router: NetGPTRouter) -> NetGPTRoutingMiddleware:
-        """A middleware that routes with an existing router (same decision state and sinks).
+        """A middleware that routes with an existing router's engine (same state and sinks).
 
         Args:
-            router: The router; its ``edge`` and ``cloud`` models answer the agent's calls.
+            router: The router; its sides answer the agent's calls.
 
         Raises:
             TypeError: ``router`` is not a :class:`~langchain_netgpt.router.NetGPTRouter`.
@@ -144,19 +140,44 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if not isinstance(router, NetGPTRouter):
             raise TypeError(f"router must be a NetGPTRouter, got {type(router).__name__}")
         middleware = cls.__new__(cls)
-        middleware._attach(router)
+        middleware._attach(router.engine, router=router)
         return middleware
 
-    def _attach(self, router: NetGPTRouter) -> None:
-        self.router = router
+    @classmethod
+    def from_engine(cls, engine: RoutingEngine) -> NetGPTRoutingMiddleware:
+        """A middleware over an existing engine.
+
+        Raises:
+            TypeError: ``engine`` is not a :class:`~langchain_netgpt.routing.engine.RoutingEngine`.
+        """
+        if not isinstance(engine, RoutingEngine):
+            raise TypeError(f"engine must be a RoutingEngine, got {type(engine).__name__}")
+        middleware = cls.__new__(cls)
+        middleware._attach(engine, router=None)
+        return middleware
+
+    def _attach(self, engine: RoutingEngine, *, router: NetGPTRouter | None) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self._router = router
         self.tools = []
         # Tools converted once per distinct (tools, response format, tool choice) of a request.
         self._bindings: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], ToolBinding]] = (
             OrderedDict()
         )
 
+    @property
+    def router(self) -> NetGPTRouter:
+        """A :class:`~langchain_netgpt.router.NetGPTRouter` over the same engine.
+
+        The router given to :meth:`from_router`, else one built on first use.
+        """
+        if self._router is None:
+            self._router = NetGPTRouter.from_engine(self.engine)
+        return self._router
+
     def __repr__(self) -> str:
-        return f"NetGPTRoutingMiddleware(router={self.router!r})"
+        return f"NetGPTRoutingMiddleware(engine={self.engine!r})"
 
     # -- the decision --------------------------------------------------------------------------
     def _binding(self, request: ModelRequest[Any]) -> ToolBinding:
@@ -164,14 +185,13 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             tuple(id(tool) for tool in request.tools),
             id(request.response_format),
             repr(request.tool_choice),
+            repr(self.config.tool_choice),
         )
         cached = self._bindings.get(key)
         if cached is not None:
             return cached[1]
         tools = _openai_tools(request.tools) + _structured_output_tools(request.response_format)
-        binding = ToolBinding(
-            tools or None, request.tool_choice, self.router.edge, self.router.cloud
-        )
+        binding = self.engine.binding(tools or None, request.tool_choice)
         # Holding the keyed objects keeps their ids from being reused while the entry lives.
         self._bindings[key] = ((*request.tools, request.response_format), binding)
         if len(self._bindings) > _BINDING_CACHE_SIZE:
@@ -184,7 +204,7 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if request.system_message is not None:
             messages.insert(0, request.system_message)
         session = config["metadata"].get("thread_id") or config["configurable"].get("thread_id")
-        step = self.router.plan_step(
+        step = self.engine.plan(
             messages,
             self._binding(request),
             mode=mode,
@@ -197,10 +217,14 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self, step: RoutedStep, config: RunnableConfig, request: ModelRequest[Any], target: str
     ) -> tuple[ModelRequest[Any], RunnableConfig]:
         """The request for one try and the config its model run sees (route tags, metadata)."""
-        model = self.router.edge if target == EDGE else self.router.cloud
+        model = self.engine.model_for(target)
         route = step.config_for(target, config.get("callbacks"))
         child = merge_configs(config, {"tags": route["tags"], "metadata": route["metadata"]})
         child["callbacks"] = route["callbacks"]  # with the latency stamp when traced
+        choice = step.binding.tool_choice
+        if request.tool_choice is None and request.tools and choice is not None:
+            # The configured tool_choice (RoutingConfig.tool_choice) for a request with none.
+            return request.override(model=model, tool_choice=choice), child
         return request.override(model=model), child
 
     # -- the calls -----------------------------------------------------------------------------
@@ -222,8 +246,9 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
 
         def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
-            run = partial(contextvars.copy_context().run, _run_in_config, child, handler, routed)
-            responses[target] = self.router.call_with_deadline(run, target, step=step)
+            # The engine runs it in a copy of this context that carries the try's cancel token.
+            run = partial(_run_in_config, child, handler, routed)
+            responses[target] = self.engine.call_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 
         return _with_answer(responses, step.run(call, passthrough=(GraphBubbleUp,)))
@@ -238,7 +263,7 @@ class NetGPTRoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         async def call(target: str) -> AIMessage:
             routed, child = self._attempt(step, config, request, target)
             run = _arun_in_config(child, handler, routed)
-            responses[target] = await self.router.acall_with_deadline(run, target, step=step)
+            responses[target] = await self.engine.acall_with_deadline(run, target, step=step)
             return _answer_of(responses[target])
 
         return _with_answer(responses, await step.arun(call, passthrough=(GraphBubbleUp,)))

@@ -1,123 +1,110 @@
 """``NetGPTRouter``: a chat model that routes every call between an edge and a cloud model.
 
-:meth:`NetGPTRouter.plan` makes the pure decision (features -> score -> network -> policy ->
-budget); a :class:`~langchain_netgpt.routing.executor.RoutedStep` carries it through the calls
-(validate, fall back, measure) and ends in exactly one :class:`RouteTrace`.
+The router is a LangChain front door over a :class:`~langchain_netgpt.routing.engine.RoutingEngine`:
+it turns a chat-model call (messages, bound tools, run manager) into :meth:`RoutingEngine.plan
+<langchain_netgpt.routing.engine.RoutingEngine.plan>` and calls the chosen side's model; the
+engine gates, retries, falls back and ends the step in exactly one :class:`RouteTrace`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import logging
 import os
-import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from langchain_netgpt.errors import StepTimeoutError
 from langchain_netgpt.routing._jsonschema import schema_problems
-from langchain_netgpt.routing.executor import (
-    RoutedStep,
-    ToolBinding,
-    ainvoke_child,
-    child_callbacks,
-    invoke_child,
+from langchain_netgpt.routing.config import RoutingConfig, check_option_names
+from langchain_netgpt.routing.engine import RoutingEngine
+from langchain_netgpt.routing.executor import ToolBinding, ainvoke_child, invoke_child
+from langchain_netgpt.routing.options import RoutingOptions
+from langchain_netgpt.routing.reliability import CircuitState
+from langchain_netgpt.routing.routed_run import (
+    RunHandle,
+    enter_stream_run,
+    leave_stream_run,
+    stamp_step,
+    stream_config,
 )
-from langchain_netgpt.routing.features import RequestFeatures
-from langchain_netgpt.routing.network import NetworkMonitor
-from langchain_netgpt.routing.policy import (
-    CLOUD,
-    EDGE,
-    CloudBudget,
-    NetGPTPolicy,
-    RouteDecision,
-    RoutePolicy,
-)
-from langchain_netgpt.routing.privacy import PrivacyRules, scrub_trace
-from langchain_netgpt.routing.prompt_completion import EdgePromptCompleter, PromptCompletion
-from langchain_netgpt.routing.qos import MultiTargetPolicy, QoSPolicy, TargetRouting
-from langchain_netgpt.routing.reliability import (
-    CircuitBreaker,
-    CircuitBreakerConfig,
-    CircuitState,
-    RetryPolicy,
-)
-from langchain_netgpt.routing.scoring import EdgeScorer, HeuristicScorer
-from langchain_netgpt.routing.streaming import StreamRelay
-from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
-from langchain_netgpt.tracing import RouteTrace, TraceSink, TraceStore
-from langchain_netgpt.tracing.scrub import SecretScrubber
+from langchain_netgpt.routing.step import RoutedStep
+from langchain_netgpt.routing.streaming import arelay_stream, relay_stream
+from langchain_netgpt.routing.targets import LoadSnapshot
+from langchain_netgpt.tracing.langsmith import untraced
 
-__all__ = ["PREVIOUS_TARGET_METADATA_KEY", "NetGPTRouter"]
-
-logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
+__all__ = ["PREVIOUS_TARGET_METADATA_KEY", "STANDARD_CHAT_PARAMS", "NetGPTRouter"]
 
 PREVIOUS_TARGET_METADATA_KEY = "netgpt.previous_target"
 """Run-metadata key naming the side of the conversation's previous turn (it overrides what the
 last AI message says; the LangGraph node sets it from the route history in the graph state)."""
 
+STANDARD_CHAT_PARAMS: tuple[str, ...] = (
+    "temperature",
+    "max_tokens",
+    "timeout",
+    "stop",
+    "max_retries",
+    "streaming",
+    "api_key",
+)
+"""LangChain's standard chat-model parameters: accepted by the router and ignored (each side
+keeps its own settings)."""
 
-class NetGPTRouter(BaseChatModel):
+_BINDING_CACHE_SIZE = 64
+
+
+class NetGPTRouter(RoutingOptions, BaseChatModel):
     """A chat model that sends each call to an edge or a cloud model, network-aware.
 
     Every call is scored (``scorer``), the network is read (``monitor``), the ``policy`` decides
     and the ``budget`` (if any) may veto the cloud. The chosen model answers; an exception, a
     timeout (``step_timeout_s``) or tool calls that do not fit the bound schemas send the step to
     the other side (``fallback``). The answer carries the decision in
-    ``response_metadata["netgpt"]``, the child run is tagged ``netgpt:edge`` / ``netgpt:cloud``
-    with ``netgpt.*`` metadata for LangSmith, and one :class:`RouteTrace` goes to every sink.
+    ``response_metadata["netgpt"]`` and one :class:`RouteTrace` goes to every sink. A routed call
+    is one chat-model run (the router's; the sides start none): when it ends it names the model
+    that served it (``ls_provider``, ``ls_model_name``, its token usage, an edge's price) and
+    carries the ``netgpt:edge`` / ``netgpt:cloud`` tag and ``netgpt.*`` metadata for LangSmith.
 
     Streaming: without tools, chunks stream live (a failure before the first chunk still falls
     back); with tools bound and validation on, the child's chunks are collected, validated, then
     replayed, so an invalid tool call can still fall back.
 
+    Give the routing options as keywords, or one
+    :class:`~langchain_netgpt.routing.config.RoutingConfig` as ``config=`` (not both); every
+    option is also an attribute (``router.policy = ...`` takes effect at the next call). A
+    misspelled option raises ``TypeError`` naming the valid ones; LangChain's standard model
+    parameters (``temperature``, ``max_tokens``, ``timeout``, ``stop``, ``max_retries``,
+    ``streaming``, ``api_key``) are accepted and ignored (each side keeps its own). The
+    routing itself is a :class:`~langchain_netgpt.routing.engine.RoutingEngine`
+    (``router.engine``), shared with
+    :meth:`NetGPTRoutingMiddleware.from_router
+    <langchain_netgpt.middleware.NetGPTRoutingMiddleware.from_router>`.
+
     Args:
-        edge: The edge chat model.
-        cloud: The cloud chat model.
-        policy: The routing policy.
-        scorer: The edge-success scorer.
-        monitor: The network monitor.
-        budget: Optional cloud budget honoured whatever the policy says.
-        sinks: Where traces go.
-        store: A :class:`TraceStore` (or the path of its SQLite file) that gets every trace too.
-        step_timeout_s: Deadline per model try (``invoke``/``ainvoke``), or ``None``.
-        fallback: Whether to try the other side when the first fails.
-        validate_tool_calls: Whether to check tool calls against the bound schemas.
-        step_deadline_s: One deadline for the whole step (tries, retry waits, fallback), or
-            ``None``; each try gets ``min(step_timeout_s, time left)``.
-        retry: Retries of the same side (default: none) for 429/5xx/connection failures.
-        circuit_breaker: A circuit breaker per side, or ``None``: once open, steps go to the
-            other side at once (``fallback_reason`` starts with ``circuit_open``).
-        privacy: Rules that keep a step on the edge (``overridden_by="privacy"``); a private
-            step does not fall back to the cloud unless the rules allow it.
-        prompt_completion: Before a cloud call, complete the last user message with the local
-            context it refers to
-            (:class:`~langchain_netgpt.routing.prompt_completion.PromptCompletion`); personal fields
-            stay on the device and the trace keeps ``prompt_completion``.
-        targets: Several named targets instead of ``edge``/``cloud``: any number of edge
-            experts and one or more clouds (:class:`~langchain_netgpt.routing.targets.TargetSpec`,
-            each with its model, SLO, quality estimate and concurrency). The ``policy`` must rank
-            targets (default :class:`~langchain_netgpt.routing.qos.QoSPolicy`); the router tracks
-            every target's load and falls back along the policy's ranking. ``edge``/``cloud`` are
-            then the first edge and cloud targets. See ``docs/howto/multi-target.md``.
-        scrub_secrets: Remove credentials (API keys, ``Authorization`` values, ``*_KEY`` /
-            ``*_TOKEN`` environment values) from traces before the sinks see them.
+        config: The routing options as one
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (instead of keywords).
+        **options: The routing options as keywords, the fields of
+            :class:`~langchain_netgpt.routing.config.RoutingConfig` (each documented there):
+            ``edge``, ``cloud``, ``policy``, ``scorer``, ``monitor``, ``budget``, ``sinks``,
+            ``store``, ``step_timeout_s``, ``fallback``, ``validate_tool_calls``,
+            ``step_deadline_s``, ``retry``, ``circuit_breaker``, ``privacy``,
+            ``scrub_secrets``, ``prompt_completion`` and ``targets`` (named edge experts and
+            clouds instead of ``edge``/``cloud``, see ``docs/howto/multi-target.md``).
+
+    Raises:
+        TypeError: An option name is unknown (the message lists the valid ones), or both
+            ``config`` and options are given.
+        pydantic.ValidationError: An option value is invalid.
 
     Example:
         .. code-block:: python
@@ -138,111 +125,104 @@ class NetGPTRouter(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    edge: BaseChatModel
-    cloud: BaseChatModel
-    policy: RoutePolicy = Field(default_factory=NetGPTPolicy)
-    scorer: EdgeScorer = Field(default_factory=HeuristicScorer)
-    monitor: NetworkMonitor = Field(default_factory=NetworkMonitor)
-    budget: CloudBudget | None = None
-    sinks: list[TraceSink] = Field(default_factory=list)
-    store: TraceStore | None = None
-    step_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    fallback: bool = True
-    validate_tool_calls: bool = True
-    step_deadline_s: float | None = Field(
+    # The default is never used: the validator below always builds the config from the keywords.
+    config: RoutingConfig = Field(  # type: ignore[assignment]
         default=None,
-        gt=0,
-        allow_inf_nan=False,
-        description="One deadline for the whole step: every try, retry wait and the fallback.",
-    )
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    circuit_breaker: CircuitBreakerConfig | None = Field(
-        default=None, description="Circuit breaker per side (None: none)."
-    )
-    privacy: PrivacyRules | None = Field(
-        default=None, description="Rules that keep a step on the edge whatever the score."
-    )
-    scrub_secrets: bool = Field(
-        default=True, description="Remove credentials from traces before they reach the sinks."
-    )
-    prompt_completion: PromptCompletion | None = Field(
-        default=None,
-        description="Complete the request with local context before cloud calls (edge-side).",
+        description="The routing options (every option is also an attribute of the router).",
     )
 
-    _bindings: OrderedDict[tuple[int, str], tuple[Any, ToolBinding]] = PrivateAttr(
+    _engine: RoutingEngine | None = PrivateAttr(default=None)
+    _bindings: OrderedDict[tuple[Any, ...], tuple[Any, ToolBinding]] = PrivateAttr(
         default_factory=OrderedDict
-    )
-    _pool: concurrent.futures.ThreadPoolExecutor | None = PrivateAttr(default=None)
-    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
-    _breakers_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _scrubber: SecretScrubber | None = PrivateAttr(default=None)
-    _routing: TargetRouting | None = PrivateAttr(default=None)
-    _completer: EdgePromptCompleter | None = PrivateAttr(default=None)
-    sink_errors: int = Field(default=0, exclude=True, description="Traces a sink failed to take.")
-
-    targets: dict[str, TargetSpec] | None = Field(
-        default=None, description="Named edge experts and clouds (instead of edge=/cloud=)."
     )
 
     @model_validator(mode="before")
     @classmethod
-    def _targets_name_edge_and_cloud(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("targets") is None:
+    def _gather_options(cls, data: Any) -> Any:
+        """Routing keywords become ``config``; unknown keywords are refused."""
+        if not isinstance(data, dict):
             return data
-        if data.get("edge") is not None or data.get("cloud") is not None:
-            raise ValueError("give either targets= or edge=/cloud=, not both")
-        raw = data["targets"]
-        if not isinstance(raw, Mapping) or not raw:
-            raise ValueError(
-                f"targets must be a non-empty mapping of name -> TargetSpec, got {raw!r}"
+        options = {k: v for k, v in data.items() if k in RoutingConfig.model_fields}
+        rest = {k: v for k, v in data.items() if k not in options and k not in STANDARD_CHAT_PARAMS}
+        check_option_names({k for k in rest if k not in cls.model_fields}, owner="NetGPTRouter")
+        if rest.get("config") is None:
+            rest["config"] = options
+        elif options:
+            raise TypeError(
+                "NetGPTRouter: give config= or routing options as keywords, not both "
+                f"(got config= and {sorted(options)})"
             )
-        specs = {
-            str(name): spec if isinstance(spec, TargetSpec) else TargetSpec.model_validate(spec)
-            for name, spec in raw.items()
-        }
-        for name, spec in specs.items():
-            if spec.model is None:
-                raise ValueError(f"target {name!r} has no model; a router target needs model=")
-        first = {
-            kind: next((s.model for s in specs.values() if s.kind == kind), None)
-            for kind in (EDGE, CLOUD)
-        }
-        if first[EDGE] is None or first[CLOUD] is None:
-            kinds = {name: spec.kind for name, spec in specs.items()}
-            raise ValueError(f"targets need at least one edge and one cloud, got kinds {kinds}")
-        policy = data.get("policy") or QoSPolicy()
-        if not isinstance(policy, MultiTargetPolicy):
-            raise ValueError(
-                f"targets= needs a policy that ranks targets (QoSPolicy, LeastLoadedPolicy, "
-                f"RoundRobinPolicy, RandomTargetPolicy), got {type(policy).__name__}"
-            )
-        return {
-            **data,
-            "targets": specs,
-            "edge": first[EDGE],
-            "cloud": first[CLOUD],
-            "policy": policy,
-        }
+        return rest
 
-    def _target_routing(self) -> TargetRouting | None:
-        if self.targets is None:
-            return None
-        routing = self._routing
-        if (
-            routing is None
-            or routing.policy is not cast("MultiTargetPolicy", self.policy)
-            or routing.scorer is not self.scorer
-        ):
-            # Built once (and again only if the policy or scorer is swapped): it holds the loads.
-            loads = routing.loads if routing is not None else None
-            routing = TargetRouting(
-                self.targets, cast("MultiTargetPolicy", self.policy), self.scorer
-            )
-            if loads is not None:
-                routing.loads = loads
-            self._routing = routing
-        return routing
+    @classmethod
+    def from_env(cls, **options: Any) -> NetGPTRouter:
+        """A router configured by the environment (for deployments such as ``langgraph dev``).
+
+        Reads the file ``$NETGPT_CONFIG`` (JSON or YAML routing options), ``NETGPT_TRACES``,
+        ``NETGPT_STORE``, ``NETGPT_STEP_TIMEOUT_S``, ``NETGPT_STEP_DEADLINE_S`` and the cloud's
+        ``OPENAI_API_KEY`` / ``NETGPT_CLOUD_BASE_URL`` / ``NETGPT_CLOUD_MODEL``
+        (:mod:`langchain_netgpt.routing.settings`); the edge is the bundled one unless given.
+
+        Args:
+            **options: Routing options given in code; they win over the environment.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file or a variable is invalid.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(**options))
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **options: Any) -> NetGPTRouter:
+        """A router configured by a JSON or YAML file of routing options.
+
+        The file's keys are the fields of
+        :class:`~langchain_netgpt.routing.config.RoutingConfig` (policies as
+        ``{"type": "netgpt", ...}``, sinks and store as paths, ``edge`` / ``cloud`` as the
+        arguments of the bundled edge and of the cloud); the environment fills in the rest as in
+        :meth:`from_env`.
+
+        Args:
+            path: The file.
+            **options: Routing options given in code; they win over the file.
+
+        Raises:
+            TypeError: An option name is unknown (the message lists the valid ones).
+            ConfigurationError: The file is invalid or names an unknown option.
+            CloudUnavailableError: No cloud is configured (the message names what to set).
+        """
+        from langchain_netgpt.routing.settings import routing_config_from_env
+
+        return cls(config=routing_config_from_env(config_file=path, **options))
+
+    @classmethod
+    def from_engine(cls, engine: RoutingEngine) -> NetGPTRouter:
+        """A router that routes with an existing engine (same options, state and sinks).
+
+        Raises:
+            TypeError: ``engine`` is not a :class:`RoutingEngine`.
+        """
+        if not isinstance(engine, RoutingEngine):
+            raise TypeError(f"engine must be a RoutingEngine, got {type(engine).__name__}")
+        router = cls(config=engine.config)
+        router._engine = engine
+        return router
+
+    @property
+    def engine(self) -> RoutingEngine:
+        """The engine that routes this router's calls (built on first use)."""
+        engine = self._engine  # one private-attribute lookup: this is on every call's path
+        if engine is None or engine.config is not self.config:
+            engine = self._engine = RoutingEngine(self.config)
+        return engine
+
+    @property
+    def sink_errors(self) -> int:
+        """Traces a sink failed to take."""
+        return self.engine.sink_errors
 
     def target_loads(self) -> dict[str, LoadSnapshot]:
         """Load of every named target now (in flight, queued, measured service time, SLO misses).
@@ -250,17 +230,15 @@ class NetGPTRouter(BaseChatModel):
         Raises:
             ValueError: The router was built with ``edge=``/``cloud=``, not ``targets=``.
         """
-        routing = self._target_routing()
-        if routing is None:
-            raise ValueError("target_loads() needs a router built with targets=")
-        return routing.loads.snapshot()
+        return self.engine.target_loads()
 
-    @field_validator("store", mode="before")
-    @classmethod
-    def _open_store(cls, value: Any) -> Any:
-        if isinstance(value, str | os.PathLike):
-            return TraceStore(value)
-        return value
+    def circuit_state(self, target: str) -> CircuitState:
+        """State of a side's circuit (``closed`` when no breaker is configured).
+
+        Raises:
+            ValueError: ``target`` is neither ``"edge"`` nor ``"cloud"`` (nor a named target).
+        """
+        return self.engine.circuit_state(target)
 
     # -- LangChain plumbing --------------------------------------------------------------------
     @property
@@ -301,7 +279,8 @@ class NetGPTRouter(BaseChatModel):
         Args:
             tools: Tools in any form ``convert_to_openai_tool`` accepts.
             tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True``, a tool name,
-                or ``{"type": "function", "function": {"name": ...}}``.
+                or ``{"type": "function", "function": {"name": ...}}``; ``None``: the router's
+                ``tool_choice`` option (itself ``None`` by default: each side's own default).
             parallel_tool_calls: Passed to both sides when set.
             strict: Passed to ``convert_to_openai_tool``.
             **kwargs: Bound as call arguments.
@@ -319,7 +298,8 @@ class NetGPTRouter(BaseChatModel):
                     f"tool {tool_spec['function']['name']!r} has an invalid JSON schema: "
                     + "; ".join(problems[:3])
                 )
-        forced = ToolBinding(formatted, tool_choice, self.edge, self.cloud).forced_tool()
+        choice = tool_choice if tool_choice is not None else self.config.tool_choice
+        forced = ToolBinding(formatted, choice, self.edge, self.cloud).forced_tool()
         if forced not in (None, "*") and forced not in names:
             raise ValueError(f"tool_choice names {forced!r}, which is not a bound tool: {names}")
         if parallel_tool_calls is not None:
@@ -331,33 +311,21 @@ class NetGPTRouter(BaseChatModel):
         tools = kwargs.pop("tools", None)
         tool_choice = kwargs.pop("tool_choice", None)
         parallel = kwargs.pop("parallel_tool_calls", None)
-        key = (id(tools), repr(tool_choice) + repr(parallel))
+        config = self.config
+        # The sides are in the key: a side swapped on the router (router.edge = ...) is rebound.
+        sides = (id(config.edge), id(config.cloud), id(config.targets))
+        key = (id(tools), repr(tool_choice) + repr(parallel) + repr(config.tool_choice), sides)
         cached = self._bindings.get(key)
         if cached is not None and cached[0] is tools:
             return cached[1]
         if tools:
-            extra: dict[str, Any] = {} if parallel is None else {"parallel_tool_calls": parallel}
-            edge: Runnable[Any, Any] = self.edge.bind_tools(tools, tool_choice=tool_choice, **extra)
-            cloud: Runnable[Any, Any] = self.cloud.bind_tools(
-                tools, tool_choice=tool_choice, **extra
-            )
-            models = None
-            if self.targets is not None:
-                models = {
-                    name: cast("BaseChatModel", spec.model).bind_tools(
-                        tools, tool_choice=tool_choice, **extra
-                    )
-                    for name, spec in self.targets.items()
-                }
-            binding = ToolBinding(list(tools), tool_choice, edge, cloud, models)
+            extra = {} if parallel is None else {"parallel_tool_calls": parallel}
+            binding = self.engine.binding(list(tools), tool_choice, bind=True, extra=extra)
         else:
-            plain = None
-            if self.targets is not None:
-                plain = {name: cast("BaseChatModel", t.model) for name, t in self.targets.items()}
-            binding = ToolBinding(None, None, self.edge, self.cloud, plain)
+            binding = self.engine.binding()
         # Keep a reference to `tools` so its id cannot be reused while the entry lives.
         self._bindings[key] = (tools, binding)
-        if len(self._bindings) > 64:
+        if len(self._bindings) > _BINDING_CACHE_SIZE:
             self._bindings.popitem(last=False)
         return binding
 
@@ -369,7 +337,7 @@ class NetGPTRouter(BaseChatModel):
         mode: str,
         run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
     ) -> RoutedStep:
-        """Decide where a call goes (pure apart from the budget's bookkeeping).
+        """Decide where a call goes (see :meth:`RoutingEngine.plan`).
 
         ``kwargs`` loses the routing-only keys (``tools``, ``tool_choice``,
         ``parallel_tool_calls``); what is left is passed to the child model. The run's metadata
@@ -380,7 +348,7 @@ class NetGPTRouter(BaseChatModel):
         metadata = run_manager.metadata if run_manager is not None else {}
         session = metadata.get("thread_id") or metadata.get("session_id")
         previous = metadata.get(PREVIOUS_TARGET_METADATA_KEY)
-        return self.plan_step(
+        return self.engine.plan(
             messages,
             binding,
             mode=mode,
@@ -390,199 +358,9 @@ class NetGPTRouter(BaseChatModel):
             metadata=metadata,
         )
 
-    def plan_step(
-        self,
-        messages: list[BaseMessage],
-        binding: ToolBinding,
-        *,
-        mode: str,
-        run_id: str | None = None,
-        session_id: str | None = None,
-        previous_target: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> RoutedStep:
-        """Decide where a call with these tools goes: the decision every front door shares.
-
-        Args:
-            messages: The call's messages (system message included).
-            binding: The tools of the call (see
-                :class:`~langchain_netgpt.routing.executor.ToolBinding`).
-            mode: How the call is made, for the trace (``invoke``, ``ainvoke``, ...).
-            run_id: LangChain run id of the call, if known.
-            session_id: Conversation / thread id, if known.
-            previous_target: Side of the conversation's previous turn; by default read from the
-                routing metadata of the last AI message.
-            metadata: The run's metadata (``sensitive=True`` makes the step private).
-
-        Returns:
-            The step, ready to be run (this router owns its budget, monitor and sinks).
-
-        Raises:
-            TypeError: A ``sensitive`` flag is not a bool.
-        """
-        features = RequestFeatures.from_messages(
-            messages, binding.summary, previous_target=previous_target
-        )
-        routing = self._target_routing()
-        network = self.monitor.state(payload_bytes=features.payload_bytes)
-        budget = self.budget
-        shift = -budget.threshold_shift if budget is not None else 0.0
-        loads = None
-        if routing is None:
-            score = self.scorer.score(features, messages)
-            decision = self.policy.decide(features, score, network, threshold_shift=shift)
-        else:
-            decision, loads = routing.decide(features, messages, network, cloud_shift=shift)
-        private = self.privacy.check(messages, metadata) if self.privacy is not None else None
-        if private is not None:
-            # Forced: the score does not matter and the trace names the rule, not the text.
-            decision = _to_edge(
-                decision,
-                routing,
-                overridden_by="privacy",
-                reason=private.describe(),
-                propensity=1.0,
-            )
-        slot = None
-        if budget is not None:
-            wants_cloud = (
-                decision.target == CLOUD if routing is None else routing.is_cloud(decision.target)
-            )
-            slot = budget.reserve(
-                wants_cloud=wants_cloud, price_usd=decision.expected_cloud_price_usd
-            )
-            if wants_cloud and not slot.cloud:
-                # A forced action has propensity 1: the logged choice was not the policy's draw.
-                decision = _to_edge(
-                    decision,
-                    routing,
-                    overridden_by="budget",
-                    reason=slot.reason or "budget",
-                    propensity=1.0,
-                )
-        return RoutedStep(
-            self,
-            messages=messages,
-            binding=binding,
-            features=features,
-            network=network,
-            decision=decision,
-            slot=slot,
-            mode=mode,
-            run_id=run_id,
-            session_id=session_id,
-            private=private,
-            completion=self._prompt_completer(),
-            routing=routing,
-            target_loads=loads,
-        )
-
-    def _prompt_completer(self) -> EdgePromptCompleter | None:
-        option = self.prompt_completion
-        if option is None:
-            return None
-        if self._completer is None or self._completer.option is not option:
-            self._completer = EdgePromptCompleter(
-                option, model=self.edge if option.use_edge_model else None
-            )
-        return self._completer
-
-    # -- reliability ---------------------------------------------------------------------------
-    def breaker_for(self, target: str) -> CircuitBreaker | None:
-        """The circuit breaker of a side (``None`` when ``circuit_breaker`` is not set)."""
-        if self.circuit_breaker is None:
-            return None
-        with self._breakers_lock:
-            breaker = self._breakers.get(target)
-            if breaker is None:
-                breaker = self._breakers[target] = CircuitBreaker(self.circuit_breaker)
-            return breaker
-
-    def circuit_state(self, target: str) -> CircuitState:
-        """State of a side's circuit (``closed`` when no breaker is configured).
-
-        Raises:
-            ValueError: ``target`` is neither ``"edge"`` nor ``"cloud"`` (nor a named target).
-        """
-        if self.targets is not None and target in self.targets:
-            breaker = self.breaker_for(target)
-            return CircuitState.CLOSED if breaker is None else breaker.state
-        if target not in (EDGE, CLOUD):
-            raise ValueError(f"target must be {EDGE!r} or {CLOUD!r}, got {target!r}")
-        breaker = self.breaker_for(target)
-        return CircuitState.CLOSED if breaker is None else breaker.state
-
-    def _scrubbed(self, trace: RouteTrace) -> RouteTrace:
-        if self._scrubber is None:
-            self._scrubber = SecretScrubber.from_environ()
-        return scrub_trace(trace, self._scrubber)
-
-    def emit_trace(self, trace: RouteTrace) -> None:
-        """Send a trace to every sink; a failing sink is counted and logged, never fatal."""
-        if self.scrub_secrets:
-            trace = self._scrubbed(trace)
-        for sink in [*self.sinks, self.store] if self.store is not None else self.sinks:
-            try:
-                sink.write(trace)
-            except Exception:
-                # The step's answer must still reach the agent; the lost trace is counted
-                # and logged with its id so it can be found in the other sinks.
-                self.sink_errors += 1
-                logger.exception("netgpt: sink %r failed to store trace %s", sink, trace.trace_id)
-
     # -- calls ---------------------------------------------------------------------------------
-    def _timeout_error(self, target: str, timeout: float) -> StepTimeoutError:
-        return StepTimeoutError(
-            f"{target} did not answer within {timeout:.3f} s "
-            f"(step_timeout_s={self.step_timeout_s}, step_deadline_s={self.step_deadline_s})",
-            target=target,
-            timeout_s=timeout,
-        )
-
-    def _try_timeout(self, step: RoutedStep | None) -> float | None:
-        return self.step_timeout_s if step is None else step.try_timeout_s(self.step_timeout_s)
-
-    def call_with_deadline(
-        self, call: Callable[[], _T], target: str, *, step: RoutedStep | None = None
-    ) -> _T:
-        """Run ``call()``, giving up after ``step_timeout_s`` (the call runs in a worker thread).
-
-        Args:
-            call: The model call.
-            target: The side called (for the error).
-            step: The step the call belongs to; its ``step_deadline_s`` shortens the wait.
-
-        Raises:
-            StepTimeoutError: The deadline passed first.
-        """
-        timeout = self._try_timeout(step)
-        if timeout is None:
-            return call()
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="netgpt-step")
-        future = self._pool.submit(call)
-        try:
-            return future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise self._timeout_error(target, timeout) from None
-
-    async def acall_with_deadline(
-        self, call: Awaitable[_T], target: str, *, step: RoutedStep | None = None
-    ) -> _T:
-        """Await ``call``, cancelling it after ``step_timeout_s`` (or the step's deadline).
-
-        Raises:
-            StepTimeoutError: The deadline passed first.
-        """
-        timeout = self._try_timeout(step)
-        if timeout is None:
-            return await call
-        try:
-            return await asyncio.wait_for(call, timeout)
-        except TimeoutError:
-            raise self._timeout_error(target, timeout) from None
-
+    # A routed call is one run, the router's: the sides are called untraced, and the run is
+    # stamped with the side that served it before it ends (see routing/routed_run.py).
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -591,20 +369,22 @@ class NetGPTRouter(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="invoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
             child = partial(
-                invoke_child,
-                step.model_for(target),
-                step.messages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+                _invoke_untraced, step.model_for(target), step.messages_for(target), child_kwargs
             )
-            return self.call_with_deadline(child, target, step=step)
+            return self.engine.call_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=step.run(call))])
+        try:
+            answer = step.run(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
 
     async def _agenerate(
         self,
@@ -614,19 +394,65 @@ class NetGPTRouter(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         step = self.plan(messages, kwargs, mode="ainvoke", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
+        handle = RunHandle.of(run_manager)
+        child_kwargs = {"stop": stop, **kwargs}
 
         async def call(target: str) -> AIMessage:
-            config = step.config_for(target, callbacks)
-            child = ainvoke_child(
-                step.model_for(target),
-                await step.amessages_for(target),
-                config,
-                {"stop": stop, **kwargs},
+            child = _ainvoke_untraced(
+                step.model_for(target), await step.amessages_for(target), child_kwargs
             )
-            return await self.acall_with_deadline(child, target, step=step)
+            return await self.engine.acall_with_deadline(child, target, step=step)
 
-        return ChatResult(generations=[ChatGeneration(message=await step.arun(call))])
+        try:
+            answer = await step.arun(call)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, answer, stop=stop, kwargs=kwargs)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Stream the routed answer (``BaseChatModel.stream``, as one run of the router)."""
+        config, handle = stream_config(config, self.callbacks, is_async=False)
+        chunks = super().stream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = next(chunks, None)  # _stream takes the handle before its first chunk
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        yield from chunks
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream`."""
+        config, handle = stream_config(config, self.callbacks, is_async=True)
+        chunks = super().astream(input, config, stop=stop, **kwargs)
+        token = enter_stream_run(handle)
+        try:
+            first = await anext(chunks, None)
+        finally:
+            leave_stream_run(token)
+        if first is None:
+            return
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
     def _stream(
         self,
@@ -635,33 +461,20 @@ class NetGPTRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="stream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
-        relay = StreamRelay(
-            step, buffered=step.binding.tools is not None and self.validate_tool_calls
-        )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).stream(
-                    step.messages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                for chunk in stream:
-                    yield from relay.push(chunk, run_manager)
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        yield from relay.finish(run_manager)
+
+        def open_stream(target: str, child_messages: list[BaseMessage]) -> Iterator[Any]:
+            stream = step.model_for(target).stream(child_messages, _no_run(), stop=stop, **kwargs)
+            return _untraced_stream(stream)
+
+        buffered = step.binding.tools is not None and self.validate_tool_calls
+        try:
+            yield from relay_stream(step, open_stream, run_manager, buffered=buffered)
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
 
     async def _astream(
         self,
@@ -670,50 +483,68 @@ class NetGPTRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        handle = RunHandle.of(run_manager)
         step = self.plan(messages, kwargs, mode="astream", run_manager=run_manager)
-        callbacks = child_callbacks(run_manager)
-        relay = StreamRelay(
-            step, buffered=step.binding.tools is not None and self.validate_tool_calls
-        )
-        for target in step.candidates():
-            relay.begin(target)
-            load = step.start_load(target)
-            try:
-                stream = step.model_for(target).astream(
-                    await step.amessages_for(target),
-                    step.config_for(target, callbacks),
-                    stop=stop,
-                    **kwargs,
-                )
-                async for chunk in stream:
-                    for out in relay.push(chunk, None):
-                        if run_manager is not None:
-                            await run_manager.on_llm_new_token(out.text, chunk=out)
-                        yield out
-                if load is not None:
-                    load.ok = True
-            except Exception as exc:
-                relay.failed(exc)
-                continue
-            finally:
-                step.finish_load(load)
-            if relay.done():
-                break
-        for out in relay.finish(None):
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(out.text, chunk=out)
-            yield out
+
+        def open_stream(target: str, child_messages: list[BaseMessage]) -> AsyncIterator[Any]:
+            stream = step.model_for(target).astream(child_messages, _no_run(), stop=stop, **kwargs)
+            return _auntraced_stream(stream)
+
+        buffered = step.binding.tools is not None and self.validate_tool_calls
+        try:
+            async for out in arelay_stream(step, open_stream, run_manager, buffered=buffered):
+                yield out
+        except BaseException:
+            stamp_step(handle, step, None, stop=stop, kwargs=kwargs)
+            raise
+        stamp_step(handle, step, step.outcome.answer, stop=stop, kwargs=kwargs)
 
 
-def _to_edge(
-    decision: RouteDecision, routing: TargetRouting | None, **changes: Any
-) -> RouteDecision:
-    """The decision moved to the edge (the best-ranked edge target with named targets)."""
-    if routing is None:
-        return replace(decision, target=EDGE, **changes)
-    target = routing.best_edge(decision)
-    rest = tuple(n for n in (decision.target, *decision.alternatives) if n != target)
-    return replace(decision, target=target, alternatives=rest, **changes)
+def _invoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return invoke_child(runnable, messages, _no_run(), kw)
+
+
+async def _ainvoke_untraced(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], kw: dict[str, Any]
+) -> AIMessage:
+    with untraced():
+        return await ainvoke_child(runnable, messages, _no_run(), kw)
+
+
+def _untraced_stream(stream: Iterator[Any]) -> Iterator[Any]:
+    """``stream`` with its run-starting first step untraced (a side's stream is no run)."""
+    with untraced():
+        first = next(stream, _END)
+    if first is _END:
+        return
+    yield first
+    yield from stream
+
+
+async def _auntraced_stream(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Async twin of :func:`_untraced_stream`."""
+    with untraced():
+        first = await anext(stream, _END)
+    if first is _END:
+        return
+    yield first
+    async for chunk in stream:
+        yield chunk
+
+
+_END = object()
+
+
+def _no_run() -> RunnableConfig:
+    """A side's config: no handlers, so the side starts no run (the router's is the one).
+
+    An empty list, not ``None``: ``ensure_config`` fills a missing ``callbacks`` from the
+    enclosing chain's context, whose handlers would then see the side as a second run.
+    """
+    return {"callbacks": []}
 
 
 def _model_name(model: BaseChatModel) -> str:

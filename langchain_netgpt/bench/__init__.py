@@ -1,23 +1,8 @@
-"""Benchmark task layer: BFCL tool-calling tasks, their tool schemas and a call checker.
+"""The benchmarks: routing policies replayed over recorded outcomes and network traces.
 
-Only the standard library and pydantic are imported here, so the benchmark helpers load fast and
-work without the ``edge`` or ``bench`` extras.
+``netgpt bench`` replays BFCL tasks (:mod:`~langchain_netgpt.bench.replay`,
+:mod:`~langchain_netgpt.bench.report`) or a recorded model pair
+(:mod:`~langchain_netgpt.bench.pair_bench`); the recorded data they read (BFCL tasks and their
+checker, edge and pair outcomes) lives in :mod:`langchain_netgpt.recorded`, which the training
+code shares.
 """
-
-from langchain_netgpt.bench.bfcl import (
-    BfclTask,
-    CallCheck,
-    bfcl_schema_to_json_schema,
-    check_calls,
-    load_bfcl,
-    sanitize_tool_name,
-)
-
-__all__ = [
-    "BfclTask",
-    "CallCheck",
-    "bfcl_schema_to_json_schema",
-    "check_calls",
-    "load_bfcl",
-    "sanitize_tool_name",
-]

@@ -1,9 +1,8 @@
-"""Metrics of the replay benchmark: per-policy summaries and RouteLLM's routing-quality curves.
+"""Metrics of the replay benchmark: per-policy summaries, and RouteLLM's routing-quality curves.
 
-``PGR = (acc - acc_edge) / (acc_cloud - acc_edge)`` is the share of the cloud's accuracy gain a
-router recovers. Over a family of operating points (a threshold sweep), ``APGR`` is the area under
-PGR as a function of the cloud-call share (RouteLLM, Ong et al. 2024; a random router scores 0.5),
-and ``CPT(x)`` the smallest cloud-call share at which PGR reaches ``x``.
+PGR, APGR and CPT (:func:`pgr`, :func:`apgr`, :func:`cost_to_reach`) live in
+:mod:`langchain_netgpt.recorded.curves`, shared with the training code; they are re-exported here
+beside the per-policy summaries.
 
 Example:
     .. code-block:: python
@@ -17,12 +16,13 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
+
+from langchain_netgpt.recorded.curves import apgr, cost_to_reach, pgr
 
 __all__ = [
     "PolicyMetrics",
@@ -149,60 +149,3 @@ def summarize(
         edge_wait_mean_s=sum(r.edge_wait_s for r in results) / n,
         utility_mean=sum(r.utility for r in results) / n,
     )
-
-
-def pgr(accuracy: float, *, edge_accuracy: float, cloud_accuracy: float) -> float:
-    """Performance gap recovered: 0 at the edge's accuracy, 1 at the cloud's.
-
-    Raises:
-        ValueError: The cloud is not more accurate than the edge (the gap is undefined).
-    """
-    gap = cloud_accuracy - edge_accuracy
-    if gap <= 0:
-        raise ValueError(
-            f"PGR needs the cloud ({cloud_accuracy:.3f}) to beat the edge ({edge_accuracy:.3f})"
-        )
-    return (accuracy - edge_accuracy) / gap
-
-
-def _curve(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    curve = {0.0: 0.0, 1.0: 1.0}  # all-edge recovers nothing, all-cloud everything
-    for share, gain in points:
-        if not (0.0 <= share <= 1.0 and math.isfinite(gain)):
-            raise ValueError(f"curve point ({share!r}, {gain!r}) needs a share in [0, 1]")
-        if 0.0 < share < 1.0:
-            # Several operating points at one share: the best one is what a router can reach.
-            curve[share] = max(gain, curve.get(share, -math.inf))
-    return sorted(curve.items())
-
-
-def apgr(points: Iterable[tuple[float, float]]) -> float:
-    """Average PGR: area under PGR over the cloud share, from ``(share, pgr)`` operating points.
-
-    The curve runs from ``(0, 0)`` (all edge) to ``(1, 1)`` (all cloud) through the given points
-    (interior shares only), integrated with the trapezoid rule.
-
-    Raises:
-        ValueError: A share lies outside ``[0, 1]`` or a PGR is not finite.
-    """
-    curve = _curve(points)
-    return sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in itertools.pairwise(curve))
-
-
-def cost_to_reach(points: Iterable[tuple[float, float]], target_pgr: float) -> float:
-    """CPT: the smallest cloud share at which the curve reaches ``target_pgr`` (interpolated).
-
-    Raises:
-        ValueError: ``target_pgr`` is outside ``[0, 1]``, or a point is malformed.
-    """
-    if not 0.0 <= target_pgr <= 1.0:
-        raise ValueError(f"target_pgr must be in [0, 1], got {target_pgr!r}")
-    curve = _curve(points)
-    if target_pgr <= 0.0:
-        return 0.0
-    for (x0, y0), (x1, y1) in itertools.pairwise(curve):
-        if y1 >= target_pgr:
-            if y0 >= target_pgr:
-                return x0
-            return x0 + (x1 - x0) * (target_pgr - y0) / (y1 - y0)
-    return 1.0

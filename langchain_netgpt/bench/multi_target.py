@@ -43,8 +43,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.bench.bfcl import load_bfcl
-from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import (
     BenchConfig,
     ReplayTask,
@@ -55,6 +53,8 @@ from langchain_netgpt.bench.replay import (
     split_tasks,
 )
 from langchain_netgpt.bench.workload import ArrivalProcess, BurstyArrivals, PoissonArrivals
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 from langchain_netgpt.routing.latency import DEFAULT_CLOUD, DEFAULT_EDGE, LatencyModel, SideProfile
 from langchain_netgpt.routing.network import TraceForecast
 from langchain_netgpt.routing.policy import NetGPTPolicy
@@ -299,6 +299,156 @@ def _policies(config: MultiTargetConfig, scenario: Scenario) -> dict[str, Choose
     }
 
 
+class _Simulation:
+    """The state of one policy's pass: edge experts with their queues, the cloud in flight.
+
+    Time only moves forward (:meth:`drain`); an edge expert shares its speed among its running
+    jobs (batch slowdown), and a job waits FIFO when every slot is taken.
+    """
+
+    def __init__(
+        self,
+        steps: int,
+        specs: dict[str, TargetSpec],
+        scenario: Scenario,
+        config: MultiTargetConfig,
+    ) -> None:
+        self.specs = specs
+        self.scenario = scenario
+        self.config = config
+        self.tracker = LoadTracker(specs)
+        self.experts = {n: _Expert(s) for n, s in specs.items() if s.kind == "edge"}
+        self.latency: list[float] = [0.0] * steps
+        self.correct: list[bool] = [False] * steps
+        self.chosen: list[str] = [""] * steps
+        self.cloud_done: list[tuple[float, int]] = []  # (finish time, step) heap
+        self.cloud_usd = 0.0
+        self.clock = 0.0
+
+    def _advance(self, to_s: float) -> None:
+        dt = to_s - self.clock
+        for ex in self.experts.values():
+            if ex.running and dt > 0:
+                rate = 1.0 / ex.slowdown()
+                for job in ex.running:
+                    job.remaining_s -= dt * rate
+                ex.busy_s += dt * len(ex.running) / (ex.spec.concurrency or 1)
+        self.clock = to_s
+
+    def _start(self, ex: _Expert, job: _Job) -> None:
+        ex.running.append(job)
+        job.started_s = self.clock
+
+    def _next_edge_finish(self) -> tuple[float, str] | None:
+        best: tuple[float, str] | None = None
+        for n, ex in self.experts.items():
+            if ex.running:
+                left = min(j.remaining_s for j in ex.running) * ex.slowdown()
+                t = self.clock + max(0.0, left)
+                if best is None or t < best[0]:
+                    best = (t, n)
+        return best
+
+    def _finish_edge(self, n: str) -> None:
+        ex = self.experts[n]
+        job = min(ex.running, key=lambda j: j.remaining_s)
+        ex.running.remove(job)
+        self.latency[job.index] = self.clock - job.at_s
+        self.tracker.finish(n, elapsed_s=self.clock - job.started_s, concurrent=job.concurrent)
+        if ex.queue:
+            self._start(ex, ex.queue.pop(0))
+        for j in ex.running:  # the request count each running job saw rises to its max
+            j.concurrent = max(j.concurrent, len(ex.running))
+
+    def drain(self, until_s: float) -> None:
+        """Finish, in time order, every edge job and cloud call done by ``until_s``."""
+        while True:
+            edge_next = self._next_edge_finish()
+            cloud_next = self.cloud_done[0][0] if self.cloud_done else None
+            t_edge = edge_next[0] if edge_next is not None else None
+            if (
+                t_edge is not None
+                and t_edge <= until_s
+                and (cloud_next is None or t_edge <= cloud_next)
+            ):
+                self._advance(t_edge)
+                self._finish_edge(edge_next[1])  # type: ignore[index]
+            elif cloud_next is not None and cloud_next <= until_s:
+                self._advance(cloud_next)
+                _, i = heapq.heappop(self.cloud_done)
+                self.tracker.finish(CLOUD, elapsed_s=self.latency[i])
+            else:
+                self._advance(until_s)
+                return
+
+    def send_to_cloud(self, i: int, at_s: float, item: ReplayTask, right: bool) -> None:
+        """Step ``i`` goes to the cloud: its latency over the trace, its price, its verdict."""
+        cloud = DEFAULT_CLOUD
+        e = item.edge
+        in_tok, out_tok = e.input_tokens or item.features.prompt_tokens, e.output_tokens
+        compute = (
+            cloud.overhead_s
+            + in_tok / cloud.prefill_tokens_per_s
+            + out_tok / cloud.decode_tokens_per_s
+        )
+        self.latency[i] = self.scenario.cloud_latency_s(
+            at_s=at_s,
+            up_bytes=item.features.payload_bytes,
+            down_bytes=int(400 + out_tok * 6.0),
+            compute_s=compute,
+        )
+        self.cloud_usd += (
+            in_tok * cloud.usd_per_1k_input_tokens + out_tok * cloud.usd_per_1k_output_tokens
+        ) / 1000
+        self.correct[i] = right
+        heapq.heappush(self.cloud_done, (at_s + self.latency[i], i))
+
+    def send_to_edge(self, i: int, at_s: float, item: ReplayTask, target: str) -> None:
+        """Step ``i`` goes to the edge expert ``target``: it runs now, or waits in the queue."""
+        outcome = _expert_outcomes(item, self.config)[target]
+        self.correct[i] = outcome.correct
+        ex = self.experts[target]
+        job = _Job(i, target, at_s, outcome.service_s)
+        if len(ex.running) < (ex.spec.concurrency or 1):
+            self._start(ex, job)
+            for j in ex.running:
+                j.concurrent = max(j.concurrent, len(ex.running))
+        else:
+            ex.queue.append(job)
+
+    def result(
+        self, name: str, workload: str, steps: Sequence[tuple[float, ReplayTask]]
+    ) -> MultiTargetResult:
+        """The pass scored: QoS, accuracy, SLO misses, latency percentiles, shares, load."""
+        config, latency, correct, chosen = self.config, self.latency, self.correct, self.chosen
+        makespan = max(at + lat for (at, _), lat in zip(steps, latency, strict=True))
+        n = len(steps)
+        slo = {t: s.slo_s for t, s in self.specs.items()}
+        violated = [latency[i] > (slo[chosen[i]] or float("inf")) for i in range(n)]
+        v, lt = config.value_correct_usd, config.latency_usd_per_s
+        qos = [
+            v * correct[i] - lt * latency[i] - config.slo_penalty_usd * violated[i]
+            for i in range(n)
+        ]
+        qos_total = sum(qos) - config.cloud_usd_weight * self.cloud_usd
+        share = {t: chosen.count(t) / n for t in self.specs}
+        util = {t: self.experts[t].busy_s / makespan for t in self.experts}
+        util[CLOUD] = share[CLOUD]
+        ordered = sorted(latency)
+        return MultiTargetResult(
+            policy=name,
+            workload=workload,
+            mean_qos_usd=qos_total / n,
+            accuracy=sum(correct) / n,
+            slo_violation_rate=sum(violated) / n,
+            p50_s=statistics.median(ordered),
+            p95_s=ordered[min(n - 1, int(0.95 * n))],
+            share=share,
+            utilisation=util,
+            cloud_usd=self.cloud_usd,
+        )
+
+
 def _simulate(
     name: str,
     workload: str,
@@ -309,137 +459,21 @@ def _simulate(
     scenario: Scenario,
     config: MultiTargetConfig,
 ) -> MultiTargetResult:
-    specs = _targets(config)
-    tracker = LoadTracker(specs)
-    experts = {n: _Expert(s) for n, s in specs.items() if s.kind == "edge"}
-    latency: list[float] = [0.0] * len(steps)
-    correct: list[bool] = [False] * len(steps)
-    chosen: list[str] = [""] * len(steps)
-    cloud_done: list[tuple[float, int]] = []  # (finish time, step) heap
-    cloud_usd = 0.0
-    clock = 0.0
-    cloud = DEFAULT_CLOUD
-
-    def advance(to_s: float) -> None:
-        nonlocal clock
-        dt = to_s - clock
-        for ex in experts.values():
-            if ex.running and dt > 0:
-                rate = 1.0 / ex.slowdown()
-                for job in ex.running:
-                    job.remaining_s -= dt * rate
-                ex.busy_s += dt * len(ex.running) / (ex.spec.concurrency or 1)
-        clock = to_s
-
-    def start(ex: _Expert, job: _Job) -> None:
-        ex.running.append(job)
-        job.started_s = clock
-
-    def next_edge_finish() -> tuple[float, str] | None:
-        best: tuple[float, str] | None = None
-        for n, ex in experts.items():
-            if ex.running:
-                left = min(j.remaining_s for j in ex.running) * ex.slowdown()
-                t = clock + max(0.0, left)
-                if best is None or t < best[0]:
-                    best = (t, n)
-        return best
-
-    def finish_edge(n: str) -> None:
-        ex = experts[n]
-        job = min(ex.running, key=lambda j: j.remaining_s)
-        ex.running.remove(job)
-        latency[job.index] = clock - job.at_s
-        tracker.finish(n, elapsed_s=clock - job.started_s, concurrent=job.concurrent)
-        if ex.queue:
-            start(ex, ex.queue.pop(0))
-        for j in ex.running:  # the request count each running job saw rises to its max
-            j.concurrent = max(j.concurrent, len(ex.running))
-
-    def drain(until_s: float) -> None:
-        while True:
-            edge_next = next_edge_finish()
-            cloud_next = cloud_done[0][0] if cloud_done else None
-            t_edge = edge_next[0] if edge_next is not None else None
-            if (
-                t_edge is not None
-                and t_edge <= until_s
-                and (cloud_next is None or t_edge <= cloud_next)
-            ):
-                advance(t_edge)
-                finish_edge(edge_next[1])  # type: ignore[index]
-            elif cloud_next is not None and cloud_next <= until_s:
-                advance(cloud_next)
-                _, i = heapq.heappop(cloud_done)
-                tracker.finish(CLOUD, elapsed_s=latency[i])
-            else:
-                advance(until_s)
-                return
-
+    sim = _Simulation(len(steps), _targets(config), scenario, config)
     for i, (at_s, item) in enumerate(steps):
-        drain(at_s)
+        sim.drain(at_s)
         cat = item.task.category
-        q = {n: quality[n].get(cat, 0.5) for n in experts}
+        q = {n: quality[n].get(cat, 0.5) for n in sim.experts}
         q[CLOUD] = config.cloud_accuracy
-        target = choose(item, at_s, q, tracker)
-        chosen[i] = target
-        tracker.start(target)
+        target = choose(item, at_s, q, sim.tracker)
+        sim.chosen[i] = target
+        sim.tracker.start(target)
         if target == CLOUD:
-            e = item.edge
-            in_tok, out_tok = e.input_tokens or item.features.prompt_tokens, e.output_tokens
-            compute = (
-                cloud.overhead_s
-                + in_tok / cloud.prefill_tokens_per_s
-                + out_tok / cloud.decode_tokens_per_s
-            )
-            latency[i] = scenario.cloud_latency_s(
-                at_s=at_s,
-                up_bytes=item.features.payload_bytes,
-                down_bytes=int(400 + out_tok * 6.0),
-                compute_s=compute,
-            )
-            cloud_usd += (
-                in_tok * cloud.usd_per_1k_input_tokens + out_tok * cloud.usd_per_1k_output_tokens
-            ) / 1000
-            correct[i] = cloud_right[item.task.id]
-            heapq.heappush(cloud_done, (at_s + latency[i], i))
-            continue
-        outcome = _expert_outcomes(item, config)[target]
-        correct[i] = outcome.correct
-        ex = experts[target]
-        job = _Job(i, target, at_s, outcome.service_s)
-        if len(ex.running) < (ex.spec.concurrency or 1):
-            start(ex, job)
-            for j in ex.running:
-                j.concurrent = max(j.concurrent, len(ex.running))
+            sim.send_to_cloud(i, at_s, item, cloud_right[item.task.id])
         else:
-            ex.queue.append(job)
-    drain(float("inf"))
-    makespan = max(at + lat for (at, _), lat in zip(steps, latency, strict=True))
-    n = len(steps)
-    slo = {t: s.slo_s for t, s in specs.items()}
-    violated = [latency[i] > (slo[chosen[i]] or float("inf")) for i in range(n)]
-    v, lt = config.value_correct_usd, config.latency_usd_per_s
-    qos = [
-        v * correct[i] - lt * latency[i] - config.slo_penalty_usd * violated[i] for i in range(n)
-    ]
-    qos_total = sum(qos) - config.cloud_usd_weight * cloud_usd
-    share = {t: chosen.count(t) / n for t in specs}
-    util = {t: experts[t].busy_s / makespan for t in experts}
-    util[CLOUD] = share[CLOUD]
-    ordered = sorted(latency)
-    return MultiTargetResult(
-        policy=name,
-        workload=workload,
-        mean_qos_usd=qos_total / n,
-        accuracy=sum(correct) / n,
-        slo_violation_rate=sum(violated) / n,
-        p50_s=statistics.median(ordered),
-        p95_s=ordered[min(n - 1, int(0.95 * n))],
-        share=share,
-        utilisation=util,
-        cloud_usd=cloud_usd,
-    )
+            sim.send_to_edge(i, at_s, item, target)
+    sim.drain(float("inf"))
+    return sim.result(name, workload, steps)
 
 
 def run_multi_target(

@@ -22,11 +22,11 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict
 
-from langchain_netgpt.bench.bfcl import load_bfcl
-from langchain_netgpt.bench.metrics import apgr, pgr
-from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import BenchConfig, cloud_draws, prepare_tasks
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.bfcl_tasks import load_bfcl
+from langchain_netgpt.recorded.curves import apgr, pgr
+from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome, load_edge_outcomes
 from langchain_netgpt.routing.scoring import HeuristicScorer
 
 __all__ = [
@@ -98,6 +98,33 @@ def _mean(values: Sequence[bool | float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def _shared_tasks(
+    escalating: str | Path, plain: str | Path, files: Sequence[str | Path], config: BenchConfig
+) -> tuple[
+    list[str], dict[str, EdgeOutcome], dict[str, EdgeOutcome], dict[str, bool], dict[str, float]
+]:
+    """The tasks both recordings hold, and what is known of them.
+
+    Returns the task ids, the escalating and the plain outcomes, the simulated cloud's verdicts
+    and the heuristic scores.
+
+    Raises:
+        BenchmarkDataError: The recordings share no task id of ``files``.
+    """
+    esc = load_edge_outcomes(escalating).rows
+    base = load_edge_outcomes(plain).rows
+    tasks = [t for f in files for t in load_bfcl(f) if t.id in esc and t.id in base]
+    if not tasks:
+        raise BenchmarkDataError(
+            f"{escalating} and {plain} share no task id of the given files", path=str(escalating)
+        )
+    replay_tasks = prepare_tasks(tasks, base)
+    cloud = cloud_draws(replay_tasks, config)
+    scorer = HeuristicScorer()
+    score = {r.task.id: scorer.score(r.features, _messages(r.task.messages)) for r in replay_tasks}
+    return [t.id for t in tasks], esc, base, cloud, score
+
+
 def measure_self_offload(
     escalating: str | Path,
     plain: str | Path,
@@ -116,19 +143,7 @@ def measure_self_offload(
     Raises:
         BenchmarkDataError: A file is bad or the recordings share no task.
     """
-    config = config or BenchConfig()
-    esc = load_edge_outcomes(escalating).rows
-    base = load_edge_outcomes(plain).rows
-    tasks = [t for f in files for t in load_bfcl(f) if t.id in esc and t.id in base]
-    if not tasks:
-        raise BenchmarkDataError(
-            f"{escalating} and {plain} share no task id of the given files", path=str(escalating)
-        )
-    replay_tasks = prepare_tasks(tasks, base)
-    cloud = cloud_draws(replay_tasks, config)
-    scorer = HeuristicScorer()
-    score = {r.task.id: scorer.score(r.features, _messages(r.task.messages)) for r in replay_tasks}
-    ids = [t.id for t in tasks]
+    ids, esc, base, cloud, score = _shared_tasks(escalating, plain, files, config or BenchConfig())
     n = len(ids)
     escalated = {i for i in ids if esc[i].escalated}
     failed = {i for i in ids if not base[i].correct}

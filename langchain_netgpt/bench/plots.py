@@ -13,17 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_netgpt.bench.policies import PolicyFamily
+
 if TYPE_CHECKING:
     from langchain_netgpt.bench.report import BenchReport
 
 __all__ = ["FAMILY_STYLES", "plot_pareto"]
 
-FAMILY_STYLES: dict[str, tuple[str, str]] = {
-    "netgpt-learned": ("tab:red", "o-"),
-    "netgpt-heuristic": ("tab:orange", "s-"),
-    "fixed-learned": ("tab:blue", ".--"),
-    "fixed-heuristic": ("tab:cyan", ".:"),
-    "random": ("tab:gray", "x-"),
+FAMILY_STYLES: dict[PolicyFamily, tuple[str, str]] = {
+    PolicyFamily.NETGPT_LEARNED: ("tab:red", "o-"),
+    PolicyFamily.NETGPT_HEURISTIC: ("tab:orange", "s-"),
+    PolicyFamily.FIXED_LEARNED: ("tab:blue", ".--"),
+    PolicyFamily.FIXED_HEURISTIC: ("tab:cyan", ".:"),
+    PolicyFamily.RANDOM: ("tab:gray", "x-"),
 }
 """Colour and line style per curve family."""
 
@@ -73,7 +75,9 @@ def plot_pareto(report: BenchReport, out: str | Path) -> list[Path]:
                 )
                 if points:
                     xs, ys = zip(*points, strict=True)
-                    ax.plot(xs, ys, style, color=colour, label=family, markersize=4, linewidth=1)
+                    ax.plot(
+                        xs, ys, style, color=colour, label=family.value, markersize=4, linewidth=1
+                    )
             for name in _SINGLE:
                 m = scenario.policy(name)
                 ax.scatter([getattr(m, x_field)], [m.accuracy], marker="*", s=80, zorder=3)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from langchain_netgpt.bench.replay import BenchConfig, ChooseFn, ReplayTask, StepView, stable_seed
+from langchain_netgpt.routing.decision import CLOUD, EDGE, decide_route
 from langchain_netgpt.routing.latency import LatencyModel, SideProfile
 from langchain_netgpt.routing.policy import (
-    CLOUD,
-    EDGE,
     CloudBudget,
     FixedThresholdPolicy,
     NetGPTPolicy,
@@ -35,6 +35,7 @@ from langchain_netgpt.routing.scoring import HeuristicScorer, LearnedScorer
 
 __all__ = [
     "CALIBRATION_PRIOR_ROWS",
+    "PolicyFamily",
     "ReplayPolicy",
     "calibrate_latency_model",
     "constant",
@@ -48,6 +49,80 @@ __all__ = [
 
 HEURISTIC = "heuristic"
 LEARNED = "learned"
+
+
+class PolicyFamily(StrEnum):
+    """A family of operating points of the replay benchmark (one curve, or one baseline).
+
+    The value is the label the report prints; the families of a scorer come from
+    :meth:`netgpt`, :meth:`netgpt_cost` and :meth:`fixed`, never from string formatting.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.bench.policies import PolicyFamily
+
+            assert PolicyFamily.netgpt("learned") is PolicyFamily.NETGPT_LEARNED
+            assert PolicyFamily.NETGPT_LEARNED.is_curve and not PolicyFamily.ORACLE.is_curve
+    """
+
+    ALWAYS_EDGE = "always-edge"
+    ALWAYS_CLOUD = "always-cloud"
+    ORACLE = "oracle"
+    NETGPT_LEARNED = "netgpt-learned"
+    NETGPT_HEURISTIC = "netgpt-heuristic"
+    NETGPT_LEARNED_COST = "netgpt-learned-cost"
+    NETGPT_HEURISTIC_COST = "netgpt-heuristic-cost"
+    NETGPT_LEARNED_BUDGET = "netgpt-learned-budget"
+    FIXED_LEARNED = "fixed-learned"
+    FIXED_HEURISTIC = "fixed-heuristic"
+    RANDOM = "random"
+    RANDOM_MATCHED = "random-matched"
+
+    @classmethod
+    def netgpt(cls, scorer: str) -> PolicyFamily:
+        """The shifted-threshold NetGPT curve of a scorer (``"heuristic"`` or ``"learned"``)."""
+        return _BY_SCORER[scorer][0]
+
+    @classmethod
+    def netgpt_cost(cls, scorer: str) -> PolicyFamily:
+        """The NetGPT curve of a scorer that sweeps the cloud-price weight."""
+        return _BY_SCORER[scorer][1]
+
+    @classmethod
+    def fixed(cls, scorer: str) -> PolicyFamily:
+        """The fixed-threshold curve of a scorer."""
+        return _BY_SCORER[scorer][2]
+
+    @property
+    def is_curve(self) -> bool:
+        """Whether its operating points form a curve the report computes APGR and CPT on."""
+        return self in CURVE_FAMILIES
+
+
+_BY_SCORER: dict[str, tuple[PolicyFamily, PolicyFamily, PolicyFamily]] = {
+    HEURISTIC: (
+        PolicyFamily.NETGPT_HEURISTIC,
+        PolicyFamily.NETGPT_HEURISTIC_COST,
+        PolicyFamily.FIXED_HEURISTIC,
+    ),
+    LEARNED: (
+        PolicyFamily.NETGPT_LEARNED,
+        PolicyFamily.NETGPT_LEARNED_COST,
+        PolicyFamily.FIXED_LEARNED,
+    ),
+}
+
+CURVE_FAMILIES: tuple[PolicyFamily, ...] = (
+    PolicyFamily.NETGPT_LEARNED,
+    PolicyFamily.NETGPT_HEURISTIC,
+    PolicyFamily.NETGPT_LEARNED_COST,
+    PolicyFamily.NETGPT_HEURISTIC_COST,
+    PolicyFamily.FIXED_LEARNED,
+    PolicyFamily.FIXED_HEURISTIC,
+    PolicyFamily.RANDOM,
+)
+"""Families whose operating points form the curves APGR and CPT are computed on (report order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +139,7 @@ class ReplayPolicy:
     """
 
     name: str
-    family: str
+    family: PolicyFamily
     make: Callable[[], ChooseFn]
     parameter: float | None = None
     fallback: bool = True
@@ -198,7 +273,7 @@ def netgpt(
     scorer: str,
     cloud_usd_weight: float | None = None,
     budget: bool = False,
-    family: str | None = None,
+    family: PolicyFamily | None = None,
     tau_offset: float | None = None,
     thresholds: list[float] | None = None,
 ) -> ReplayPolicy:
@@ -211,7 +286,8 @@ def netgpt(
         scorer: ``"heuristic"`` or ``"learned"``.
         cloud_usd_weight: Overrides ``lambda_c`` (for the sweep).
         budget: Cap the cloud share with a :class:`CloudBudget` (dual-ascent threshold shift).
-        family: Curve label (default: ``name``).
+        family: The curve it belongs to (default: the scorer's NetGPT curve, or
+            :attr:`PolicyFamily.NETGPT_LEARNED_BUDGET` with ``budget``).
         tau_offset: A constant added to the network-dependent threshold (for the curve: the
             same shift a :class:`CloudBudget` applies, swept by hand). ``None`` is 0 and makes
             ``cloud_usd_weight`` the swept parameter.
@@ -235,25 +311,24 @@ def netgpt(
             # The queue is part of the edge's latency: a busy edge raises the bar for staying.
             est = replace(est, edge_s=est.edge_s + view.edge_wait_s)
             shift = -cap.threshold_shift if cap is not None else 0.0
-            tau = policy._raw_threshold(est) + shift + (tau_offset or 0.0)
+            tau = policy.raw_threshold(est) + shift + (tau_offset or 0.0)
             if thresholds is not None:
                 thresholds.append(tau)
-            target = EDGE if view.item.scores[scorer] >= tau else CLOUD
-            if cap is not None:
-                slot = cap.reserve(wants_cloud=target == CLOUD, price_usd=est.cloud_price_usd)
-                if target == CLOUD and not slot.cloud:
-                    target = EDGE
-            return target
+            score = view.item.scores[scorer]
+            return decide_route(score, tau, budget=cap, price_usd=est.cloud_price_usd).target
 
         return choose
 
     parameter = tau_offset if tau_offset is not None else cloud_usd_weight
-    return ReplayPolicy(name, family or name, make, parameter)
+    if family is None:
+        family = PolicyFamily.NETGPT_LEARNED_BUDGET if budget else PolicyFamily.netgpt(scorer)
+    return ReplayPolicy(name, family, make, parameter)
 
 
-def fixed_threshold(threshold: float, *, scorer: str, family: str) -> ReplayPolicy:
+def fixed_threshold(threshold: float, *, scorer: str) -> ReplayPolicy:
     """Edge iff the score clears ``threshold`` (network- and queue-blind)."""
     policy = FixedThresholdPolicy(threshold=threshold)
+    family = PolicyFamily.fixed(scorer)
 
     def make() -> ChooseFn:
         def choose(view: StepView) -> str:
@@ -265,7 +340,9 @@ def fixed_threshold(threshold: float, *, scorer: str, family: str) -> ReplayPoli
     return ReplayPolicy(f"{family}@{threshold:.3f}", family, make, threshold)
 
 
-def random_at(share: float, *, config: BenchConfig, family: str = "random") -> ReplayPolicy:
+def random_at(
+    share: float, *, config: BenchConfig, family: PolicyFamily = PolicyFamily.RANDOM
+) -> ReplayPolicy:
     """The cloud with probability ``share``, seeded per share."""
 
     def make() -> ChooseFn:
@@ -289,13 +366,20 @@ def oracle() -> ReplayPolicy:
 
         return choose
 
-    return ReplayPolicy("oracle", "oracle", make, fallback=False)
+    return ReplayPolicy("oracle", PolicyFamily.ORACLE, make, fallback=False)
 
 
 def constant(target: str) -> ReplayPolicy:
-    """Always ``target`` (``"edge"`` or ``"cloud"``)."""
+    """Always ``target`` (``"edge"`` or ``"cloud"``).
+
+    Raises:
+        ValueError: ``target`` is neither.
+    """
+    if target not in (EDGE, CLOUD):
+        raise ValueError(f"target must be {EDGE!r} or {CLOUD!r}, got {target!r}")
 
     def make() -> ChooseFn:
         return lambda view: target
 
-    return ReplayPolicy(f"always-{target}", f"always-{target}", make, fallback=False)
+    family = PolicyFamily.ALWAYS_EDGE if target == EDGE else PolicyFamily.ALWAYS_CLOUD
+    return ReplayPolicy(family.value, family, make, fallback=False)

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import random
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +31,16 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langchain_netgpt.bench.bfcl import BfclTask
 from langchain_netgpt.bench.metrics import StepResult
-from langchain_netgpt.bench.record import EdgeOutcome
 from langchain_netgpt.bench.workload import (
     ArrivalProcess,
     BurstyArrivals,
     EdgeQueue,
     PoissonArrivals,
 )
+from langchain_netgpt.recorded.bfcl_tasks import BfclTask
+from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome
+from langchain_netgpt.recorded.splits import split_by_category, stable_seed
 from langchain_netgpt.routing.features import RequestFeatures, ToolsSummary
 from langchain_netgpt.routing.latency import CPU_EDGE, DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
 from langchain_netgpt.routing.network import LinkTrace, NetworkMonitor, NetworkState, TraceForecast
@@ -137,7 +137,7 @@ class BenchConfig(BaseModel):
             ``"oracle"`` also reads ahead (the wait the payload will really meet), an upper
             bound on what network forecasting can give.
         budget_cloud_share: Cloud-share cap of the budget-constrained policy (default 0.5, the
-            issue's operating point).
+            operating point the benchmark reports).
         budget_window_steps: Window of that cap.
         sweep_points: Operating points per threshold sweep.
         cloud_weight_sweep: ``lambda_c`` values swept to trace the NetGPT policies' curve
@@ -205,11 +205,6 @@ class BenchConfig(BaseModel):
         if any(not 0 <= v <= 1 for v in values):
             raise ValueError(f"random_shares values must lie in [0, 1], got {values}")
         return values
-
-
-def stable_seed(*parts: object) -> int:
-    """A 32-bit seed derived from ``parts`` (stable across processes, unlike ``hash``)."""
-    return zlib.crc32(":".join(str(p) for p in parts).encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,20 +279,13 @@ def split_tasks(
     ``round(n * test_fraction)`` tasks (at least one, and at least one left to train when the
     category has two or more) go to the test split.
     """
-    by_category: dict[str, list[ReplayTask]] = {}
-    for item in sorted(tasks, key=lambda t: t.task.id):
-        by_category.setdefault(item.task.category, []).append(item)
-    train: list[ReplayTask] = []
-    test: list[ReplayTask] = []
-    for category in sorted(by_category):
-        items = by_category[category]
-        random.Random(stable_seed(seed, "split", category)).shuffle(items)
-        n_test = max(1, round(len(items) * test_fraction))
-        if len(items) >= 2:
-            n_test = min(n_test, len(items) - 1)
-        test.extend(items[:n_test])
-        train.extend(items[n_test:])
-    return train, test
+    return split_by_category(
+        tasks,
+        id_of=lambda t: t.task.id,
+        category_of=lambda t: t.task.category,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True, slots=True)

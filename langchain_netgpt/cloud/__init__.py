@@ -10,6 +10,7 @@ from langchain_netgpt.cloud.client import (
     local_cloud,
 )
 from langchain_netgpt.cloud.local import LocalServer, serve
+from langchain_netgpt.cloud.security import SecurityMiddleware, ServeSecurity
 from langchain_netgpt.cloud.server import create_app
 from langchain_netgpt.cloud.wan import (
     LinkQueue,
@@ -25,6 +26,8 @@ __all__ = [
     "LOCAL_API_KEY",
     "LinkQueue",
     "LocalServer",
+    "SecurityMiddleware",
+    "ServeSecurity",
     "WanEmulator",
     "WanMiddleware",
     "WanProfile",

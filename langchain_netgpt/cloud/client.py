@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from langchain_netgpt.cloud.local import LocalServer
+from langchain_netgpt.cloud.security import API_KEY_ENV, LOCAL_API_KEY
 from langchain_netgpt.cloud.wan import WanProfile
 from langchain_netgpt.errors import CloudUnavailableError
 
@@ -28,8 +29,6 @@ __all__ = ["DEFAULT_CLOUD_MODEL", "LOCAL_API_KEY", "cloud_from_env", "local_clou
 DEFAULT_CLOUD_MODEL = "gpt-4o-mini"
 """Model used by :func:`cloud_from_env` when ``NETGPT_CLOUD_MODEL`` is not set."""
 
-LOCAL_API_KEY = "local-stand-in"
-"""The (meaningless) API key sent to servers that need none, such as ``netgpt serve``."""
 
 _DEFAULT_TIMEOUT_S = 60.0
 
@@ -39,11 +38,13 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
 
     ``OPENAI_API_KEY`` selects OpenAI (or the server at ``NETGPT_CLOUD_BASE_URL`` when both are
     set); ``NETGPT_CLOUD_BASE_URL`` alone selects an OpenAI-compatible server that needs no key
-    (vLLM, TGI, ``netgpt serve``). ``NETGPT_CLOUD_MODEL`` names the model (default
+    (vLLM, TGI, ``netgpt serve``; its key, if any, from ``NETGPT_SERVE_API_KEY``).
+    ``NETGPT_CLOUD_MODEL`` names the model (default
     ``gpt-4o-mini``). The key is held as a ``SecretStr`` and never shown in ``repr`` or errors.
     The client makes no retries of its own (``max_retries=0``): the router's ``retry`` policy and
     ``step_deadline_s`` are the single source of truth; its 60 s ``timeout`` only frees a worker
-    thread the router has already given up on.
+    thread the router has already given up on. Response headers are left off: a router that
+    wraps this model turns them on for its own calls to read the server's compute time.
 
     Args:
         **overrides: ``ChatOpenAI`` arguments that take precedence over the environment
@@ -68,6 +69,8 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
 
     key = overrides.pop("api_key", None) or os.environ.get("OPENAI_API_KEY") or None
     base_url = overrides.pop("base_url", None) or os.environ.get("NETGPT_CLOUD_BASE_URL") or None
+    if key is None and base_url is not None:
+        key = os.environ.get(API_KEY_ENV) or None  # a `netgpt serve --api-key` server
     if key is None and base_url is None:
         raise CloudUnavailableError(
             "no cloud model is configured: set OPENAI_API_KEY (for OpenAI) or "
@@ -86,10 +89,9 @@ def cloud_from_env(**overrides: Any) -> ChatOpenAI:
         # The router owns retries (NetGPTRouter.retry) and deadlines (step_deadline_s); client
         # retries would hide failures from the circuit breaker and overrun the step's deadline.
         "max_retries": 0,
-        # Token usage on streamed answers, and response headers (server timing such as
-        # openai-processing-ms) that let the router separate compute from network time.
+        # Token usage on streamed answers. Response headers (server timing) are not asked for:
+        # the router turns them on for its own calls and reads them there.
         "stream_usage": True,
-        "include_response_headers": True,
     }
     settings.update(overrides)
     return ChatOpenAI(**settings)
@@ -143,8 +145,8 @@ def local_cloud(
         yield ChatOpenAI(
             model=model_name,
             base_url=server.base_url,
-            api_key=SecretStr(LOCAL_API_KEY),
+            api_key=SecretStr(server.api_key),
             timeout=timeout_s,
             max_retries=max_retries,
-            **{"stream_usage": True, "include_response_headers": True, **chat_kwargs},
+            **{"stream_usage": True, **chat_kwargs},
         )

@@ -3,7 +3,9 @@
 :class:`LocalServer` is what ``netgpt demo`` and the tests use: it binds a free port on
 127.0.0.1, serves :func:`~langchain_netgpt.cloud.server.create_app` with uvicorn in a daemon
 thread, and returns once ``GET /health`` answers. :func:`serve` is the blocking variant behind
-``netgpt serve``.
+``netgpt serve``. Both always apply a :class:`~langchain_netgpt.cloud.security.ServeSecurity`
+(by default: the key of ``NETGPT_SERVE_API_KEY`` if set, loopback ``Host`` names only when bound
+to loopback, a 10 MB body limit, 10 s for headers and 30 s for a body).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from langchain_core.language_models import BaseChatModel
 
+from langchain_netgpt.cloud.security import LOCAL_API_KEY, ServeSecurity, header_timeout_protocol
 from langchain_netgpt.cloud.server import create_app
 from langchain_netgpt.cloud.wan import WanEmulator, WanProfile
 from langchain_netgpt.errors import CloudUnavailableError, MissingExtraError
@@ -32,6 +35,18 @@ def _import_uvicorn() -> Any:
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise MissingExtraError("uvicorn", "edge") from None
     return uvicorn
+
+
+def bind_listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for :func:`serve` (port 0: a free one).
+
+    Raises:
+        CloudUnavailableError: The address cannot be bound (the port is taken, say).
+    """
+    try:
+        return _bind(host, port)
+    except OSError as exc:
+        raise CloudUnavailableError(f"cannot bind {host}:{port}: {exc}") from exc
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -54,7 +69,9 @@ def _emulator(wan: WanProfile | WanEmulator | None) -> WanEmulator | None:
     return None if wan.is_ideal else WanEmulator(wan)
 
 
-def _config(app: Any, *, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _config(
+    app: Any, *, host: str, port: int, log_level: str, security: ServeSecurity
+) -> uvicorn.Config:
     uv = _import_uvicorn()
     config: uvicorn.Config = uv.Config(
         app,
@@ -63,6 +80,7 @@ def _config(app: Any, *, host: str, port: int, log_level: str) -> uvicorn.Config
         log_level=log_level,
         access_log=False,
         loop="asyncio",
+        http=header_timeout_protocol(security.header_timeout_s),
         timeout_graceful_shutdown=2,
     )
     return config
@@ -80,6 +98,8 @@ class LocalServer:
         max_concurrency: Most model calls in flight at once (``None``: no limit).
         startup_timeout_s: How long :meth:`start` waits for ``/health``.
         log_level: uvicorn's log level.
+        security: API key, allowed hosts, body limit and read timeouts (default:
+            :meth:`ServeSecurity.from_env`); clients use :attr:`api_key`.
 
     Example:
         .. code-block:: python
@@ -104,15 +124,22 @@ class LocalServer:
         max_concurrency: int | None = None,
         startup_timeout_s: float = 30.0,
         log_level: str = "warning",
+        security: ServeSecurity | None = None,
     ) -> None:
         self.model_name = model_name
+        self.security = security if security is not None else ServeSecurity.from_env()
         self.emulator = _emulator(wan)
         self.host = host
         self._requested_port = port
         self._startup_timeout_s = startup_timeout_s
         self._log_level = log_level
         self._app = create_app(
-            model, model_name=model_name, wan=self.emulator, max_concurrency=max_concurrency
+            model,
+            model_name=model_name,
+            wan=self.emulator,
+            max_concurrency=max_concurrency,
+            security=self.security,
+            bind_host=host,
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -142,6 +169,15 @@ class LocalServer:
         return f"{self.url}/v1"
 
     @property
+    def api_key(self) -> str:
+        """The key a client sends: the configured one, or a placeholder when none is required.
+
+        Give it to ``ChatOpenAI(api_key=server.api_key)``.
+        """
+        key = self.security.api_key
+        return LOCAL_API_KEY if key is None else key.get_secret_value()
+
+    @property
     def running(self) -> bool:
         """Whether the server thread is alive."""
         return self._thread is not None and self._thread.is_alive()
@@ -166,7 +202,13 @@ class LocalServer:
                 f"cannot bind {self.host}:{self._requested_port}: {exc}"
             ) from exc
         self._port = sock.getsockname()[1]
-        config = _config(self._app, host=self.host, port=self._port, log_level=self._log_level)
+        config = _config(
+            self._app,
+            host=self.host,
+            port=self._port,
+            log_level=self._log_level,
+            security=self.security,
+        )
         server: uvicorn.Server = uv.Server(config)
         self._server = server
         self._error = None
@@ -204,7 +246,7 @@ class LocalServer:
             time.sleep(0.01)
         remaining = max(deadline - time.monotonic(), 1.0)
         try:
-            response = httpx.get(f"{self.url}/health", timeout=remaining)
+            response = httpx.get(f"{self.url}/health", timeout=remaining)  # open without a key
         except httpx.HTTPError as exc:
             raise CloudUnavailableError(f"the local server's /health failed: {exc}") from exc
         if response.status_code != 200:
@@ -250,8 +292,14 @@ def serve(
     wan: WanProfile | WanEmulator | None = None,
     max_concurrency: int | None = None,
     log_level: str = "info",
+    security: ServeSecurity | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve ``model`` in the foreground until interrupted (``netgpt serve``).
+
+    ``security`` defaults to :meth:`ServeSecurity.from_env`. ``sock``: a socket already bound
+    to ``host:port`` (see :func:`bind_listening_socket`; ``netgpt serve`` binds before it loads
+    the model, so a taken port fails at once); it is closed when serving ends.
 
     Raises:
         CloudUnavailableError: The address cannot be bound.
@@ -259,14 +307,23 @@ def serve(
     """
     uv = _import_uvicorn()
     emulator = _emulator(wan)
-    app = create_app(model, model_name=model_name, wan=emulator, max_concurrency=max_concurrency)
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        raise CloudUnavailableError(f"cannot bind {host}:{port}: {exc}") from exc
+    security = security if security is not None else ServeSecurity.from_env()
+    app = create_app(
+        model,
+        model_name=model_name,
+        wan=emulator,
+        max_concurrency=max_concurrency,
+        security=security,
+        bind_host=host,
+    )
+    if sock is None:
+        sock = bind_listening_socket(host, port)
+    else:
+        port = sock.getsockname()[1]
     if emulator is not None:
         emulator.restart()
     try:
-        uv.Server(_config(app, host=host, port=port, log_level=log_level)).run(sockets=[sock])
+        config = _config(app, host=host, port=port, log_level=log_level, security=security)
+        uv.Server(config).run(sockets=[sock])
     finally:
         sock.close()

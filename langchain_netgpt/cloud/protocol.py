@@ -211,9 +211,14 @@ class NamedFunction(_Wire):
 
 
 class NamedToolChoice(_Wire):
-    """``tool_choice`` forcing one function."""
+    """``tool_choice`` forcing one function.
 
-    type: Literal["function"]
+    OpenAI's form is ``{"type": "function", "function": {"name": ...}}``; TGI also sends
+    ``{"function": {"name": ...}}`` (no ``type``), and ``ChatHuggingFace`` the whole tool
+    definition (its extra keys are ignored).
+    """
+
+    type: Literal["function"] = "function"
     function: NamedFunction
 
 
@@ -251,7 +256,8 @@ class ChatCompletionRequest(_Wire):
     model: str
     messages: list[MessageIn] = Field(min_length=1)
     tools: list[ToolDef] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    # "any" is LangChain's (and Anthropic's) spelling of OpenAI's "required": accepted as such.
+    tool_choice: Literal["none", "auto", "required", "any"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
     top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
@@ -288,8 +294,8 @@ class ChatCompletionRequest(_Wire):
                     f"tool_choice names {self.tool_choice.function.name!r}, "
                     f"which is not among the tools {names}"
                 )
-        elif self.tool_choice == "required" and not names:
-            raise ValueError("tool_choice 'required' needs a non-empty tools list")
+        elif self.tool_choice in ("required", "any") and not names:
+            raise ValueError(f"tool_choice {self.tool_choice!r} needs a non-empty tools list")
         return self
 
     @property
@@ -315,7 +321,7 @@ class ChatCompletionRequest(_Wire):
         """``tool_choice`` in LangChain's vocabulary (``"any"`` for OpenAI's ``"required"``)."""
         if isinstance(self.tool_choice, NamedToolChoice):
             return self.tool_choice.function.name
-        if self.tool_choice == "required":
+        if self.tool_choice in ("required", "any"):
             return "any"
         return self.tool_choice
 

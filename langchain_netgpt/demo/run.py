@@ -148,7 +148,7 @@ def _cloud(
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    from langchain_netgpt.cloud import LOCAL_API_KEY, LocalServer, WanEmulator, WanProfile
+    from langchain_netgpt.cloud import LocalServer, WanEmulator, WanProfile
 
     profile = WanProfile(rtt_ms=base_rtt_ms, trace_down=trace[0], trace_up=trace[1])
     with LocalServer(
@@ -158,7 +158,7 @@ def _cloud(
             ChatOpenAI(
                 model="netgpt-stand-in",
                 base_url=server.base_url,
-                api_key=SecretStr(LOCAL_API_KEY),
+                api_key=SecretStr(server.api_key),
                 timeout=120,
                 max_retries=0,
                 include_response_headers=True,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -52,6 +52,9 @@ class GenerationRequest:
         max_new_tokens: Token budget.
         temperature: 0 is greedy.
         top_p: Nucleus mass when sampling.
+        wrap_up_tokens: With ``use_grammar``: extra tokens past ``max_new_tokens`` in which
+            closing tokens are favoured so the JSON document closes instead of being cut
+            (:mod:`~langchain_netgpt.edge.wrap_up`); 0 disables.
     """
 
     turns: list[dict[str, str]]
@@ -61,6 +64,7 @@ class GenerationRequest:
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
+    wrap_up_tokens: int = 0
 
 
 @dataclass
@@ -97,6 +101,15 @@ class EdgeRuntime(Protocol):
         cancel: CancelToken | None = None,
     ) -> RawGeneration:
         """Generate; call ``on_text`` with each decoded piece; stop soon after ``cancel``."""
+        ...
+
+    def continuation_logprobs(
+        self, turns: list[dict[str, str]], continuations: Sequence[str]
+    ) -> list[float]:
+        """Total log-probability of each continuation after the rendered ``turns``.
+
+        The :data:`~langchain_netgpt.edge.call_decision.ContinuationScorer` of the call decision.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,6 +193,19 @@ class LoadedModel:
         from langchain_netgpt.edge.hf_runtime import generate_with_transformers
 
         return generate_with_transformers(self, request, on_text=on_text, cancel=cancel)
+
+    def continuation_logprobs(
+        self, turns: list[dict[str, str]], continuations: Sequence[str]
+    ) -> list[float]:
+        """Log-probability of each continuation after the rendered ``turns`` (one prefill)."""
+        from langchain_netgpt.edge.continuation_scoring import hf_continuation_logprobs
+        from langchain_netgpt.edge.prompt import chat_turns_to_prompt
+
+        prompt = chat_turns_to_prompt(self.tokenizer, turns)
+        with self.generate_lock:
+            return hf_continuation_logprobs(
+                self.model, self.tokenizer, prompt, continuations, self.device
+            )
 
     @property
     def vocab_size(self) -> int:
@@ -436,6 +449,10 @@ def _apply_adapter(model: Any, adapter_path: Path, name: str) -> Any:
                 f"the adapter at {adapter_path} was trained on base model {trained_on}, but this "
                 f"edge model loads {loaded}; load it on the base it was trained on"
             )
+    else:
+        from langchain_netgpt.edge.adapter_check import check_adapter_base
+
+        check_adapter_base(adapter_path, model, name)  # a foreign adapter: its recorded base
     try:
         from peft import PeftModel
     except ImportError as exc:

@@ -51,7 +51,15 @@ def generate_with_transformers(
     if request.use_grammar:
         from xgrammar.contrib.hf import LogitsProcessor
 
-        gen["logits_processor"] = [LogitsProcessor(loaded.compile_json_schema(request.schema))]
+        grammar = LogitsProcessor(loaded.compile_json_schema(request.schema))
+        gen["logits_processor"] = [grammar]
+        if request.wrap_up_tokens:  # finish the JSON past the budget rather than cut it
+            from langchain_netgpt.edge.wrap_up import closing_token_ids, wrap_up_processor
+
+            gen["max_new_tokens"] = request.max_new_tokens + request.wrap_up_tokens
+            closers = closing_token_ids(tokenizer)
+            wrap = wrap_up_processor(input_tokens, request.max_new_tokens, closers)
+            gen["logits_processor"] = [wrap, grammar]
     elif request.stop:
         gen.update(stop_strings=request.stop, tokenizer=tokenizer)
     if on_text is not None:
@@ -73,7 +81,7 @@ def generate_with_transformers(
     if cancel is not None and cancel.cancelled and not ended:
         finish = "cancelled"
     else:
-        finish = "stop" if ended or len(new_ids) < request.max_new_tokens else "length"
+        finish = "stop" if ended or len(new_ids) < gen["max_new_tokens"] else "length"
     first_token_s = first[0] - started if first else None
     return RawGeneration(text, input_tokens, len(new_ids), finish, seconds, first_token_s)
 

@@ -22,7 +22,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class LlamaCppSettings:
     """How llama.cpp loads a GGUF (part of the model cache key).
 
     Attributes:
-        n_ctx: Context window in tokens (prompt + generated).
+        n_ctx: Context window in tokens (prompt + generated); None: the GGUF's trained length.
         n_threads: CPU threads (None: one or every core this process may use, whichever
             decodes faster under the machine's current load; see ``threads.ThreadTuner``).
         requantize: ``"q8_0"`` re-encodes legacy formats once (see the module docstring);
@@ -53,7 +53,7 @@ class LlamaCppSettings:
         requantize_dir: Folder for re-encoded files (None: the user cache folder).
     """
 
-    n_ctx: int = 4096
+    n_ctx: int | None = None
     n_threads: int | None = None
     requantize: str = "q8_0"
     grammar_engine: str = "auto"
@@ -181,6 +181,7 @@ class LlamaCppModel:
     _template: Any = None
     _special: dict[str, str] = field(default_factory=dict)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock)
+    _closers: list[int] | None = None
 
     @classmethod
     def load(cls, path: Path, model_name: str, settings: LlamaCppSettings) -> LlamaCppModel:
@@ -196,7 +197,7 @@ class LlamaCppModel:
         try:
             llm = llama_cpp.Llama(
                 model_path=str(target),
-                n_ctx=settings.n_ctx,
+                n_ctx=settings.n_ctx or 0,  # 0: the GGUF's <arch>.context_length
                 n_batch=512,
                 n_threads=threads,
                 n_threads_batch=threads,
@@ -242,6 +243,57 @@ class LlamaCppModel:
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` (special tokens parsed, no BOS added)."""
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as plain text (the routing engine's exact prompt count)."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    @property
+    def context_window_tokens(self) -> int:
+        """The context window llama.cpp was loaded with (prompt + answer must fit it)."""
+        return int(self.llm.n_ctx())
+
+    def closing_token_ids(self) -> list[int]:
+        """Ids of the tokens made only of ``"``, ``}``, ``]`` (and spaces), for the wrap-up."""
+        from langchain_netgpt.edge.wrap_up import is_closing_text
+
+        with self._engine_lock:
+            if self._closers is None:
+                self._closers = [
+                    token
+                    for token in range(self.llm.n_vocab())
+                    if is_closing_text(self._piece(token).decode("utf-8", "replace"))
+                ]
+            return self._closers
+
+    def continuation_logprobs(
+        self, turns: list[dict[str, str]], continuations: Sequence[str]
+    ) -> list[float]:
+        """Total log-probability of each continuation after the rendered ``turns``.
+
+        One pre-fill of the prompt and the continuations' shared prefix (reusing the cached
+        prefix of the previous call), then each continuation's remaining tokens one by one; the
+        cache is rolled back to the shared prefix between continuations.
+        """
+        prompt = self.render_prompt(turns)
+        base = self.tokenize(prompt)
+        sequences = [self.tokenize(prompt + text) for text in continuations]
+        shared = _shared_prefix(base, sequences)
+        request = GenerationRequest(turns=turns, schema=None, use_grammar=False)
+        with self.generate_lock:
+            decoder = _Decoder(self, request, None, None, None)
+            decoder._prefill(sequences[0][:shared])
+            first = _log_softmax(decoder._logits())
+            scores: list[float] = []
+            for seq in sequences:
+                rest = seq[shared:]
+                total = float(first[rest[0]])
+                for position, token in enumerate(rest[:-1]):
+                    decoder._eval([token])
+                    total += float(_log_softmax(decoder._logits())[rest[position + 1]])
+                self.llm.n_tokens = shared  # back to the shared prefix for the next one
+                scores.append(total)
+        return scores
 
     def _piece(self, token: int, *, special: bool = False) -> bytes:
         import llama_cpp
@@ -331,7 +383,9 @@ class _Decoder:
 
     def run(self, tokens: list[int], room: int) -> RawGeneration:
         started = time.perf_counter()
-        budget = min(self.request.max_new_tokens, room)
+        wrap_up = self.request.wrap_up_tokens if self.guide is not None else 0
+        budget = min(self.request.max_new_tokens + wrap_up, room)
+        closers = self._closer_array() if wrap_up else None
         if not self._prefill(tokens):
             return RawGeneration("", len(tokens), 0, "cancelled", time.perf_counter() - started)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -341,7 +395,7 @@ class _Decoder:
             if self.cancel is not None and self.cancel.cancelled:
                 finish = "cancelled"
                 break
-            token = self._pick()
+            token = self._pick(closers if count >= self.request.max_new_tokens else None)
             count += 1
             if first is None:
                 first = time.perf_counter() - started
@@ -410,8 +464,18 @@ class _Decoder:
         pointer = self._llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return self._np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
 
-    def _pick(self) -> int:
+    def _closer_array(self) -> Any:
+        return self._np.asarray(self.model.closing_token_ids(), dtype=self._np.int64)
+
+    def _pick(self, closers: Any = None) -> int:
         logits = self._logits()
+        if closers is not None and len(closers):
+            # Past the budget: closing tokens favoured, the grammar's mask still has the last word
+            # (the same wrap-up as the transformers runtime's logits processor).
+            from langchain_netgpt.edge.wrap_up import WRAP_UP_BONUS
+
+            logits = logits.copy()
+            logits[closers] += WRAP_UP_BONUS
         token = self._choose(logits)
         if self.guide is None or self.guide.try_accept(token):
             return token
@@ -436,6 +500,26 @@ class _Decoder:
         keep = order[: int(np.searchsorted(cumulative, self.request.top_p)) + 1]
         kept = probs[keep] / probs[keep].sum()
         return int(self.rng.choice(keep, p=kept))
+
+
+def _shared_prefix(base: list[int], sequences: list[list[int]]) -> int:
+    """Tokens every sequence shares with the prompt, then with each other (at least one left)."""
+    shared = len(base)
+    # Joint tokenisation may merge the prompt's last token with a continuation: back off.
+    while shared > 0 and any(seq[:shared] != base[:shared] for seq in sequences):
+        shared -= 1
+    common = min(len(seq) for seq in sequences)
+    while shared < common - 1 and len({seq[shared] for seq in sequences}) == 1:
+        shared += 1
+    return max(shared, 1)
+
+
+def _log_softmax(logits: Any) -> Any:
+    import numpy as np
+
+    values = np.asarray(logits, dtype=np.float64)
+    shifted = values - values.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 def _ends_with_stop(text: str, piece: str, stops: list[str]) -> bool:

@@ -45,10 +45,12 @@ from langchain_netgpt.edge.bundled import (
     locate_bundled_gguf,
     validate_device,
 )
+from langchain_netgpt.edge.call_decision import CallDecisionConfig, CallVerdict, decide_call
 from langchain_netgpt.edge.cancel import CancelToken, EdgeGenerationCancelled, current_cancel_token
 from langchain_netgpt.edge.output import StopGuard, as_last_chunk, cut_at_stop, message_from_parsed
 from langchain_netgpt.edge.prompt import render_messages, structured_output_prompt
 from langchain_netgpt.edge.tools import (
+    ToolChoice,
     ToolSpec,
     bound_strings,
     build_output_schema,
@@ -70,6 +72,7 @@ class _Plan:
     use_grammar: bool
     tool_names: list[str]
     stop: list[str]
+    call_verdict: CallVerdict | None = None
 
 
 class HuggingFaceEdgeModel(BaseChatModel):
@@ -127,6 +130,15 @@ class HuggingFaceEdgeModel(BaseChatModel):
         default="auto", description="Weights dtype; 'auto' is float32 on CPU, bfloat16 on CUDA."
     )
     max_new_tokens: int = Field(default=256, gt=0, le=32768, description="Generation budget.")
+    wrap_up_tokens: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description=(
+            "Extra tokens a grammar-constrained reply may take past max_new_tokens to close its "
+            "JSON (closing tokens favoured), so a tool call is never cut off; 0 disables."
+        ),
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy.")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     constrained: bool = Field(
@@ -164,9 +176,19 @@ class HuggingFaceEdgeModel(BaseChatModel):
         description="llama.cpp only: re-encode a Q4_1/Q5_0/Q5_1 GGUF once to Q8_0 (cached), "
         "which pre-fills about 2x faster on x86; 'none' loads the file as it is.",
     )
-    n_ctx: int = Field(default=4096, ge=256, le=131072, description="llama.cpp context window.")
+    n_ctx: int | None = Field(
+        default=None,
+        ge=256,
+        le=131072,
+        description="llama.cpp context window in tokens (prompt + answer); None: the GGUF's "
+        "trained context length (<arch>.context_length, 8192 for the bundled model).",
+    )
     n_threads: int | None = Field(
         default=None, gt=0, description="llama.cpp CPU threads (default: every usable core)."
+    )
+    call_decision: CallDecisionConfig = Field(
+        default_factory=CallDecisionConfig,
+        description="Call-or-answer decision under tool_choice='auto' (mode 'learned' or 'off').",
     )
     model_cache: LoadedModelCache | None = Field(
         default=None, exclude=True, description="Where loaded weights live (default: per process)."
@@ -240,6 +262,25 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "adapter_path": self.adapter_path,
             "backend": self.backend,
         }
+
+    @property
+    def context_window_tokens(self) -> int | None:
+        """The context window the runtime enforces, when this model sets one (else ``None``).
+
+        The routing engine's context-window gate reads it first. llama.cpp with an explicit
+        ``n_ctx`` refuses longer prompts, so that is the window; otherwise (``n_ctx=None``, or the
+        transformers runtime) the gate reads the model's own length: ``max_position_embeddings``
+        once loaded, else the GGUF header's ``<arch>.context_length``, which llama.cpp also uses.
+        """
+        if self.n_ctx is None or not self.gguf_file:
+            return None
+        choice = choose_backend(
+            self.backend,
+            gguf_file=self.gguf_file,
+            device=self.device,
+            adapter_path=self.adapter_path,
+        )
+        return self.n_ctx if choice.backend == "llama_cpp" else None
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -451,6 +492,9 @@ class HuggingFaceEdgeModel(BaseChatModel):
         specs = [ToolSpec.from_any(tool) for tool in kw.get("tools") or []]
         names = [s.name for s in specs]
         choice = normalize_tool_choice(kw.get("tool_choice"), names)
+        verdict = None
+        if choice.mode == "auto" and specs and self.call_decision.mode != "off":
+            choice, verdict = self._decide_call(messages, specs)  # call-or-answer hook
         parallel = kw.get("parallel_tool_calls")
         schema = build_output_schema(
             specs,
@@ -461,10 +505,28 @@ class HuggingFaceEdgeModel(BaseChatModel):
             max_argument_chars=self.max_argument_chars,
         )
         if schema is None:
-            return _Plan("chat", render_messages(messages), None, False, names, stops)
+            turns = render_messages(messages, calls_as_prose=True)  # a text answer
+            return _Plan("chat", turns, None, False, names, stops, verdict)
         suffix = render_tools_prompt(specs, choice, allow_escalation=self.allow_escalation)
         turns = render_messages(messages, system_suffix=suffix)
-        return _Plan("tools", turns, schema, self.constrained, names, [])
+        return _Plan("tools", turns, schema, self.constrained, names, [], verdict)
+
+    # --- call-or-answer hook (logic in edge/call_decision.py; a runtime supplies the scorer) ---
+    def _decide_call(
+        self, messages: list[BaseMessage], specs: list[ToolSpec]
+    ) -> tuple[ToolChoice, CallVerdict]:
+        suffix = render_tools_prompt(
+            specs, ToolChoice("auto"), allow_escalation=self.allow_escalation
+        )
+        turns = render_messages(messages, system_suffix=suffix)
+
+        def score(continuations: Sequence[str]) -> list[float]:
+            # Either runtime scores continuations (one prefill, no decoding); called only when
+            # the shipped parameters hold a fitted margin model.
+            return self.load().continuation_logprobs(turns, continuations)
+
+        verdict = decide_call(messages, specs, self.call_decision, score)
+        return ToolChoice("required" if verdict.call else "none"), verdict
 
     def _request(self, plan: _Plan) -> GenerationRequest:
         return GenerationRequest(
@@ -475,6 +537,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
+            wrap_up_tokens=self.wrap_up_tokens if plan.use_grammar else 0,
         )
 
     def _run(
@@ -518,6 +581,10 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "edge_backend": runtime.backend,
             "constrained": plan.use_grammar,
         }
+        if raw.output_tokens > self.max_new_tokens:
+            meta["netgpt_wrapped_up"] = True  # the JSON was closed early past max_new_tokens
+        if plan.call_verdict is not None:
+            meta["netgpt_call_decision"] = plan.call_verdict.as_metadata()
         if plan.mode != "tools":
             content = raw.text.strip() if plan.mode == "structured" else raw.text
             message = AIMessage(content=content, usage_metadata=usage, response_metadata=meta)

@@ -69,8 +69,18 @@ def _tool_names_by_id(messages: Sequence[BaseMessage]) -> dict[str, str]:
     return names
 
 
+def _fold_result(turns: list[dict[str, str]], line: str) -> None:
+    """Append a tool result to the user turn before it (a new user turn if there is none)."""
+    if turns and turns[-1]["role"] == "user":
+        separator = "\n" if turns[-1].get("folded") else "\n\n"
+        turns[-1]["content"] += separator + line
+    else:
+        turns.append({"role": "user", "content": line})
+    turns[-1]["folded"] = "1"
+
+
 def render_messages(
-    messages: Sequence[BaseMessage], *, system_suffix: str = ""
+    messages: Sequence[BaseMessage], *, system_suffix: str = "", calls_as_prose: bool = False
 ) -> list[dict[str, str]]:
     """Turn LangChain messages into ``{"role", "content"}`` turns for the chat template.
 
@@ -78,6 +88,11 @@ def render_messages(
         messages: The conversation.
         system_suffix: Text appended to the (first) system message, e.g. the tool block; a system
             message with the template's default prompt is added when the conversation has none.
+        calls_as_prose: Render for a text answer: earlier tool calls are left out and each
+            tool result is folded into the user turn before it ("The tool X returned: ..."),
+            followed by "Answer the question from these results." A small model shown its own
+            tool-call documents would write one more instead of answering (measured on
+            SmolLM2-135M: it echoed the call; with the results folded in it answers from them).
 
     Returns:
         Turns with roles ``system``, ``user`` and ``assistant`` only.
@@ -94,12 +109,19 @@ def render_messages(
         elif isinstance(message, HumanMessage):
             turns.append({"role": "user", "content": text})
         elif isinstance(message, AIMessage):
+            if message.tool_calls and calls_as_prose:
+                if text.strip():
+                    turns.append({"role": "assistant", "content": text})
+                continue
             if message.tool_calls:
                 text = f"{text}\n{_calls_document(message)}".strip()
             turns.append({"role": "assistant", "content": text})
         elif isinstance(message, ToolMessage):
             name = message.name or names.get(message.tool_call_id, "tool")
             status = " (error)" if message.status == "error" else ""
+            if calls_as_prose:
+                _fold_result(turns, f"The tool {name}{status} returned: {text}")
+                continue
             turns.append({"role": "user", "content": f"Result of tool {name}{status}: {text}"})
         elif isinstance(message, ChatMessage) and message.role in ("system", "user", "assistant"):
             turns.append({"role": message.role, "content": text})
@@ -108,6 +130,9 @@ def render_messages(
                 f"message of type {message.type!r} cannot be rendered for the edge model; "
                 "expected system, human, ai, tool or chat (system/user/assistant) messages"
             )
+    if calls_as_prose and turns and turns[-1].get("folded"):
+        turns[-1]["content"] += "\nAnswer the question from these results."
+    turns = [{"role": t["role"], "content": t["content"]} for t in turns]
     if system_suffix:
         if turns and turns[0]["role"] == "system":
             first = turns[0]["content"]

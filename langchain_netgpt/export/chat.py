@@ -55,12 +55,16 @@ def _role(message: BaseMessage) -> str:
     return role
 
 
+def _scrubbed_id(call_id: str | None, scrubber: SecretScrubber) -> str | None:
+    return scrubber.scrub_text(call_id) if call_id else call_id
+
+
 def _tool_calls(
     message: AIMessage, scrubber: SecretScrubber, *, include_invalid: bool
 ) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = [
         {
-            "id": call.get("id"),
+            "id": _scrubbed_id(call.get("id"), scrubber),
             "type": "function",
             "function": {
                 "name": call["name"],
@@ -106,7 +110,9 @@ def chat_message(
         "role": _role(message),
         "content": scrubber.scrub_text(message.text),
         "name": scrubber.scrub_text(name) if name else None,
-        "tool_call_id": message.tool_call_id if isinstance(message, ToolMessage) else None,
+        "tool_call_id": (
+            scrubber.scrub_text(message.tool_call_id) if isinstance(message, ToolMessage) else None
+        ),
         "tool_calls": calls,
     }
 

@@ -170,11 +170,12 @@ class RouterTraceFields(BaseModel):
 def read_router_traces(path: str | Path) -> Iterator[RouterTraceFields]:
     """Stream a JSONL trace file as :class:`RouterTraceFields` (the fast path for router data).
 
-    Like :func:`~langchain_netgpt.tracing.read_jsonl_traces`: a truncated final line is skipped,
-    a corrupt line anywhere else raises.
+    Like :func:`~langchain_netgpt.tracing.read_jsonl_traces`: a torn line (a partial write)
+    is skipped with a warning; a line that is valid JSON but not a trace, or of an unknown
+    ``schema_version``, raises.
 
     Raises:
-        TraceFileError: A line before the last one is not a valid trace.
+        TraceFileError: A line is valid JSON but not a trace, or of an unknown schema version.
     """
     return read_jsonl_records(path, RouterTraceFields.model_validate_json)
 

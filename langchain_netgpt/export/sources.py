@@ -87,10 +87,10 @@ class TraceFilter(BaseModel):
 def read_traces(
     path: str | Path, where: TraceFilter | None = None, *, router_fields: bool = False
 ) -> Iterator[RouteTrace] | Iterator[RouterTraceFields]:
-    """Stream the traces of a JSONL trace file (``*.jsonl``) or a ``TraceStore`` file, filtered.
+    """Stream the traces of a JSONL trace file (``*.jsonl``) or a ``TraceStore``, filtered.
 
     Args:
-        path: The trace file.
+        path: The trace file, or a ``postgresql://`` URL of a PostgreSQL trace store.
         where: Filters (default: none).
         router_fields: From a JSONL file, parse only the fields router data reads
             (:class:`RouterTraceFields`, several times faster); a store yields full traces.
@@ -99,6 +99,11 @@ def read_traces(
         FileNotFoundError: ``path`` does not exist.
     """
     where = where or TraceFilter()
+    from langchain_netgpt._postgres import is_postgres_url
+    from langchain_netgpt.tracing.store import TraceStore
+
+    if is_postgres_url(path):
+        return _query(TraceStore(str(path)), where)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no trace file at {path}")
@@ -106,9 +111,10 @@ def read_traces(
         if router_fields:
             return _filtered(read_router_traces(path), where)
         return _filtered(read_jsonl_traces(path), where)
-    from langchain_netgpt.tracing.store import TraceStore
+    return _query(TraceStore(path), where)
 
-    store = TraceStore(path)
+
+def _query(store: TraceStore, where: TraceFilter) -> Iterator[RouteTrace]:
     return _closing(
         store,
         store.query(

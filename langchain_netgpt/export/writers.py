@@ -3,6 +3,9 @@
 Rows are buffered ``batch_rows`` at a time and flushed (one Parquet row group per batch), so
 memory is bounded by one batch however many traces stream in. Files are written under a
 temporary name and renamed at the end: an interrupted export leaves no half-written dataset.
+
+The formats are :data:`ExportFormat`'s values, and :data:`EXPORT_FORMAT_SPECS` says how each is
+written: a new format is one more ``Literal`` value and one more registry entry, both here.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from langchain_netgpt._registry import literal_registry
 from langchain_netgpt.errors import MissingExtraError
 
 if TYPE_CHECKING:
@@ -27,15 +32,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPORT_FORMATS",
+    "EXPORT_FORMAT_SPECS",
     "ExportFormat",
+    "ExportFormatSpec",
     "ExportSummary",
     "RowBuilder",
+    "export_format_spec",
     "load_export",
     "write_dataset",
 ]
 
 ExportFormat = Literal["jsonl", "parquet", "hf"]
-EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "parquet", "hf")
+"""The dataset formats; :data:`EXPORT_FORMAT_SPECS` holds how each is written."""
 METADATA_KEY = b"netgpt"
 """Parquet schema-metadata key holding the export header (JSON)."""
 
@@ -159,6 +167,59 @@ def _dataset_from_parquet(datasets: Any, path: Path, cache_dir: str | None = Non
     return datasets.Dataset.from_parquet(str(path), cache_dir=cache_dir)
 
 
+@dataclass(frozen=True)
+class ExportFormatSpec:
+    """How one :data:`ExportFormat` is written: rows go to a staged file, published at the end.
+
+    Attributes:
+        description: One line for help texts.
+        staging_suffix: Suffix of the staged file (next to ``out``, hidden).
+        open_writer: ``open_writer(staged, schema, header, jsonl_header)``: the row writer.
+        publish: ``publish(staged, out, header)``: turn the closed staged file into ``out``.
+    """
+
+    description: str
+    staging_suffix: str
+    open_writer: Callable[[Path, Callable[[], pa.Schema], dict[str, Any], bool], _Writer]
+    publish: Callable[[Path, Path, dict[str, Any]], None]
+
+
+def _open_jsonl(
+    staged: Path, schema: Callable[[], pa.Schema], header: dict[str, Any], jsonl_header: bool
+) -> _Writer:
+    return _JsonlWriter(staged, header if jsonl_header else None)
+
+
+def _open_parquet(
+    staged: Path, schema: Callable[[], pa.Schema], header: dict[str, Any], jsonl_header: bool
+) -> _Writer:
+    return _ParquetWriter(staged, schema(), header)
+
+
+def _publish_file(staged: Path, out: Path, header: dict[str, Any]) -> None:
+    staged.replace(_replace_target(out))
+
+
+def _publish_hf(staged: Path, out: Path, header: dict[str, Any]) -> None:
+    _save_hf(staged, _replace_target(out), header)
+    staged.unlink()
+
+
+EXPORT_FORMAT_SPECS: Mapping[ExportFormat, ExportFormatSpec] = literal_registry(
+    ExportFormat,
+    {
+        "jsonl": ExportFormatSpec("JSON lines", ".jsonl", _open_jsonl, _publish_file),
+        "parquet": ExportFormatSpec("Parquet, zstd", ".parquet", _open_parquet, _publish_file),
+        "hf": ExportFormatSpec(
+            "HuggingFace Dataset.save_to_disk folder", ".parquet", _open_parquet, _publish_hf
+        ),
+    },
+)
+"""Every export format, keyed by :data:`ExportFormat`'s values (checked when loaded)."""
+EXPORT_FORMATS: tuple[ExportFormat, ...] = tuple(EXPORT_FORMAT_SPECS)
+"""The format names, in the ``Literal``'s order."""
+
+
 def write_dataset(
     traces: Iterable[_T],
     build: Callable[[_T], dict[str, Any] | str],
@@ -197,46 +258,23 @@ def write_dataset(
         FileExistsError: ``out`` exists and ``overwrite`` is false.
         MissingExtraError: pyarrow / datasets are not installed (Parquet / HF output).
     """
-    if format not in EXPORT_FORMATS:
-        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
+    spec = export_format_spec(format)
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise ValueError(f"batch_rows must be a positive int, got {batch_rows!r}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = _temporary_sibling(out, ".jsonl" if format == "jsonl" else ".parquet")
-    writer: _Writer
-    if format == "jsonl":
-        writer = _JsonlWriter(staged, header if jsonl_header else None)
-    else:
-        writer = _ParquetWriter(staged, schema(), header)
-    read = written = 0
-    skipped: Counter[str] = Counter()
-    batch: list[dict[str, Any]] = []
+    staged = _temporary_sibling(out, spec.staging_suffix)
     try:
-        for trace in traces:
-            read += 1
-            row = build(trace)
-            if isinstance(row, str):
-                skipped[row] += 1
-            else:
-                batch.append(row)
-                if len(batch) >= batch_rows:
-                    writer.write(batch)
-                    written += len(batch)
-                    batch = []
-            if on_trace is not None:
-                on_trace(trace)
-        if batch:
-            writer.write(batch)
-            written += len(batch)
+        writer = spec.open_writer(staged, schema, header, jsonl_header)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    try:
+        read, written, skipped = _stream_rows(traces, build, writer, batch_rows, on_trace)
         writer.close()
-        if format == "hf":
-            _save_hf(staged, _replace_target(out), header)
-            staged.unlink()
-        else:
-            staged.replace(_replace_target(out))
+        spec.publish(staged, out, header)
     except BaseException:
         writer.close()
         staged.unlink(missing_ok=True)
@@ -249,6 +287,48 @@ def write_dataset(
         rows_written=written,
         skipped=dict(skipped),
     )
+
+
+def export_format_spec(format: str) -> ExportFormatSpec:
+    """The registry entry of ``format``.
+
+    Raises:
+        ValueError: ``format`` is not one of :data:`EXPORT_FORMATS`.
+    """
+    try:
+        return EXPORT_FORMAT_SPECS[format]  # type: ignore[index]  # any str: KeyError if unknown
+    except (KeyError, TypeError):
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}") from None
+
+
+def _stream_rows(
+    traces: Iterable[_T],
+    build: Callable[[_T], dict[str, Any] | str],
+    writer: _Writer,
+    batch_rows: int,
+    on_trace: Callable[[_T], None] | None,
+) -> tuple[int, int, Counter[str]]:
+    """Build and write every row, ``batch_rows`` at a time; (read, written, skipped by reason)."""
+    read = written = 0
+    skipped: Counter[str] = Counter()
+    batch: list[dict[str, Any]] = []
+    for trace in traces:
+        read += 1
+        row = build(trace)
+        if isinstance(row, str):
+            skipped[row] += 1
+        else:
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                writer.write(batch)
+                written += len(batch)
+                batch = []
+        if on_trace is not None:
+            on_trace(trace)
+    if batch:
+        writer.write(batch)
+        written += len(batch)
+    return read, written, skipped
 
 
 def _replace_target(out: Path) -> Path:

@@ -6,8 +6,9 @@ only when they run (``pip install 'langchain-netgpt[train]'``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from langchain_netgpt._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from langchain_netgpt.learn.edge import (
@@ -86,8 +87,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_netgpt.learn' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

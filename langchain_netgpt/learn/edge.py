@@ -350,8 +350,7 @@ def finetune_edge(
         ConfigurationError: The data holds no row the edge's format can express.
     """
     mods = _train_modules()
-    datasets, peft, torch = mods["datasets"], mods["peft"], mods["torch"]
-    transformers, trl = mods["transformers"], mods["trl"]
+    datasets, peft, transformers = mods["datasets"], mods["peft"], mods["transformers"]
 
     rows = read_rows(config.data_path)
     if config.max_examples is not None:
@@ -375,42 +374,17 @@ def finetune_edge(
         task_type="CAUSAL_LM",
     )
     log: dict[str, list[float]] = {"loss": [], "reward": []}
-    args: Any
-    callback = _callback(transformers, config.steps, show_progress, log)
-    common = _trainer_args(config, loaded.device)
-    if config.method == "sft":
-        args = trl.SFTConfig(
-            **common, max_length=config.max_length, completion_only_loss=True, packing=False
-        )
-        trainer_cls = (
-            _kl_sft_trainer(trl, torch, config.kl_beta) if config.kl_beta else trl.SFTTrainer
-        )
-        trainer: Any = trainer_cls(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=lora,
-            callbacks=[callback],
-        )
-    else:
-        args = trl.GRPOConfig(
-            **common,
-            beta=config.kl_beta,
-            num_generations=config.num_generations,
-            max_completion_length=config.max_completion_length,
-            temperature=config.temperature,
-            log_completions=False,
-        )
-        trainer = trl.GRPOTrainer(
-            model=model,
-            reward_funcs=reward_funcs or [combined_reward],
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=lora,
-            callbacks=[callback],
-        )
+    trainer = _trainer(
+        mods,
+        config,
+        model=model,
+        tokenizer=tokenizer,
+        dataset=dataset,
+        lora=lora,
+        callback=_callback(transformers, config.steps, show_progress, log),
+        device=loaded.device,
+        reward_funcs=reward_funcs,
+    )
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -427,6 +401,14 @@ def finetune_edge(
         rewards=log["reward"],
         seconds=seconds,
     )
+    _write_manifest(config, result, fingerprint, spec)
+    return result
+
+
+def _write_manifest(
+    config: EdgeFinetuneConfig, result: EdgeFinetuneResult, fingerprint: Any, spec: ModelSpec
+) -> None:
+    """Write the adapter's manifest: its base model, data, config and result."""
     manifest = {
         "schema_version": MANIFEST_VERSION,
         "base_model": fingerprint,
@@ -435,5 +417,53 @@ def finetune_edge(
         "config": config.model_dump(mode="json"),
         "result": result.model_dump(mode="json"),
     }
-    (adapter_dir / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return result
+    (result.adapter_path / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
+def _trainer(
+    mods: dict[str, Any],
+    config: EdgeFinetuneConfig,
+    *,
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    lora: Any,
+    callback: Any,
+    device: str,
+    reward_funcs: list[Callable[..., list[float]]] | None,
+) -> Any:
+    """The TRL trainer of ``config.method``: SFT (KL-regularised when ``kl_beta``) or GRPO."""
+    trl, torch = mods["trl"], mods["torch"]
+    common = _trainer_args(config, device)
+    if config.method == "sft":
+        args = trl.SFTConfig(
+            **common, max_length=config.max_length, completion_only_loss=True, packing=False
+        )
+        trainer_cls = (
+            _kl_sft_trainer(trl, torch, config.kl_beta) if config.kl_beta else trl.SFTTrainer
+        )
+        return trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora,
+            callbacks=[callback],
+        )
+    args = trl.GRPOConfig(
+        **common,
+        beta=config.kl_beta,
+        num_generations=config.num_generations,
+        max_completion_length=config.max_completion_length,
+        temperature=config.temperature,
+        log_completions=False,
+    )
+    return trl.GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs or [combined_reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[callback],
+    )

@@ -45,7 +45,7 @@ from langchain_netgpt.edge.tools import (
 from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 if TYPE_CHECKING:
-    from langchain_netgpt.bench.bfcl import BfclTask
+    from langchain_netgpt.recorded.bfcl_tasks import BfclTask
 
 __all__ = [
     "EdgeFormatOptions",
@@ -322,7 +322,7 @@ def rows_from_bfcl(tasks: Iterable[BfclTask]) -> list[dict[str, Any]]:
     ``reference_text``, ``escalated``). Tasks without ground truth are skipped.
 
     Args:
-        tasks: Tasks from :func:`langchain_netgpt.bench.load_bfcl`.
+        tasks: Tasks from :func:`langchain_netgpt.recorded.load_bfcl`.
 
     Returns:
         The rows, in task order.

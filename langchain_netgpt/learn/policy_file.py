@@ -15,18 +15,20 @@ Only the standard library and pydantic are used here: loading and using a policy
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from langchain_netgpt._json_limits import loads_config
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing.decision import EDGE, check_score, clip01, decide_route
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.network import NetworkState
-from langchain_netgpt.routing.policy import CLOUD, EDGE, RouteDecision, _BasePolicy, _check_score
+from langchain_netgpt.routing.policy import BasePolicy, RouteDecision
 from langchain_netgpt.routing.scoring import LearnedScorer
+from langchain_netgpt.routing.text_scorer import CloudRelativeScorer, TextScorer
 
 __all__ = [
     "NETWORK_FEATURE_NAMES",
@@ -72,7 +74,7 @@ def _sigmoid(z: float) -> float:
     return ez / (1.0 + ez)
 
 
-class LearnedThresholdPolicy(_BasePolicy):
+class LearnedThresholdPolicy(BasePolicy):
     """Keep the step on the edge iff ``score >= tau(network) = sigmoid(w . phi(network))``.
 
     Use it with the scorer it was trained with (:func:`load_policy_scorer`): the threshold is
@@ -164,16 +166,16 @@ class LearnedThresholdPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= tau(network) + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         tau = self.threshold(network) + threshold_shift
-        target = EDGE if s >= tau else CLOUD
+        target = decide_route(s, tau).target
         est = self.latency_model.estimate(features, network)
         sign = ">=" if target == EDGE else "<"
         reason = (
-            f"{target}: score {s:.2f} {sign} learned threshold {min(max(tau, 0.0), 1.0):.2f} "
+            f"{target}: score {s:.2f} {sign} learned threshold {clip01(tau):.2f} "
             f"(rtt {network.rtt_ms:.0f} ms, up {network.bandwidth_up_mbps:.1f} Mbit/s)"
         )
-        return self._make(target, s, tau, est, reason)
+        return self.make_decision(target, s, tau, est, reason)
 
 
 class PolicyFile(BaseModel):
@@ -182,7 +184,8 @@ class PolicyFile(BaseModel):
     Attributes:
         kind: Always ``"netgpt.policy"``.
         schema_version: :data:`POLICY_SCHEMA_VERSION`.
-        scorer: The learned edge-success scorer.
+        scorer: The learned edge-success scorer (a text-aware scorer from
+            ``netgpt train-router --pairs`` fits here too).
         threshold: The learned network-dependent threshold.
         trained_on: Provenance: data file, rows, split, seed, reward parameters.
         estimate: Held-out value estimates of the learned and the logging policy.
@@ -192,7 +195,7 @@ class PolicyFile(BaseModel):
 
     kind: Literal["netgpt.policy"] = "netgpt.policy"
     schema_version: int = POLICY_SCHEMA_VERSION
-    scorer: LearnedScorer
+    scorer: LearnedScorer | CloudRelativeScorer | TextScorer
     threshold: LearnedThresholdPolicy
     trained_on: dict[str, Any] = Field(default_factory=dict)
     estimate: dict[str, Any] = Field(default_factory=dict)
@@ -217,8 +220,8 @@ def read_policy_file(path: str | Path) -> PolicyFile:
     if not file.is_file():
         raise FileNotFoundError(f"policy file {str(file)!r} does not exist")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = loads_config(file.read_text(encoding="utf-8"), source=str(file), what="policy file")
+    except UnicodeDecodeError as exc:
         raise ConfigurationError(f"{file}: not a JSON policy file ({exc})") from exc
     if not isinstance(data, dict) or data.get("kind") != POLICY_FILE_KIND:
         kind = data.get("kind") if isinstance(data, dict) else type(data).__name__
@@ -251,7 +254,7 @@ def load_policy(path: str | Path) -> LearnedThresholdPolicy:
     return read_policy_file(path).threshold
 
 
-def load_policy_scorer(path: str | Path) -> LearnedScorer:
+def load_policy_scorer(path: str | Path) -> LearnedScorer | CloudRelativeScorer | TextScorer:
     """The scorer of a policy file, for ``NetGPTRouter(scorer=...)``.
 
     Raises:

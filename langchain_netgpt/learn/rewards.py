@@ -221,7 +221,7 @@ class EscalationAwareReward(BaseModel):
     group itself: no non-escalating completion of the same prompt reached ``success_threshold``
     on the base reward. When more than ``cloud_share_cap`` of the batch escalates, every
     escalating completion also loses ``over_cap_penalty`` (the budget the router enforces).
-    Issue 8 builds the learned escalation head on this.
+    The learned escalation head (self-offload) is trained on this reward.
 
     Example:
         >>> reward = EscalationAwareReward(cloud_share_cap=0.5)

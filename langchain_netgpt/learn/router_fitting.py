@@ -327,14 +327,113 @@ def fit_router(
             # result.policy_file.save("policy.json")
     """
     npy = require_numpy()
+    _check_options(estimator, test_fraction, restarts)
+    steps = steps_from_rows(rows)
+    train_index, test_index = _train_test_indices(rows, len(steps.data), test_fraction, seed)
+    train, test = steps.subset(train_index), steps.subset(test_index)
+    n_train, n_test = len(train_index), len(test_index)
+
+    scorer = _fit_scorer(train, l2)
+    threshold = _fit_learned_threshold(
+        train, [rows[i] for i in train_index], l2, seed=seed, restarts=restarts, progress=progress
+    )
+    learned_edge = _scores(scorer, test.features) >= _taus(threshold, test.network)
+    estimates = _held_out_estimates(
+        train, test, learned_edge, l2=l2, n_bootstrap=n_bootstrap, seed=seed
+    )
+    headline = next(e for p, e in estimates if p == "learned" and e.estimator == estimator)
+    logging = next(e for p, e in estimates if p == "logging (on-policy)")
+    tau_by_rtt, falls = _rtt_profile(threshold, train)
+    notes = [] if falls else [
+        "the learned threshold does not fall as RTT rises on this data (its RTT weight is "
+        f"{threshold.weights[0]:+.3f}); the logged data may not show RTT hurting the cloud"
+    ]  # fmt: skip
+    policy_file = PolicyFile(
+        scorer=scorer,
+        threshold=threshold,
+        trained_on={
+            **dict(trained_on or {}),
+            **{"rows": n_train + n_test, "n_train": n_train, "n_test": n_test, "seed": seed},
+            "test_fraction": test_fraction,
+            "edge_share_logged": float(npy.mean(steps.data.actions == 0)),
+            "network_features": list(NETWORK_FEATURE_NAMES),
+        },
+        estimate=_estimate_record(estimator, estimates, learned_edge, tau_by_rtt, falls),
+    )
+    return RouterFit(
+        policy_file, estimates, headline, logging, tau_by_rtt, falls, n_train, n_test, notes
+    )
+
+
+def _check_options(estimator: str, test_fraction: float, restarts: int) -> None:
+    """Raise ``ValueError`` naming a bad :func:`fit_router` option."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
     if not (isinstance(restarts, int) and restarts >= 1):
         raise ValueError(f"restarts must be an integer >= 1, got {restarts!r}")
-    steps = steps_from_rows(rows)
-    n = len(steps.data)
+
+
+def _fit_learned_threshold(
+    train: _Steps,
+    train_rows: Sequence[Mapping[str, Any]],
+    l2: float,
+    *,
+    seed: int,
+    restarts: int,
+    progress: Callable[[int, int], None] | None,
+) -> LearnedThresholdPolicy:
+    """The network-dependent threshold, fitted against out-of-fold scores of the train split."""
+    train_scores = _out_of_fold_scores(train, train_rows, l2, seed)
+    advantage = _edge_advantage(train.data, l2, seed)
+    w, means, scales = _fit_threshold(
+        train_scores, train.network, advantage, seed=seed, restarts=restarts, progress=progress
+    )
+    return LearnedThresholdPolicy(
+        bias=float(w[0]),
+        weights=[float(v) for v in w[1:]],
+        means=[float(v) for v in means],
+        scales=[float(v) for v in scales],
+    )
+
+
+def _taus(threshold: LearnedThresholdPolicy, network: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The threshold's tau on each row of network features."""
+    npy = require_numpy()
+    z = (network - npy.asarray(threshold.means)) / npy.asarray(threshold.scales)
+    return _sigmoid(threshold.bias + z @ npy.asarray(threshold.weights))  # type: ignore[no-any-return]
+
+
+def _estimate_record(
+    estimator: str,
+    estimates: list[tuple[str, ValueEstimate]],
+    learned_edge: NDArray[np.bool_],
+    tau_by_rtt: list[tuple[float, float]],
+    falls: bool,
+) -> dict[str, Any]:
+    """What the policy file records of the held-out estimates."""
+    headline = next(e for p, e in estimates if p == "learned" and e.estimator == estimator)
+    logging = next(e for p, e in estimates if p == "logging (on-policy)")
+    return {
+        "estimator": estimator,
+        "learned": headline.to_dict(),
+        "logging": logging.to_dict(),
+        "improvement": estimates[-1][1].to_dict(),
+        "learned_edge_share": float(learned_edge.mean()),
+        "tau_by_rtt": [{"rtt_ms": r, "tau": t} for r, t in tau_by_rtt],
+        "tau_falls_with_rtt": falls,
+    }
+
+
+def _train_test_indices(
+    rows: Sequence[Mapping[str, Any]], n: int, test_fraction: float, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Training and held-out row indices, split by session.
+
+    Raises:
+        ValueError: Either side would be too small.
+    """
     n_test = round(n * test_fraction)
     if n_test < 10 or n - n_test < 20:
         raise ValueError(
@@ -342,90 +441,46 @@ def fit_router(
             "held-out steps"
         )
     test_index, train_index = _split(rows, n_test, seed)
-    n_test = len(test_index)
-    if n - n_test < 20:
+    if n - len(test_index) < 20:
         raise ValueError(
-            f"splitting {n} rows by session left {n - n_test} training steps (need >= 20); "
-            "lower test_fraction"
+            f"splitting {n} rows by session left {n - len(test_index)} training steps "
+            "(need >= 20); lower test_fraction"
         )
-    train, test = steps.subset(train_index), steps.subset(test_index)
+    return train_index, test_index
 
-    scorer = _fit_scorer(train, l2)
-    train_rows = [rows[i] for i in train_index]
-    train_scores = _out_of_fold_scores(train, train_rows, l2, seed)
-    advantage = _edge_advantage(train.data, l2, seed)
-    w, means, scales = _fit_threshold(
-        train_scores, train.network, advantage, seed=seed, restarts=restarts, progress=progress
-    )
-    threshold = LearnedThresholdPolicy(
-        bias=float(w[0]),
-        weights=[float(v) for v in w[1:]],
-        means=[float(v) for v in means],
-        scales=[float(v) for v in scales],
-    )
 
-    # Held-out estimates; DR uses a reward model fitted on the training split only.
+def _held_out_estimates(
+    train: _Steps,
+    test: _Steps,
+    learned_edge: NDArray[np.bool_],
+    *,
+    l2: float,
+    n_bootstrap: int,
+    seed: int,
+) -> list[tuple[str, ValueEstimate]]:
+    """The held-out estimates, as ``(policy, estimate)`` pairs.
+
+    IPS, SNIPS and DR values of the learned policy and of the logging rule on ``test``, the
+    logging policy's own mean reward, and the paired learned - logging gain (last). DR uses a
+    reward model fitted on the training split only.
+    """
+    npy = require_numpy()
     reward_model = RidgeRewardModel(l2).fit(train.data)
-    z = (test.network - means) / scales
-    tau_test = _sigmoid(w[0] + z @ w[1:])
-    learned_edge = _scores(scorer, test.features) >= tau_test
     learned = npy.stack([learned_edge, ~learned_edge], axis=1).astype(float)
     rule_edge = test.logged_score >= test.logged_threshold
     rule = npy.stack([rule_edge, ~rule_edge], axis=1).astype(float)
     boot = {"n_bootstrap": n_bootstrap, "seed": seed}
     estimates: list[tuple[str, ValueEstimate]] = []
-    for name in ESTIMATORS:
-        estimates.append(
-            ("learned", estimate_value(test.data, learned, name, reward_model=reward_model, **boot))
-        )
-    for name in ESTIMATORS:
-        estimates.append(
-            (
-                "logging rule",
-                estimate_value(test.data, rule, name, reward_model=reward_model, **boot),
-            )
-        )
-    logging = on_policy_value(test.data.rewards, **boot)
-    estimates.append(("logging (on-policy)", logging))
+    for policy, actions in (("learned", learned), ("logging rule", rule)):
+        for name in ESTIMATORS:
+            value = estimate_value(test.data, actions, name, reward_model=reward_model, **boot)
+            estimates.append((policy, value))
+    estimates.append(("logging (on-policy)", on_policy_value(test.data.rewards, **boot)))
     # Paired: per held-out step, the learned policy's DR term minus the logged reward.
     learned_terms, _ = per_step_terms(test.data, learned, "dr", reward_model)
     gain = on_policy_value(learned_terms - test.data.rewards, **boot)
     estimates.append(("learned - logging", ValueEstimate("dr - on-policy", *_fields(gain))))
-    headline = next(e for p, e in estimates if p == "learned" and e.estimator == estimator)
-
-    tau_by_rtt, falls = _rtt_profile(threshold, train)
-    notes = []
-    if not falls:
-        notes.append(
-            "the learned threshold does not fall as RTT rises on this data (its RTT weight is "
-            f"{threshold.weights[0]:+.3f}); the logged data may not show RTT hurting the cloud"
-        )
-    policy_file = PolicyFile(
-        scorer=scorer,
-        threshold=threshold,
-        trained_on={
-            **dict(trained_on or {}),
-            "rows": n,
-            "n_train": n - n_test,
-            "n_test": n_test,
-            "seed": seed,
-            "test_fraction": test_fraction,
-            "edge_share_logged": float(npy.mean(steps.data.actions == 0)),
-            "network_features": list(NETWORK_FEATURE_NAMES),
-        },
-        estimate={
-            "estimator": estimator,
-            "learned": headline.to_dict(),
-            "logging": logging.to_dict(),
-            "improvement": estimates[-1][1].to_dict(),
-            "learned_edge_share": float(learned_edge.mean()),
-            "tau_by_rtt": [{"rtt_ms": r, "tau": t} for r, t in tau_by_rtt],
-            "tau_falls_with_rtt": falls,
-        },
-    )
-    return RouterFit(
-        policy_file, estimates, headline, logging, tau_by_rtt, falls, n - n_test, n_test, notes
-    )
+    return estimates
 
 
 def _out_of_fold_scores(

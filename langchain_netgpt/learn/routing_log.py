@@ -4,8 +4,8 @@
 tasks with an exploring policy, and returns the traces:
 
 - the edge answers what the bundled SmolLM2-135M really answered on the task (a recorded
-  outcomes file, :func:`~langchain_netgpt.bench.record.load_edge_outcomes`): its calls, its
-  errors, its token counts;
+  outcomes file, :func:`~langchain_netgpt.recorded.edge_outcomes.load_edge_outcomes`): its
+  calls, its errors, its token counts;
 - the cloud answers BFCL's ground-truth call;
 - the network is replayed from a mahimahi LTE trace (``NetworkMonitor.from_trace`` on a replay
   clock), under several base RTTs;
@@ -31,9 +31,14 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.bench.bfcl import BfclTask, check_calls
-from langchain_netgpt.bench.record import EdgeOutcome, load_edge_outcomes, tasks_by_id
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.bfcl_tasks import BfclTask, check_calls
+from langchain_netgpt.recorded.edge_outcomes import (
+    BUNDLED_EDGE_OUTCOMES,
+    EdgeOutcome,
+    load_edge_outcomes,
+    tasks_by_id,
+)
 from langchain_netgpt.router import NetGPTRouter
 from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
 from langchain_netgpt.routing.latency import DEFAULT_CLOUD, DEFAULT_EDGE, SideProfile
@@ -43,11 +48,6 @@ from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
 
 __all__ = ["BUNDLED_EDGE_OUTCOMES", "RouterReplayConfig", "replay_router_log"]
-
-BUNDLED_EDGE_OUTCOMES = (
-    Path(__file__).resolve().parents[1] / "bench" / "data" / "edge_outcomes_smollm2_135m.jsonl"
-)
-"""The recorded outcomes of the bundled SmolLM2-135M on BFCL, shipped with the package."""
 
 _BFCL_FILES = ("simple_python", "multiple", "parallel", "irrelevance")
 
@@ -161,18 +161,7 @@ def replay_router_log(
         BenchmarkDataError: The outcomes or BFCL files are missing or malformed.
         FileNotFoundError: A trace file is missing.
     """
-    outcomes = load_edge_outcomes(config.outcomes).rows
-    files = [config.bfcl_dir / f"BFCL_v4_{c}.json" for c in _BFCL_FILES]
-    tasks = {
-        i: t for i, t in tasks_by_id([f for f in files if f.is_file()]).items() if i in outcomes
-    }
-    # Recording order (the file is append-only), so a given max_tasks always picks the same tasks.
-    ordered = [tasks[i] for i in outcomes if i in tasks][: config.max_tasks]
-    if not ordered:
-        raise BenchmarkDataError(
-            f"no task of {config.outcomes} was found in {config.bfcl_dir}",
-            path=str(config.outcomes),
-        )
+    outcomes, ordered = _recorded_tasks(config)
     rng = random.Random(config.seed)
     current: list[BfclTask] = []
 
@@ -186,12 +175,10 @@ def replay_router_log(
     cloud = ScriptedChatModel(responses=[cloud_reply], model_name="bfcl-ground-truth")
     total = len(config.trace_names) * len(config.base_rtts_ms) * config.passes * len(ordered)
     traces: list[RouteTrace] = []
-    done = 0
     for trace_name in config.trace_names:
         down = config.traces_dir / f"{trace_name}.down"
         up = config.traces_dir / f"{trace_name}.up"
-        up_link = LinkTrace.from_file(up)
-        down_link = LinkTrace.from_file(down)
+        links = (LinkTrace.from_file(up), LinkTrace.from_file(down))
         for base_rtt in config.base_rtts_ms:
             now = [0.0]
             sink = InMemoryTraceSink()
@@ -213,37 +200,47 @@ def replay_router_log(
                     router.bind_tools(task.tools).invoke(
                         task.messages, config={"metadata": {"session_id": task.id}}
                     )
-                    trace = sink.traces[-1]
-                    traces.append(
-                        _replayed(
-                            trace,
-                            task,
-                            outcomes[task.id],
-                            config,
-                            now[0],
-                            base_rtt,
-                            up_link,
-                            down_link,
-                        )
-                    )
+                    step = (task, outcomes[task.id], now[0], base_rtt)
+                    traces.append(_replayed(sink.traces[-1], step, config, *links))
                     now[0] += config.step_interval_s
-                    done += 1
                     if on_step is not None:
-                        on_step(done, total)
+                        on_step(len(traces), total)
     return traces
+
+
+def _recorded_tasks(config: RouterReplayConfig) -> tuple[dict[str, EdgeOutcome], list[BfclTask]]:
+    """The recorded outcomes, and their BFCL tasks in recording order.
+
+    Raises:
+        BenchmarkDataError: No recorded task is among the BFCL files.
+    """
+    outcomes = load_edge_outcomes(config.outcomes).rows
+    files = [config.bfcl_dir / f"BFCL_v4_{c}.json" for c in _BFCL_FILES]
+    tasks = {
+        i: t for i, t in tasks_by_id([f for f in files if f.is_file()]).items() if i in outcomes
+    }
+    # Recording order (the file is append-only), so a given max_tasks always picks the same tasks.
+    ordered = [tasks[i] for i in outcomes if i in tasks][: config.max_tasks]
+    if not ordered:
+        raise BenchmarkDataError(
+            f"no task of {config.outcomes} was found in {config.bfcl_dir}",
+            path=str(config.outcomes),
+        )
+    return outcomes, ordered
 
 
 def _replayed(
     trace: RouteTrace,
-    task: BfclTask,
-    outcome: EdgeOutcome,
+    step: tuple[BfclTask, EdgeOutcome, float, float],
     config: RouterReplayConfig,
-    at_s: float,
-    base_rtt_ms: float,
     up: LinkTrace,
     down: LinkTrace,
 ) -> RouteTrace:
-    """The trace with BFCL quality and the replayed latency of the sides it tried."""
+    """The trace with BFCL quality and the replayed latency of the sides it tried.
+
+    ``step`` is the task, its recorded edge outcome, the replay time and the base RTT (ms).
+    """
+    task, outcome, at_s, base_rtt_ms = step
     output = trace.output
     calls: list[dict[str, Any]] = (
         [dict(call) for call in output.tool_calls] if isinstance(output, AIMessage) else []

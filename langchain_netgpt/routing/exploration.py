@@ -36,7 +36,8 @@ class EpsilonGreedyPolicy(BaseModel):
     ``RouteTrace.propensity``), so the traces can be used for off-policy evaluation and learning.
 
     The base policy must be deterministic (its own choice is taken as certain); wrapping a
-    random policy such as :class:`~langchain_netgpt.RandomPolicy` would log wrong propensities.
+    random policy such as :class:`~langchain_netgpt.routing.RandomPolicy` would log wrong
+    propensities.
 
     Args:
         base: The (deterministic) policy to follow when not exploring.
@@ -51,7 +52,8 @@ class EpsilonGreedyPolicy(BaseModel):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import NetworkState, RequestFeatures
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.routing import RequestFeatures
             from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
 
             policy = EpsilonGreedyPolicy(epsilon=0.2, seed=7)

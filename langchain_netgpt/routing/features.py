@@ -256,7 +256,7 @@ class RequestFeatures:
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import RequestFeatures
+            from langchain_netgpt.routing import RequestFeatures
 
             features = RequestFeatures.from_messages([HumanMessage("What is 2 + 2?")])
             assert features.turn_index == 0 and features.tool_count == 0

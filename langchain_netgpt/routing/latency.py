@@ -9,6 +9,7 @@ otherwise only the tokens added since the last answer are prefilled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_EDGE",
     "LatencyEstimate",
     "LatencyModel",
+    "ServiceTimeEstimate",
     "SideProfile",
 ]
 
@@ -64,9 +66,10 @@ DEFAULT_EDGE = SideProfile(
 135M model on a laptop CPU use :data:`CPU_EDGE`."""
 
 CPU_EDGE = SideProfile(
-    overhead_s=0.05, prefill_tokens_per_s=600.0, decode_tokens_per_s=20.0, prompt_cache=True
+    overhead_s=0.05, prefill_tokens_per_s=600.0, decode_tokens_per_s=20.0, prompt_cache=False
 )
-"""The bundled SmolLM2-135M in transformers on two CPU cores (measured: ~20 tokens/s)."""
+"""The bundled SmolLM2-135M in transformers on two CPU cores (measured: ~20 tokens/s); each call
+prefills its whole prompt (the in-process edge keeps no KV cache between calls)."""
 
 DEFAULT_CLOUD = SideProfile(
     overhead_s=0.25,
@@ -77,6 +80,28 @@ DEFAULT_CLOUD = SideProfile(
     prompt_cache=True,
 )
 """A hosted frontier-mini model (gpt-4o-mini list prices as of 2025)."""
+
+
+@runtime_checkable
+class ServiceTimeEstimate(Protocol):
+    """A side's service time learned from its own calls.
+
+    See :class:`~langchain_netgpt.routing.service_time.ServiceTimeLearner`.
+    """
+
+    @property
+    def observations(self) -> int:
+        """Calls seen so far (0: the estimate is still the prior)."""
+        ...
+
+    @property
+    def expected_output_tokens(self) -> float:
+        """Output tokens an answer of this side is expected to take."""
+        ...
+
+    def profile(self) -> SideProfile:
+        """The side's profile as learned now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +134,19 @@ class LatencyModel(BaseModel):
         expected_output_tokens: Tokens an answer is expected to take (a tool call or a short reply).
         bytes_per_output_token: Response bytes on the wire per output token (JSON included).
         response_envelope_bytes: Fixed response bytes (ids, usage, finish reason).
+        edge_service_time: The edge's service time learned from its own calls; when set, its
+            profile and expected output tokens (its prior until it has seen a call) replace
+            ``edge`` and ``expected_output_tokens`` for the edge. The routing engine lends its
+            policy's latency model a learner that starts from ``edge`` when it is set, else from
+            the edge device's profile (see
+            :class:`~langchain_netgpt.routing.service_time.EdgeSpeedTracker`).
 
     Example:
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import LatencyModel, NetworkState, RequestFeatures
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.routing import LatencyModel, RequestFeatures
 
             model = LatencyModel()
             features = RequestFeatures.from_messages([HumanMessage("weather in Paris?")])
@@ -123,13 +155,28 @@ class LatencyModel(BaseModel):
             assert model.estimate(features, slow).cloud_s > model.estimate(features, fast).cloud_s
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     edge: SideProfile = Field(default=DEFAULT_EDGE)
     cloud: SideProfile = Field(default=DEFAULT_CLOUD)
     expected_output_tokens: int = Field(default=48, gt=0)
     bytes_per_output_token: float = Field(default=6.0, gt=0, allow_inf_nan=False)
     response_envelope_bytes: int = Field(default=400, ge=0)
+    edge_service_time: ServiceTimeEstimate | None = Field(
+        default=None,
+        exclude=True,
+        description="Learned edge service time (replaces `edge` when set).",
+    )
+
+    def _edge_side(self) -> tuple[SideProfile, float]:
+        learned = self.edge_service_time
+        if learned is None:
+            return self.edge, float(self.expected_output_tokens)
+        return learned.profile(), learned.expected_output_tokens
+
+    def edge_prefill_tokens(self, features: RequestFeatures, *, edge_name: str = "edge") -> int:
+        """Prompt tokens the edge prefills for this step (all of them unless its cache is warm)."""
+        return self._prefill_tokens(self._edge_side()[0], edge_name, features)
 
     def _prefill_tokens(self, side: SideProfile, name: str, features: RequestFeatures) -> int:
         warm = side.prompt_cache and features.previous_target == name
@@ -155,13 +202,14 @@ class LatencyModel(BaseModel):
             The estimate.
         """
         out_tokens = self.expected_output_tokens
-        edge, cloud = self.edge, self.cloud
+        edge, edge_out_tokens = self._edge_side()
+        cloud = self.cloud
         edge_prefill = self._prefill_tokens(edge, edge_name, features)
         cloud_prefill = self._prefill_tokens(cloud, cloud_name, features)
         edge_s = (
             edge.overhead_s
             + edge_prefill / edge.prefill_tokens_per_s
-            + out_tokens / edge.decode_tokens_per_s
+            + edge_out_tokens / edge.decode_tokens_per_s
         )
         down_bytes = int(self.response_envelope_bytes + out_tokens * self.bytes_per_output_token)
         network_s = network.rtt_ms / 1000 + network.transfer_s(
@@ -193,9 +241,12 @@ class LatencyModel(BaseModel):
 
     def expected_server_s(self, features: RequestFeatures, *, side: str = "cloud") -> float:
         """Expected compute time on the serving side alone (no network), for RTT estimation."""
-        profile = self.cloud if side == "cloud" else self.edge
+        if side == "cloud":
+            profile, out_tokens = self.cloud, float(self.expected_output_tokens)
+        else:
+            profile, out_tokens = self._edge_side()
         return (
             profile.overhead_s
             + features.prompt_tokens / profile.prefill_tokens_per_s
-            + self.expected_output_tokens / profile.decode_tokens_per_s
+            + out_tokens / profile.decode_tokens_per_s
         )

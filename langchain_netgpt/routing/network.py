@@ -1,41 +1,48 @@
-"""Network state, live estimation from observed calls, and mahimahi trace replay.
+"""Network state and its estimators: the live monitor, and the protocol the replayed ones share.
 
 The router treats the network as a first-class signal: :class:`NetworkState` is what the policy
-sees, :class:`NetworkMonitor` produces it, either from the calls the router makes (an EWMA of
-observed round trips and transfer rates) or from a recorded cellular trace replayed on a clock.
+sees; a :class:`NetworkEstimator` produces it. :class:`NetworkMonitor` estimates it live from the
+calls the router makes (an EWMA of observed round trips and transfer rates);
+:meth:`NetworkMonitor.from_trace` builds a monitor that replays a recorded cellular trace on a
+clock instead (:mod:`langchain_netgpt.routing.network_replay`).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import threading
-import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.errors import ConfigurationError, InvalidNetworkStateError, TraceFormatError
+from langchain_netgpt.errors import ConfigurationError, InvalidNetworkStateError
+from langchain_netgpt.routing.link_trace import PACKET_BYTES, LinkTrace, bytes_time_s
+
+if TYPE_CHECKING:
+    from langchain_netgpt.routing.network_replay import TraceReplayMonitor
 
 __all__ = [
+    "PACKET_BYTES",
     "TRACE_FORECASTS",
     "LinkTrace",
+    "NetworkEstimator",
     "NetworkMonitor",
     "NetworkObservation",
+    "NetworkSample",
+    "NetworkSampleClock",
+    "NetworkSampleSource",
     "NetworkState",
     "TraceForecast",
+    "check_measurements",
+    "round_trip_s",
 ]
 
-PACKET_BYTES = 1500
-"""Bytes delivered per line of a mahimahi trace (one MTU-sized packet)."""
-
 _NETWORK_FIELDS = ("bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms", "loss")
-
-_LONG_GAP_MS = 20
-"""Silences shorter than this (cellular scheduling) forecast no wait in causal mode."""
 
 TraceForecast = Literal["oracle", "causal"]
 """How a trace monitor forecasts the link (see :meth:`NetworkMonitor.from_trace`)."""
@@ -44,7 +51,12 @@ TRACE_FORECASTS: tuple[str, ...] = get_args(TraceForecast)
 """The values :data:`TraceForecast` takes."""
 
 
-def _check_measurements(data: Mapping[str, Any]) -> None:
+def check_measurements(data: Mapping[str, Any]) -> None:
+    """Check the network measurements in ``data`` (the fields of :class:`NetworkState` present).
+
+    Raises:
+        InvalidNetworkStateError: A value is not a number, not finite, negative, or a loss >= 1.
+    """
     for name in _NETWORK_FIELDS:
         if name not in data:
             continue
@@ -100,8 +112,19 @@ class NetworkState(BaseModel):
     loss: float = Field(default=0.0, ge=0, lt=1, description="Packet loss fraction in [0, 1).")
 
     def __init__(self, **data: Any) -> None:
-        _check_measurements(data)
+        check_measurements(data)
         super().__init__(**data)
+
+    @classmethod
+    def checked(cls, state: Any) -> NetworkState:
+        """``state`` itself, checked to be a :class:`NetworkState` (for ``update(state)``).
+
+        Raises:
+            TypeError: ``state`` is not a :class:`NetworkState`.
+        """
+        if not isinstance(state, NetworkState):
+            raise TypeError(f"update() expects a NetworkState, got {type(state).__name__}")
+        return state
 
     def transfer_s(self, *, up_bytes: int, down_bytes: int) -> float:
         """Seconds to push ``up_bytes`` up and ``down_bytes`` down at this state's bandwidths.
@@ -115,18 +138,10 @@ class NetworkState(BaseModel):
         Returns:
             Transfer time in seconds; ``inf`` when bytes must cross a link of zero bandwidth.
         """
-        total = _bytes_time_s(up_bytes, self.bandwidth_up_mbps) + _bytes_time_s(
+        total = bytes_time_s(up_bytes, self.bandwidth_up_mbps) + bytes_time_s(
             down_bytes, self.bandwidth_down_mbps
         )
         return total / (1.0 - self.loss)
-
-
-def _bytes_time_s(nbytes: int, mbps: float) -> float:
-    if nbytes <= 0:
-        return 0.0
-    if mbps <= 0:
-        return math.inf
-    return nbytes * 8 / (mbps * 1e6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,243 +182,147 @@ class NetworkObservation:
             )
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(
-            f"{name} must be a finite number > 0, got {value!r}", field=name, value=value
-        )
+class NetworkSampleSource(StrEnum):
+    """How a cloud answer's network sample was separated from the server's compute time."""
+
+    SERVER_TIMING = "server_timing"
+    """A whole answer: its wall time minus the compute time a response header reported
+    (``x-netgpt-server-ms``, ``openai-processing-ms``, TGI's ``x-compute-time``,
+    ``Server-Timing``)."""
+    FIRST_CHUNK_TIMING = "first_chunk_timing"
+    """A stream: the time to its first chunk minus the server's reported time to its first chunk
+    (``x-netgpt-server-first-chunk-ms``, or a timing header sent when the stream started)."""
+    UNSEPARATED = "unseparated"
+    """No server timing: compute and network cannot be told apart, so the sample was not fed to
+    the monitor as a round trip."""
 
 
-class LinkTrace:
-    """One direction of a mahimahi packet-delivery trace.
+class NetworkSampleClock(StrEnum):
+    """Where a network sample's times were taken."""
 
-    Each line of the file is a millisecond timestamp at which one 1500-byte packet may be
-    delivered; the trace repeats with a period equal to its last timestamp, as mahimahi replays it.
+    CONNECTION = "connection"
+    """At the HTTP connection: from the request leaving to the response headers arriving
+    (event hooks on the cloud's ``httpx`` client); the client's own work is left out."""
+    CALL = "call"
+    """Around the model call (its wall time, or its time to the first streamed chunk): includes
+    the client's request building and parsing."""
+
+
+class NetworkSample(BaseModel):
+    """What one cloud answer told the network monitor, and how (a trace's ``network_sample``).
 
     Args:
-        timestamps_ms: Delivery opportunities in ms, non-decreasing, the last one > 0.
-        name: A label (usually the file name).
-
-    Raises:
-        TraceFormatError: The timestamps are empty, decreasing, negative or all zero.
+        source: How network time was separated from compute time.
+        clock: Where the times were taken (``None``: no time was used, see ``source``).
+        header: The response header that reported the server's time (``None``: none did).
+        elapsed_s: Wall time of the try, as the router measured it.
+        ttfb_s: Time to the first byte: the response headers (connection clock) or the first
+            streamed chunk (call clock); ``None`` when not used.
+        server_s: The server's reported compute time (to the first chunk for a stream).
+        rtt_ms: The round trip fed to the monitor (``None``: not fed, see ``source``).
 
     Example:
         .. code-block:: python
 
-            from langchain_netgpt.routing.network import LinkTrace
+            from langchain_netgpt.routing.network import NetworkSample, NetworkSampleSource
 
-            link = LinkTrace([1, 1, 2, 3, 4], name="toy")  # 5 packets every 4 ms
-            assert round(link.bandwidth_mbps(at_s=0.004, window_s=0.004)) == 15
+            sample = NetworkSample(
+                source=NetworkSampleSource.SERVER_TIMING,
+                header="x-netgpt-server-ms",
+                elapsed_s=2.05,
+                server_s=2.0,
+                rtt_ms=50.0,
+            )
+            assert sample.fed
     """
 
-    def __init__(self, timestamps_ms: list[int], *, name: str = "trace") -> None:
-        if not timestamps_ms:
-            raise TraceFormatError(f"trace {name!r} has no delivery opportunities", path=name)
-        previous = 0
-        for index, ts in enumerate(timestamps_ms):
-            if ts < previous:
-                raise TraceFormatError(
-                    f"trace {name!r}: timestamps must be non-decreasing and >= 0, "
-                    f"line {index + 1} has {ts} after {previous}",
-                    path=name,
-                    line=index + 1,
-                )
-            previous = ts
-        if timestamps_ms[-1] <= 0:
-            raise TraceFormatError(f"trace {name!r}: the last timestamp must be > 0", path=name)
-        self.name = name
-        self.period_ms: int = timestamps_ms[-1]
-        # Mahimahi replays the file in a loop: an opportunity at t recurs at t + k * period, so one
-        # at exactly `period` is the same as one at 0 of the next loop.
-        self._ts = sorted(ts % self.period_ms for ts in timestamps_ms)
-        self._gaps_cache: list[tuple[float, float]] | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> LinkTrace:
-        """Read a mahimahi trace file (one integer millisecond timestamp per line).
-
-        Args:
-            path: The trace file.
-
-        Returns:
-            The parsed trace.
-
-        Raises:
-            TraceFormatError: A line is not a non-negative integer, or the file is empty.
-            FileNotFoundError: The file does not exist.
-        """
-        p = Path(path)
-        timestamps: list[int] = []
-        with p.open("r", encoding="ascii", errors="replace") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                text = raw.strip()
-                if not text:
-                    continue
-                try:
-                    value = int(text)
-                except ValueError:
-                    raise TraceFormatError(
-                        f"{p}: line {lineno} is not an integer millisecond timestamp: "
-                        f"{text[:40]!r}",
-                        path=str(p),
-                        line=lineno,
-                    ) from None
-                timestamps.append(value)
-        if not timestamps:
-            raise TraceFormatError(f"{p}: the trace file is empty", path=str(p))
-        return cls(timestamps, name=str(p))
+    source: NetworkSampleSource
+    clock: NetworkSampleClock | None = None
+    header: str | None = None
+    elapsed_s: float = Field(ge=0, allow_inf_nan=False)
+    ttfb_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    server_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    rtt_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @property
-    def mean_mbps(self) -> float:
-        """Average capacity over one period, Mbit/s."""
-        return len(self._ts) * PACKET_BYTES * 8 / (self.period_ms / 1000) / 1e6
+    def fed(self) -> bool:
+        """Whether the sample reached the monitor as a round trip."""
+        return self.rtt_ms is not None
 
-    def _count_before(self, t_ms: float) -> int:
-        """Opportunities at times in ``[0, t_ms)`` of the unrolled (looping) trace."""
-        if t_ms <= 0:
-            return 0
-        periods, rest = divmod(t_ms, self.period_ms)
-        return int(periods) * len(self._ts) + bisect.bisect_left(self._ts, rest)
 
-    def packets_between(self, start_s: float, end_s: float) -> int:
-        """Delivery opportunities in the interval ``[start_s, end_s)`` of replay time."""
-        return self._count_before(end_s * 1000) - self._count_before(start_s * 1000)
+def round_trip_s(obs: NetworkObservation, current: NetworkState) -> float:
+    """The round trip one observation reveals, given the current bandwidth estimate.
 
-    def bandwidth_mbps(self, *, at_s: float, window_s: float = 1.0) -> float:
-        """Capacity over the sliding window ``[at_s - window_s, at_s)``, Mbit/s.
+    What remains of the time to first byte (or of the total time when no first byte was seen)
+    after the server's compute and the transfers; never negative.
+    """
+    up_s = bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
+    down_s = bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
+    if obs.ttfb_s is not None:
+        rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
+    else:
+        transfer = up_s + down_s
+        rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
+    return max(rtt_s, 0.0)
 
-        Before ``window_s`` has elapsed the window keeps its length, anchored at 0.
-        """
-        if not (math.isfinite(window_s) and window_s > 0):
-            raise ConfigurationError(
-                f"window_s must be a finite number > 0, got {window_s!r}",
-                field="window_s",
-                value=window_s,
-            )
-        start = at_s - window_s
-        if start < 0:
-            start, at_s = 0.0, window_s
-        packets = self.packets_between(start, at_s)
-        return packets * PACKET_BYTES * 8 / window_s / 1e6
 
-    def _opportunity_s(self, index: int) -> float:
-        """Time of the ``index``-th opportunity of the unrolled (looping) trace, seconds."""
-        periods, i = divmod(index, len(self._ts))
-        return (periods * self.period_ms + self._ts[i]) / 1000
+@runtime_checkable
+class NetworkEstimator(Protocol):
+    """What the router reads the network from: a live monitor or a replayed trace.
 
-    def silence_s(self, *, at_s: float) -> float:
-        """Seconds since the last delivery opportunity before ``at_s`` (since 0 if none)."""
-        before = self._count_before(at_s * 1000)
-        last = self._opportunity_s(before - 1) if before > 0 else 0.0
-        return max(0.0, at_s - last)
+    :class:`NetworkMonitor` (live EWMA), the replay monitors of
+    :mod:`langchain_netgpt.routing.network_replay` and
+    :class:`~langchain_netgpt.testing.FixedNetworkMonitor` implement it.
+    """
 
-    def _long_gaps(self) -> list[tuple[float, float]]:
-        """``(end_s, length_s)`` of each silence of at least 20 ms in one period, by end time."""
-        cached = self._gaps_cache
-        if cached is None:
-            ts = self._ts
-            cached = [
-                (b / 1000, (b - a) / 1000)
-                for a, b in zip(ts, [*ts[1:], ts[0] + self.period_ms], strict=True)
-                if b - a >= _LONG_GAP_MS
-            ]
-            cached.sort()
-            self._gaps_cache = cached
-        return cached
+    def state(self, *, payload_bytes: int = PACKET_BYTES) -> NetworkState:
+        """The network state the policy should use now for a request of ``payload_bytes``."""
+        ...
 
-    def expected_wait_s(self, *, at_s: float) -> float:
-        """Forecast of the wait until the next delivery, from the trace before ``at_s`` alone.
+    def observe(
+        self,
+        *,
+        bytes_sent: int,
+        bytes_received: int,
+        total_s: float,
+        ttfb_s: float | None = None,
+        server_s: float = 0.0,
+    ) -> NetworkState:
+        """Fold one real cloud call's measurements in; return the estimate after it."""
+        ...
 
-        The silence so far (:meth:`silence_s`) is matched against the silences of at least
-        20 ms the link has shown before ``at_s`` (all of one period once the trace has looped):
-        the forecast is their mean residual life, ``mean(g - e for g > e)`` for a silence of
-        ``e`` seconds. A silence shorter than 20 ms forecasts no wait; one longer than any seen
-        forecasts as long again as it has lasted.
+    def update(self, state: NetworkState) -> None:
+        """Set the state explicitly (an active probe, an OS signal, a test)."""
+        ...
 
-        Args:
-            at_s: Replay time in seconds.
-        """
-        elapsed = self.silence_s(at_s=at_s)
-        if elapsed * 1000 < _LONG_GAP_MS:
-            return 0.0
-        gaps = self._long_gaps()
-        if at_s * 1000 < self.period_ms:
-            seen = [g for end, g in gaps if end <= at_s and g > elapsed]
-        else:
-            seen = [g for _, g in gaps if g > elapsed]
-        if not seen:
-            return elapsed
-        return sum(seen) / len(seen) - elapsed
-
-    def capacity_mbps(
-        self, *, at_s: float, window_s: float = 1.0, outage_after_s: float = 5.0
-    ) -> float:
-        """Capacity the link offers at ``at_s``, telling a short silence from an outage.
-
-        Like :meth:`bandwidth_mbps`, except when the window ``[at_s - window_s, at_s)`` holds no
-        delivery opportunity. Such a silence (a cellular scheduling gap, a handover) is reported
-        as the low bandwidth of the window stretched forward to the end of the next opportunity,
-        so a transfer started now is neither free nor impossible. Only after ``outage_after_s``
-        seconds without any opportunity is the link reported down (``0.0``).
-
-        Args:
-            at_s: Replay time in seconds.
-            window_s: Averaging window, seconds.
-            outage_after_s: Silence after which the link counts as down, seconds.
-
-        Raises:
-            ConfigurationError: ``window_s`` or ``outage_after_s`` is not a finite number > 0.
-        """
-        _check_positive("outage_after_s", outage_after_s)
-        mbps = self.bandwidth_mbps(at_s=at_s, window_s=window_s)
-        if mbps > 0:
-            return mbps
-        if self.silence_s(at_s=at_s) >= outage_after_s:
-            return 0.0
-        start = max(0.0, at_s - window_s)
-        end = self._opportunity_s(self._count_before(at_s * 1000)) + 0.001
-        packets = self.packets_between(start, end)
-        return packets * PACKET_BYTES * 8 / (end - start) / 1e6
-
-    def delivery_time_s(self, *, start_s: float, nbytes: int) -> float:
-        """Seconds from ``start_s`` until ``nbytes`` have crossed the link.
-
-        Each opportunity carries one 1500-byte packet; the bytes take the next
-        ``ceil(nbytes / 1500)`` opportunities at or after ``start_s``.
-
-        Args:
-            start_s: Replay time at which the bytes are handed to the link.
-            nbytes: Bytes to deliver.
-
-        Returns:
-            Delivery time in seconds (0 for no bytes).
-        """
-        if nbytes <= 0:
-            return 0.0
-        first = self._count_before(start_s * 1000)
-        last = first + math.ceil(nbytes / PACKET_BYTES) - 1
-        periods, index = divmod(last, len(self._ts))
-        done_ms = periods * self.period_ms + self._ts[index] + 1  # delivered by the end of that ms
-        return max(0.0, done_ms / 1000 - start_s)
+    @property
+    def observations(self) -> int:
+        """How many observations the estimate has absorbed."""
+        ...
 
 
 class NetworkMonitor:
-    """Estimates the current :class:`NetworkState`, live or from a replayed trace.
+    """Estimates the current :class:`NetworkState` live, from the calls the router makes.
 
-    Live mode keeps an exponentially weighted moving average (EWMA) of what real cloud calls
-    reveal (round trip and transfer rates, see :meth:`observe`); :meth:`update` sets a state
-    explicitly (from an active probe or an OS API). Trace mode (:meth:`from_trace`) answers from a
-    mahimahi trace on a replay clock: bandwidth over a sliding window (a silent window stretched
-    to the next delivery; 0, "down", only after ``outage_after_s`` without any), and the base RTT
-    plus the queueing delay a payload would meet at that moment. That ``"oracle"`` forecast reads
-    the trace ahead of the clock; ``forecast="causal"`` answers from the past alone, as a deployed
-    router must.
+    It keeps an exponentially weighted moving average (EWMA) of what real cloud calls reveal
+    (round trip and transfer rates, see :meth:`observe`); :meth:`update` sets a state explicitly
+    (from an active probe or an OS API). To replay a recorded mahimahi trace instead, use
+    :meth:`from_trace`.
+
+    The round trip moves towards the smallest of the last ``rtt_window`` samples (as TCP's and
+    BBR's ``min_rtt`` filters do): what delays a single sample beyond the link (a busy client or
+    server thread, a late timer) only ever adds time, so one slow call does not move the
+    estimate, while a link that really got slower does once ``rtt_window`` calls saw it (and a
+    faster one at once). ``rtt_window=1`` is a plain EWMA of every sample.
 
     Args:
         initial: The state assumed before anything is observed.
         alpha: EWMA weight of a new observation, in ``(0, 1]``.
         min_transfer_bytes: Transfers smaller than this do not update bandwidth estimates
             (tool-calling payloads of a few KB say little about capacity).
+        rtt_window: Round-trip samples the minimum is taken over (``>= 1``).
 
     Example:
         .. code-block:: python
@@ -426,6 +345,7 @@ class NetworkMonitor:
         initial: NetworkState | None = None,
         alpha: float = 0.3,
         min_transfer_bytes: int = 32_000,
+        rtt_window: int = 5,
     ) -> None:
         if not 0 < alpha <= 1:
             raise ConfigurationError(
@@ -437,20 +357,18 @@ class NetworkMonitor:
                 field="min_transfer_bytes",
                 value=min_transfer_bytes,
             )
+        if isinstance(rtt_window, bool) or not isinstance(rtt_window, int) or rtt_window < 1:
+            raise ConfigurationError(
+                f"rtt_window must be an int >= 1, got {rtt_window!r}",
+                field="rtt_window",
+                value=rtt_window,
+            )
+        self._rtt_samples: deque[float] = deque(maxlen=rtt_window)
         self._state = initial or self.DEFAULT_INITIAL
         self._alpha = alpha
         self._min_transfer_bytes = min_transfer_bytes
         self._lock = threading.Lock()
         self._observations = 0
-        # Trace mode.
-        self._down: LinkTrace | None = None
-        self._up: LinkTrace | None = None
-        self._base_rtt_ms = 0.0
-        self._window_s = 1.0
-        self._outage_after_s = 5.0
-        self._forecast: TraceForecast = "oracle"
-        self._clock: Callable[[], float] | None = None
-        self._t0 = 0.0
 
     @classmethod
     def from_trace(
@@ -464,15 +382,15 @@ class NetworkMonitor:
         speed: float = 1.0,
         outage_after_s: float = 5.0,
         forecast: TraceForecast = "oracle",
-    ) -> NetworkMonitor:
-        """A monitor that replays mahimahi traces.
+    ) -> TraceReplayMonitor:
+        """A monitor that replays mahimahi traces (a factory of the replay monitors).
 
         Args:
             down_path: Downlink trace file.
             up_path: Uplink trace file; defaults to the downlink trace.
             base_rtt_ms: Propagation RTT of the scenario (traces carry capacity only).
             window_s: Sliding window over which bandwidth is averaged.
-            clock: Seconds source used when :meth:`state` is called without ``at_s``;
+            clock: Seconds source used when ``state`` is called without ``at_s``;
                 defaults to ``time.monotonic`` started at construction.
             speed: Replay speed when the clock is used (2.0 plays the trace twice as fast).
             outage_after_s: Seconds without any delivery opportunity after which the link is
@@ -480,147 +398,65 @@ class NetworkMonitor:
                 of a few hundred ms) is reported as the low bandwidth of the window stretched to
                 the next delivery, see :meth:`LinkTrace.capacity_mbps`; the wait it imposes is
                 in the state's ``rtt_ms`` either way.
-            forecast: ``"oracle"`` (the default) reads the trace ahead of the clock: a silent
-                window's bandwidth is stretched to the next delivery and ``rtt_ms`` holds the
-                wait the payload will actually meet, which no deployed router can know (an
-                upper bound on network forecasting, and a faithful emulator for demos).
-                ``"causal"`` uses only the trace up to the clock: bandwidth over the window (the
-                trace's long-run mean when the window is silent but the link is not yet down)
-                and ``rtt_ms`` = base RTT + the wait :meth:`LinkTrace.expected_wait_s` forecasts
-                from the uplink's silence so far and the silences it showed before (for the
-                replay benchmark).
+            forecast: ``"oracle"`` (the default,
+                :class:`~langchain_netgpt.routing.network_replay.OracleTraceMonitor`) reads the
+                trace ahead of the clock: a silent window's bandwidth is stretched to the next
+                delivery and ``rtt_ms`` holds the wait the payload will actually meet, which no
+                deployed router can know (an upper bound on network forecasting, and a faithful
+                emulator for demos). ``"causal"``
+                (:class:`~langchain_netgpt.routing.network_replay.CausalTraceMonitor`) uses only
+                the trace up to the clock: bandwidth over the window (the trace's long-run mean
+                when the window is silent but the link is not yet down) and ``rtt_ms`` = base
+                RTT + the wait :meth:`LinkTrace.expected_wait_s` forecasts from the uplink's
+                silence so far and the silences it showed before (for the replay benchmark).
 
         Returns:
-            A monitor in trace mode.
+            The replay monitor.
 
         Raises:
             InvalidNetworkStateError: ``base_rtt_ms`` is negative or not finite.
             ConfigurationError: ``window_s``, ``speed`` or ``outage_after_s`` is not > 0, or
                 ``forecast`` is not one of :data:`TRACE_FORECASTS`.
         """
-        _check_measurements({"rtt_ms": base_rtt_ms})
-        for name, value in (
-            ("window_s", window_s),
-            ("speed", speed),
-            ("outage_after_s", outage_after_s),
-        ):
-            _check_positive(name, value)
-        if forecast not in TRACE_FORECASTS:
-            raise ConfigurationError(
-                f"forecast must be one of {list(TRACE_FORECASTS)}, got {forecast!r}",
-                field="forecast",
-                value=forecast,
-            )
-        down = LinkTrace.from_file(down_path)
-        up = LinkTrace.from_file(up_path) if up_path is not None else down
-        monitor = cls(
-            initial=NetworkState(
-                bandwidth_up_mbps=up.mean_mbps,
-                bandwidth_down_mbps=down.mean_mbps,
-                rtt_ms=base_rtt_ms,
-            )
+        from langchain_netgpt.routing.network_replay import replay_monitor
+
+        return replay_monitor(
+            down_path,
+            up_path,
+            base_rtt_ms=base_rtt_ms,
+            window_s=window_s,
+            clock=clock,
+            speed=speed,
+            outage_after_s=outage_after_s,
+            forecast=forecast,
         )
-        monitor._down, monitor._up = down, up
-        monitor._base_rtt_ms = base_rtt_ms
-        monitor._window_s = window_s
-        monitor._outage_after_s = outage_after_s
-        monitor._forecast = forecast
-        base_clock = clock or time.monotonic
-        t0 = base_clock()
-        monitor._clock = lambda: (base_clock() - t0) * speed
-        return monitor
-
-    @property
-    def is_replay(self) -> bool:
-        """Whether this monitor replays a trace."""
-        return self._down is not None
-
-    @property
-    def forecast(self) -> TraceForecast:
-        """How a trace monitor forecasts the link (``"oracle"`` for live monitors too)."""
-        return self._forecast
 
     @property
     def observations(self) -> int:
         """How many observations the live estimate has absorbed."""
         return self._observations
 
-    def now_s(self) -> float:
-        """Current replay time (trace mode) in seconds.
-
-        Raises:
-            ConfigurationError: The monitor is not replaying a trace.
-        """
-        if self._clock is None:
-            raise ConfigurationError("now_s() needs a monitor built with from_trace()")
-        return self._clock()
-
     def state(
         self, *, at_s: float | None = None, payload_bytes: int = PACKET_BYTES
     ) -> NetworkState:
-        """The network state the policy should use now.
+        """The network state the policy should use now (the live estimate).
 
         Args:
-            at_s: Replay time in seconds (trace mode). Defaults to the replay clock.
-            payload_bytes: Size of the request about to be sent; in trace mode with the
-                ``"oracle"`` forecast the wait it would meet beyond its ideal transfer time
-                (queueing behind an outage) is added to the RTT.
-
-        Returns:
-            The estimated state.
+            at_s: Only for replay monitors; a live monitor refuses it.
+            payload_bytes: Size of the request about to be sent (the live estimate does not
+                depend on it).
 
         Raises:
-            ConfigurationError: ``at_s`` was given to a live (non-trace) monitor, or is negative.
+            ConfigurationError: ``at_s`` was given (a live monitor has no replay clock).
         """
-        if self._down is None or self._up is None:
-            if at_s is not None:
-                raise ConfigurationError(
-                    "at_s is only meaningful for a monitor built with from_trace()",
-                    field="at_s",
-                    value=at_s,
-                )
-            with self._lock:
-                return self._state
-        t = self.now_s() if at_s is None else at_s
-        if not math.isfinite(t) or t < 0:
-            raise ConfigurationError(f"at_s must be >= 0, got {t!r}", field="at_s", value=t)
-        if self._forecast == "causal":
-            return self._causal_state(t)
-        w, outage = self._window_s, self._outage_after_s
-        up_mbps = self._up.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
-        down_mbps = self._down.capacity_mbps(at_s=t, window_s=w, outage_after_s=outage)
-        delivery = self._up.delivery_time_s(start_s=t, nbytes=payload_bytes)
-        ideal = _bytes_time_s(payload_bytes, self._up.mean_mbps)
-        queueing_ms = max(0.0, delivery - ideal) * 1000
+        if at_s is not None:
+            raise ConfigurationError(
+                "at_s is only meaningful for a monitor built with from_trace()",
+                field="at_s",
+                value=at_s,
+            )
         with self._lock:
-            explicit = self._state
-        return NetworkState(
-            bandwidth_up_mbps=up_mbps,
-            bandwidth_down_mbps=down_mbps,
-            rtt_ms=self._base_rtt_ms + queueing_ms,
-            loss=explicit.loss,
-        )
-
-    def _causal_state(self, t: float) -> NetworkState:
-        """The state at ``t`` from the trace before ``t`` alone (see :meth:`from_trace`)."""
-        assert self._up is not None and self._down is not None
-        w, outage = self._window_s, self._outage_after_s
-        wait_s = self._up.expected_wait_s(at_s=t)
-
-        def rate(link: LinkTrace) -> float:
-            if link.silence_s(at_s=t) >= outage:
-                return 0.0
-            mbps = link.bandwidth_mbps(at_s=t, window_s=w)
-            return mbps if mbps > 0 else link.mean_mbps
-
-        with self._lock:
-            explicit = self._state
-        return NetworkState(
-            bandwidth_up_mbps=rate(self._up),
-            bandwidth_down_mbps=rate(self._down),
-            rtt_ms=self._base_rtt_ms + wait_s * 1000,
-            loss=explicit.loss,
-        )
+            return self._state
 
     def update(self, state: NetworkState) -> None:
         """Set the live state explicitly (an active probe, an OS signal, a test).
@@ -628,10 +464,9 @@ class NetworkMonitor:
         Raises:
             TypeError: ``state`` is not a :class:`NetworkState`.
         """
-        if not isinstance(state, NetworkState):
-            raise TypeError(f"update() expects a NetworkState, got {type(state).__name__}")
+        checked = NetworkState.checked(state)
         with self._lock:
-            self._state = state
+            self._state = checked
 
     def observe(
         self,
@@ -646,7 +481,8 @@ class NetworkMonitor:
 
         The round trip is what remains of the time to first byte (or of the total time when
         streaming did not expose it) after the server's compute and the transfers at the current
-        bandwidth estimate. Bandwidth is updated only from transfers of at least
+        bandwidth estimate; the estimate moves towards the smallest of the last ``rtt_window``
+        such samples. Bandwidth is updated only from transfers of at least
         ``min_transfer_bytes``.
 
         Args:
@@ -657,32 +493,26 @@ class NetworkMonitor:
             server_s: Known or expected server compute time.
 
         Returns:
-            The new estimate (trace monitors ignore observations and return their replay state).
+            The new estimate.
         """
         obs = NetworkObservation(bytes_sent, bytes_received, total_s, ttfb_s, server_s)
-        if self.is_replay:
-            return self.state()
         with self._lock:
-            current = self._state
-            a = self._alpha
-            up_s = _bytes_time_s(obs.bytes_sent, current.bandwidth_up_mbps)
-            down_s = _bytes_time_s(obs.bytes_received, current.bandwidth_down_mbps)
-            if obs.ttfb_s is not None:
-                rtt_s = obs.ttfb_s - obs.server_s - (up_s if math.isfinite(up_s) else 0.0)
-            else:
-                transfer = up_s + down_s
-                rtt_s = obs.total_s - obs.server_s - (transfer if math.isfinite(transfer) else 0.0)
-            rtt_ms = (1 - a) * current.rtt_ms + a * max(rtt_s, 0.0) * 1000
-            up_mbps, down_mbps = current.bandwidth_up_mbps, current.bandwidth_down_mbps
-            if obs.ttfb_s is not None and obs.bytes_received >= self._min_transfer_bytes:
-                body_s = obs.total_s - obs.ttfb_s
-                if body_s > 0:
-                    down_mbps = (1 - a) * down_mbps + a * obs.bytes_received * 8 / body_s / 1e6
-            self._state = NetworkState(
-                bandwidth_up_mbps=up_mbps,
-                bandwidth_down_mbps=down_mbps,
-                rtt_ms=rtt_ms,
-                loss=current.loss,
-            )
+            self._state = self._folded(self._state, obs)
             self._observations += 1
             return self._state
+
+    def _folded(self, current: NetworkState, obs: NetworkObservation) -> NetworkState:
+        a = self._alpha
+        self._rtt_samples.append(round_trip_s(obs, current) * 1000)
+        rtt_ms = (1 - a) * current.rtt_ms + a * min(self._rtt_samples)
+        up_mbps, down_mbps = current.bandwidth_up_mbps, current.bandwidth_down_mbps
+        if obs.ttfb_s is not None and obs.bytes_received >= self._min_transfer_bytes:
+            body_s = obs.total_s - obs.ttfb_s
+            if body_s > 0:
+                down_mbps = (1 - a) * down_mbps + a * obs.bytes_received * 8 / body_s / 1e6
+        return NetworkState(
+            bandwidth_up_mbps=up_mbps,
+            bandwidth_down_mbps=down_mbps,
+            rtt_ms=rtt_ms,
+            loss=current.loss,
+        )

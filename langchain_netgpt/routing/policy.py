@@ -1,4 +1,4 @@
-"""Routing policies: the NetGPT score-threshold rule, baselines, and the cloud budget.
+"""Routing policies: the NetGPT score-threshold rule and baselines (the budget: ``budget.py``).
 
 Every policy is pure and synchronous: features, an edge-success score and the network state in;
 a frozen :class:`RouteDecision` out. The rule (see ``docs/concepts.md``): keep the step on the
@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import math
 import random
-import threading
-from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing.budget import BudgetSlot, CloudBudget
+from langchain_netgpt.routing.decision import (
+    CLOUD,
+    EDGE,
+    check_score,
+    clip01,
+    decide_route,
+)
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.latency import LatencyEstimate, LatencyModel
 from langchain_netgpt.routing.network import NetworkState
 
 __all__ = [
+    "CLOUD",
+    "EDGE",
     "AlwaysCloud",
     "AlwaysEdge",
+    "BasePolicy",
     "BudgetSlot",
     "CloudBudget",
     "FixedThresholdPolicy",
@@ -34,9 +43,6 @@ __all__ = [
     "RouteDecision",
     "RoutePolicy",
 ]
-
-EDGE = "edge"
-CLOUD = "cloud"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,26 +119,35 @@ class RoutePolicy(Protocol):
         ...
 
 
-def _check_score(score: float) -> float:
-    if not (isinstance(score, int | float) and 0.0 <= score <= 1.0):
-        raise ConfigurationError(
-            f"score must be a probability in [0, 1], got {score!r}", field="score", value=score
-        )
-    return float(score)
+class BasePolicy(BaseModel):
+    """Base of the package's policies: a latency model and :meth:`make_decision`.
 
+    Subclasses set ``name`` and implement ``decide`` (see :class:`RoutePolicy`); a policy with a
+    threshold decides with :func:`~langchain_netgpt.routing.decision.decide_route`.
 
-def _clip01(value: float) -> float:
-    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+    Example:
+        .. code-block:: python
 
+            from langchain_netgpt.routing.policy import BasePolicy, RouteDecision
 
-class _BasePolicy(BaseModel):
+            class EdgeWhenShort(BasePolicy):
+                name: str = "short-edge"
+
+                def decide(self, features, score, network, *, threshold_shift=0.0):
+                    est = self.latency_model.estimate(features, network)
+                    target = "edge" if features.prompt_tokens < 500 else "cloud"
+                    return self.make_decision(target, score, 0.5, est, f"{target}: length")
+
+            assert EdgeWhenShort().name == "short-edge"
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     latency_model: LatencyModel = Field(
         default_factory=LatencyModel, description="Latency and price expectations."
     )
 
-    def _make(
+    def make_decision(
         self,
         target: str,
         score: float,
@@ -140,10 +155,11 @@ class _BasePolicy(BaseModel):
         est: LatencyEstimate,
         reason: str,
     ) -> RouteDecision:
+        """A :class:`RouteDecision` of this policy (the threshold is clipped to ``[0, 1]``)."""
         return RouteDecision(
             target=target,
             score=score,
-            threshold=_clip01(threshold),
+            threshold=clip01(threshold),
             expected_edge_s=est.edge_s,
             expected_cloud_s=est.cloud_s,
             expected_cloud_price_usd=est.cloud_price_usd,
@@ -152,7 +168,7 @@ class _BasePolicy(BaseModel):
         )
 
 
-class NetGPTPolicy(_BasePolicy):
+class NetGPTPolicy(BasePolicy):
     """The NetGPT network-aware score-threshold rule ("FuncDyn").
 
     Edge utility ``s*V - lambda_t*L_e``; cloud utility ``q_c*V - lambda_t*L_c - lambda_c*price``.
@@ -193,7 +209,12 @@ class NetGPTPolicy(_BasePolicy):
 
     _reference: RequestFeatures | None = PrivateAttr(default=None)
 
-    def _raw_threshold(self, est: LatencyEstimate) -> float:
+    def raw_threshold(self, est: LatencyEstimate) -> float:
+        """The unclipped threshold ``tau`` under these latency and price expectations.
+
+        ``-inf`` when the link is down (the cloud cannot answer in finite time) or the edge's
+        escalation makes every step worth keeping.
+        """
         v = self.value_correct_usd
         lt = self.latency_usd_per_s
         if not math.isfinite(est.cloud_s):
@@ -234,7 +255,7 @@ class NetGPTPolicy(_BasePolicy):
             ``tau`` in ``[0, 1]``: non-increasing in RTT, non-decreasing in bandwidth.
         """
         f = features or self._reference_features()
-        return _clip01(self._raw_threshold(self.latency_model.estimate(f, network)))
+        return clip01(self.raw_threshold(self.latency_model.estimate(f, network)))
 
     def decide(
         self,
@@ -245,17 +266,14 @@ class NetGPTPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= tau + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        tau = self._raw_threshold(est) + threshold_shift
-        if s >= tau:
-            target = EDGE
-            reason = f"edge: score {s:.2f} >= threshold {_clip01(tau):.2f}"
-        else:
-            target = CLOUD
-            reason = f"cloud: score {s:.2f} < threshold {_clip01(tau):.2f}"
+        tau = self.raw_threshold(est) + threshold_shift
+        target = decide_route(s, tau).target
+        sign = ">=" if target == EDGE else "<"
+        reason = f"{target}: score {s:.2f} {sign} threshold {clip01(tau):.2f}"
         reason += f" (rtt {network.rtt_ms:.0f} ms, up {network.bandwidth_up_mbps:.1f} Mbit/s)"
-        return self._make(target, s, tau, est, reason)
+        return self.make_decision(target, s, tau, est, reason)
 
     @classmethod
     def load(cls, path: str | Path) -> NetGPTPolicy:
@@ -280,13 +298,13 @@ class NetGPTPolicy(_BasePolicy):
         tmp.replace(target)
 
 
-class FixedThresholdPolicy(_BasePolicy):
+class FixedThresholdPolicy(BasePolicy):
     """Keep the step on the edge iff the score clears a fixed threshold (network-blind).
 
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import FixedThresholdPolicy
+            from langchain_netgpt.routing import FixedThresholdPolicy
 
             policy = FixedThresholdPolicy(threshold=0.6)
     """
@@ -303,16 +321,16 @@ class FixedThresholdPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Keep the step on the edge iff ``score >= threshold + threshold_shift``."""
-        s = _check_score(score)
+        s = check_score(score)
         tau = self.threshold + threshold_shift
-        target = EDGE if s >= tau else CLOUD
+        target = decide_route(s, tau).target
         est = self.latency_model.estimate(features, network)
-        return self._make(
-            target, s, tau, est, f"{target}: score {s:.2f} vs fixed threshold {_clip01(tau):.2f}"
+        return self.make_decision(
+            target, s, tau, est, f"{target}: score {s:.2f} vs fixed threshold {clip01(tau):.2f}"
         )
 
 
-class AlwaysEdge(_BasePolicy):
+class AlwaysEdge(BasePolicy):
     """Baseline: every step on the edge."""
 
     name: str = "always-edge"
@@ -326,12 +344,12 @@ class AlwaysEdge(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Choose the edge."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        return self._make(EDGE, s, 0.0, est, "edge: always-edge policy")
+        return self.make_decision(EDGE, s, 0.0, est, "edge: always-edge policy")
 
 
-class AlwaysCloud(_BasePolicy):
+class AlwaysCloud(BasePolicy):
     """Baseline: every step in the cloud."""
 
     name: str = "always-cloud"
@@ -345,12 +363,12 @@ class AlwaysCloud(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Choose the cloud."""
-        s = _check_score(score)
+        s = check_score(score)
         est = self.latency_model.estimate(features, network)
-        return self._make(CLOUD, s, 1.0, est, "cloud: always-cloud policy")
+        return self.make_decision(CLOUD, s, 1.0, est, "cloud: always-cloud policy")
 
 
-class RandomPolicy(_BasePolicy):
+class RandomPolicy(BasePolicy):
     """Baseline: the cloud with probability ``cloud_share``, independent of the step.
 
     Args:
@@ -360,7 +378,7 @@ class RandomPolicy(_BasePolicy):
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import RandomPolicy
+            from langchain_netgpt.routing import RandomPolicy
 
             policy = RandomPolicy(cloud_share=0.3, seed=7)
     """
@@ -384,170 +402,13 @@ class RandomPolicy(_BasePolicy):
         threshold_shift: float = 0.0,
     ) -> RouteDecision:
         """Draw the target."""
-        s = _check_score(score)
+        s = check_score(score)
         target = CLOUD if self._rng.random() < self.cloud_share else EDGE
         est = self.latency_model.estimate(features, network)
-        return self._make(
+        return self.make_decision(
             target,
             s,
             1 - self.cloud_share,
             est,
             f"{target}: random, cloud share {self.cloud_share}",
         )
-
-
-class BudgetSlot:
-    """One step's place in a :class:`CloudBudget` window; flips if the step falls back."""
-
-    __slots__ = ("cloud", "price_usd", "reason")
-
-    def __init__(self, cloud: bool, price_usd: float, reason: str | None) -> None:
-        self.cloud = cloud
-        self.price_usd = price_usd
-        self.reason = reason
-
-
-class CloudBudget(BaseModel):
-    """A cap on cloud usage that any policy honours.
-
-    Two independent limits, either or both: the cloud's share of the last ``window_steps`` steps
-    (never exceeded by more than one step, whatever the policy wants) and a total dollar budget.
-    An adaptive controller (dual ascent) also lowers a threshold policy's ``tau`` while the cloud
-    share runs above the cap (the router passes ``threshold_shift=-budget.threshold_shift``), so
-    that the steps sent to the cloud are the lowest-scoring ones rather than whichever came first.
-
-    Args:
-        max_cloud_share: Largest share of cloud steps in the window, in ``[0, 1]``.
-        window_steps: Steps in the sliding window.
-        max_cloud_usd: Total dollars the cloud may cost.
-        adaptive: Whether to run the dual-ascent threshold controller.
-        step_size: Dual-ascent step size.
-
-    Raises:
-        ConfigurationError: Neither limit is set.
-
-    Example:
-        .. code-block:: python
-
-            from langchain_netgpt import CloudBudget
-
-            budget = CloudBudget(max_cloud_share=0.3, window_steps=50)
-            slot = budget.reserve(wants_cloud=True, price_usd=0.0001)
-            assert slot.cloud  # the first cloud step of the window is allowed
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_cloud_share: float | None = Field(default=None, ge=0, le=1)
-    window_steps: int = Field(default=100, gt=0)
-    max_cloud_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    adaptive: bool = True
-    step_size: float = Field(default=0.02, gt=0, le=1)
-
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _window: deque[BudgetSlot] = PrivateAttr()
-    _spent_usd: float = PrivateAttr(default=0.0)
-    _dual: float = PrivateAttr(default=0.0)
-
-    @model_validator(mode="after")
-    def _some_limit(self) -> CloudBudget:
-        if self.max_cloud_share is None and self.max_cloud_usd is None:
-            raise ValueError("CloudBudget needs max_cloud_share and/or max_cloud_usd")
-        return self
-
-    def model_post_init(self, __context: Any) -> None:
-        """Create the sliding window."""
-        self._window = deque(maxlen=self.window_steps)
-
-    @property
-    def cloud_share(self) -> float:
-        """Cloud share over the current window (0 when empty)."""
-        with self._lock:
-            n = len(self._window)
-            return sum(slot.cloud for slot in self._window) / n if n else 0.0
-
-    @property
-    def spent_usd(self) -> float:
-        """Dollars spent on the cloud so far."""
-        with self._lock:
-            return self._spent_usd
-
-    @property
-    def threshold_shift(self) -> float:
-        """How much the adaptive controller lowers a threshold policy's ``tau`` now (>= 0)."""
-        return self._dual if self.adaptive else 0.0
-
-    def _refusal(
-        self, price_usd: float, *, extra_steps: int, ignore: BudgetSlot | None
-    ) -> str | None:
-        # Called with the lock held. `extra_steps` is 1 when the step is new to the window.
-        if self.max_cloud_usd is not None and self._spent_usd + price_usd > self.max_cloud_usd:
-            return (
-                f"cloud refused: ${self._spent_usd + price_usd:.6f} would exceed the "
-                f"${self.max_cloud_usd:.6f} budget"
-            )
-        if self.max_cloud_share is not None:
-            kept = (
-                list(self._window)[extra_steps:]
-                if len(self._window) == self.window_steps
-                else list(self._window)
-            )
-            cloud_before = sum(1 for slot in kept if slot.cloud and slot is not ignore)
-            steps_after = min(len(self._window) + extra_steps, self.window_steps)
-            # Admit iff the window after this step holds at most cap * steps + 1 cloud steps.
-            if cloud_before + 1 > self.max_cloud_share * steps_after + 1 - 1e-9:
-                return (
-                    f"cloud refused: cloud share cap {self.max_cloud_share:.2f} over the last "
-                    f"{self.window_steps} steps reached"
-                )
-        return None
-
-    def reserve(self, *, wants_cloud: bool, price_usd: float) -> BudgetSlot:
-        """Record a step, admitting it to the cloud only if the budget allows.
-
-        Args:
-            wants_cloud: Whether the policy chose the cloud.
-            price_usd: Expected price of the cloud call.
-
-        Returns:
-            The step's slot: ``slot.cloud`` says whether it may use the cloud, ``slot.reason``
-            why it may not.
-        """
-        with self._lock:
-            reason = self._refusal(price_usd, extra_steps=1, ignore=None) if wants_cloud else None
-            cloud = wants_cloud and reason is None
-            slot = BudgetSlot(cloud, price_usd if cloud else 0.0, reason)
-            self._window.append(slot)
-            if cloud:
-                self._spent_usd += price_usd
-            if self.max_cloud_share is not None:
-                observed = 1.0 if wants_cloud else 0.0
-                self._dual = max(
-                    0.0, self._dual + self.step_size * (observed - self.max_cloud_share)
-                )
-            return slot
-
-    def upgrade(self, slot: BudgetSlot, *, price_usd: float) -> bool:
-        """Move a recorded edge step to the cloud (an edge-to-cloud fallback), if allowed.
-
-        Returns:
-            Whether the cloud may be used.
-        """
-        with self._lock:
-            if slot.cloud:
-                return True
-            reason = self._refusal(price_usd, extra_steps=0, ignore=slot)
-            if reason is not None:
-                slot.reason = reason
-                return False
-            slot.cloud, slot.price_usd = True, price_usd
-            self._spent_usd += price_usd
-            return True
-
-    def downgrade(self, slot: BudgetSlot) -> None:
-        """Move a recorded cloud step back to the edge (the cloud failed; nothing was spent)."""
-        with self._lock:
-            if slot.cloud:
-                slot.cloud = False
-                self._spent_usd -= slot.price_usd
-                slot.price_usd = 0.0

@@ -5,86 +5,46 @@ detector of personal data (emails, phone numbers, payment cards with a valid Luh
 with a valid checksum, government-ID-like numbers, API-key-like tokens) and a ``sensitive`` flag
 (in a message's ``additional_kwargs`` / ``response_metadata``, or in the run's metadata). A match
 keeps the step on the edge whatever the score, and the trace names the rule (never the text).
+
+Text is normalised before it is searched (:func:`~langchain_netgpt.routing.pii.normalize`:
+NFKC, zero-width and other format characters removed, look-alike letters folded), every field
+that can reach a model is searched (content parts, ``name``, tool-call and invalid-tool-call
+arguments, ``additional_kwargs``), and so is each seam between two fields or messages (PII split
+in two). The patterns are linear in the text, and ``max_scan_chars`` bounds the work per step.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langchain_netgpt.tracing import AttemptRecord, RouteTrace
-from langchain_netgpt.tracing.scrub import SecretScrubber
+from langchain_netgpt.routing.pii import PII_KINDS, detect, normalize
+from langchain_netgpt.tracing.scrub import scrub_trace
 
-__all__ = ["PII_KINDS", "SENSITIVE_KEY", "PrivacyMatch", "PrivacyRules", "scrub_trace"]
+__all__ = [
+    "PII_KINDS",
+    "SCAN_BUDGET_RULE",
+    "SENSITIVE_KEY",
+    "PrivacyMatch",
+    "PrivacyRules",
+    "scrub_trace",
+]
 
 SENSITIVE_KEY = "sensitive"
 """Key of the flag (``True``) in message ``additional_kwargs`` / ``response_metadata`` or run
 metadata that marks a step private."""
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?!\w)"
-    r"|(?<![\w+])\+\d{8,14}(?!\w)"
-)
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-_GOV_ID = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")  # US SSN shape
-_API_KEY = re.compile(
-    r"\b(?:sk-[A-Za-z0-9_-]{16,}|lsv2_[a-z]{2}_[A-Za-z0-9_]{16,}|hf_[A-Za-z0-9]{20,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16}|xox[abpr]-[A-Za-z0-9-]{10,})"
-    r"|(?i:\bbearer\s+[A-Za-z0-9._~+/=-]{16,})"
-)
+SCAN_BUDGET_RULE = "limit:scan_budget"
+"""Rule of a step whose text exceeds ``PrivacyRules.max_scan_chars``: it was not scanned in
+full, so it is kept private."""
 
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _iban_ok(text: str) -> bool:
-    iban = text.replace(" ", "")
-    if not 15 <= len(iban) <= 34:
-        return False
-    moved = iban[4:] + iban[:4]
-    number = "".join(str(int(ch, 36)) for ch in moved)
-    return int(number) % 97 == 1
-
-
-def _has_card(text: str) -> bool:
-    for match in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-            return True
-    return False
-
-
-def _has_iban(text: str) -> bool:
-    return any(_iban_ok(m.group()) for m in _IBAN.finditer(text))
-
-
-_DETECTORS: dict[str, Any] = {
-    "email": lambda t: _EMAIL.search(t) is not None,
-    "phone": lambda t: _PHONE.search(t) is not None,
-    "credit_card": _has_card,
-    "iban": _has_iban,
-    "government_id": lambda t: _GOV_ID.search(t) is not None,
-    "api_key": lambda t: _API_KEY.search(t) is not None,
-}
-
-PII_KINDS = frozenset(_DETECTORS)
-"""Kinds the built-in detector knows: ``email``, ``phone``, ``credit_card``, ``iban``,
-``government_id``, ``api_key``."""
+_SPLIT_WINDOW = 128
+"""Characters on each side of a field boundary searched together (PII split across messages)."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +67,54 @@ class PrivacyMatch:
         return f"privacy rule {self.rule} matched {where}: kept on the edge"
 
 
-def _texts(message: BaseMessage) -> list[str]:
-    text = str(message.text)
-    texts: list[str] = [text] if text else []
-    if not isinstance(message.content, str):
-        texts.append(json.dumps(message.content, default=str))
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside ``value`` (mapping keys too), depth first, without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item:
+                yield item
+        elif isinstance(item, Mapping):
+            for key, inner in reversed(list(item.items())):
+                stack.append(inner)
+                stack.append(key)
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(reversed(list(item)))
+        elif isinstance(item, BaseModel):
+            stack.append(item.model_dump())
+
+
+def _content(content: Any) -> Iterator[tuple[str, bool]]:
+    if isinstance(content, str):
+        if content:
+            yield content, True
+        return
+    for part in content if isinstance(content, list) else [content]:
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            yield part["text"], True
+            rest = {k: v for k, v in part.items() if k != "text"}
+            yield from ((text, False) for text in _strings(rest))
+        elif isinstance(part, str):
+            yield from _content(part)
+        else:
+            yield from ((text, False) for text in _strings(part))
+
+
+def _fields(message: BaseMessage) -> Iterator[tuple[str, bool]]:
+    """Every text of a message that can reach a model, with whether it is prose.
+
+    Content parts, ``name``, tool calls (names and arguments, parsed or not), the tool call id
+    and ``additional_kwargs``; prose (text content) has its seam with the next prose searched.
+    """
+    yield from _content(message.content)
+    other: list[Any] = [message.name, message.additional_kwargs]
+    if isinstance(message, ToolMessage):
+        other.append(message.tool_call_id)
     if isinstance(message, AIMessage):
-        texts.extend(json.dumps(call["args"], default=str) for call in message.tool_calls)
-    return texts
+        other.extend([call["name"], call["args"]] for call in message.tool_calls)
+        other.extend([bad.get("name"), bad.get("args")] for bad in message.invalid_tool_calls)
+    yield from ((text, False) for text in _strings(other))
 
 
 def _flag(value: Any, where: str) -> bool:
@@ -137,6 +137,9 @@ class PrivacyRules(BaseModel):
         allow_cloud_fallback: Whether a private step may fall back to the cloud when the edge
             fails (default: no; the step raises
             :class:`~langchain_netgpt.errors.PrivateStepError` instead).
+        max_scan_chars: Most characters scanned per step (about 40 ms per million); a step
+            with more text is not scanned further and counts as private (rule
+            ``limit:scan_budget``): text that was not read cannot be declared free of PII.
 
     Example:
         .. code-block:: python
@@ -156,6 +159,7 @@ class PrivacyRules(BaseModel):
     pii: tuple[str, ...] = Field(default=tuple(sorted(PII_KINDS)))
     honour_sensitive_flag: bool = True
     allow_cloud_fallback: bool = False
+    max_scan_chars: int = Field(default=4_000_000, ge=1)
 
     @field_validator("patterns")
     @classmethod
@@ -206,74 +210,35 @@ class PrivacyRules(BaseModel):
                     value = getattr(message, where).get(SENSITIVE_KEY)
                     if _flag(value, f"messages[{i}].{where}"):
                         return PrivacyMatch(f"flag:{SENSITIVE_KEY}", i)
+        return self._scan(messages)
+
+    def _scan(self, messages: Sequence[BaseMessage]) -> PrivacyMatch | None:
         compiled = [(name, re.compile(p)) for name, p in self.patterns.items()]
-        detectors = [(kind, _DETECTORS[kind]) for kind in self.pii]
+        scanned = 0
+        previous = ""
         for i, message in enumerate(messages):
-            for text in _texts(message):
-                for name, regex in compiled:
-                    if regex.search(text):
-                        return PrivacyMatch(f"pattern:{name}", i)
-                for kind, detect in detectors:
-                    if detect(text):
-                        return PrivacyMatch(f"pii:{kind}", i)
+            for text, prose in _fields(message):
+                scanned += len(text)
+                if scanned > self.max_scan_chars:
+                    return PrivacyMatch(SCAN_BUDGET_RULE, i)
+                rule = self._rule(text, compiled)
+                if rule is None and prose and previous:
+                    # PII split across two fields or messages: search across the seam.
+                    head, tail = previous[-_SPLIT_WINDOW:], text[:_SPLIT_WINDOW]
+                    rule = self._rule(head + tail, compiled) or self._rule(
+                        f"{head} {tail}", compiled
+                    )
+                if rule is not None:
+                    return PrivacyMatch(rule, i)
+                if prose:
+                    previous = text
         return None
 
-
-def _scrub_message(message: AnyMessage, scrubber: SecretScrubber) -> AnyMessage:
-    update: dict[str, Any] = {}
-    content = scrubber.scrub(message.content)
-    if content != message.content:
-        update["content"] = content
-    for field in ("additional_kwargs", "response_metadata"):
-        value = getattr(message, field)
-        if value:
-            clean = scrubber.scrub(value)
-            if clean != value:
-                update[field] = clean
-    if isinstance(message, AIMessage) and message.tool_calls:
-        calls = [{**call, "args": scrubber.scrub(call["args"])} for call in message.tool_calls]
-        if calls != message.tool_calls:
-            update["tool_calls"] = calls
-    return message.model_copy(update=update) if update else message
-
-
-def scrub_trace(trace: RouteTrace, scrubber: SecretScrubber) -> RouteTrace:
-    """A copy of ``trace`` without credentials (the trace itself when it holds none).
-
-    Messages (text, tool-call arguments, ``additional_kwargs``, response metadata such as
-    headers), the answer, the attempts' error messages and the fallback reason are scrubbed.
-
-    Args:
-        trace: The trace of a routed step.
-        scrubber: What to remove (see :class:`~langchain_netgpt.export.SecretScrubber`).
-    """
-    update: dict[str, Any] = {}
-    messages = [_scrub_message(m, scrubber) for m in trace.messages]
-    if any(a is not b for a, b in zip(messages, trace.messages, strict=True)):
-        update["messages"] = messages
-    if trace.output is not None:
-        output = _scrub_message(trace.output, scrubber)
-        if output is not trace.output:
-            update["output"] = output
-    attempts: list[AttemptRecord] = []
-    for attempt in trace.attempts:
-        fix: dict[str, Any] = {}
-        if attempt.error:
-            error = scrubber.scrub_text(attempt.error)
-            if error != attempt.error:
-                fix["error"] = error
-        answered = getattr(attempt, "output", None)  # the attempt's answer, where recorded
-        if isinstance(answered, AIMessage):
-            clean_output = _scrub_message(answered, scrubber)
-            if clean_output is not answered:
-                fix["output"] = clean_output
-        attempts.append(attempt.model_copy(update=fix) if fix else attempt)
-    if any(a is not b for a, b in zip(attempts, trace.attempts, strict=True)):
-        update["attempts"] = attempts
-    for field in ("fallback_reason", "error"):
-        value = getattr(trace, field)
-        if value:
-            clean = scrubber.scrub_text(value)
-            if clean != value:
-                update[field] = clean
-    return trace.model_copy(update=update) if update else trace
+    def _rule(self, text: str, compiled: list[tuple[str, re.Pattern[str]]]) -> str | None:
+        if compiled:
+            normal = normalize(text)
+            for name, regex in compiled:
+                if regex.search(text) or (normal is not text and regex.search(normal)):
+                    return f"pattern:{name}"
+        kind = detect(text, self.pii) if self.pii else None
+        return None if kind is None else f"pii:{kind}"

@@ -16,7 +16,8 @@ exponential tail of mean ``W_t + service_cv*S_t``). The policy ranks targets by 
 router tries them in that order (the first that answers well wins).
 
 Baselines: :class:`LeastLoadedPolicy`, :class:`RoundRobinPolicy`, :class:`RandomTargetPolicy`.
-Each also works as a two-target :class:`~langchain_netgpt.RoutePolicy` (``edge=``/``cloud=``).
+Each also works as a two-target :class:`~langchain_netgpt.routing.RoutePolicy`
+(``edge=``/``cloud=``).
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def _clip01(value: float) -> float:
 def to_decision(
     policy: MultiTargetPolicy, choice: TargetChoice, quality: Mapping[str, float]
 ) -> RouteDecision:
-    """A :class:`~langchain_netgpt.RouteDecision` from a multi-target choice.
+    """A :class:`~langchain_netgpt.routing.RouteDecision` from a multi-target choice.
 
     ``score`` is the chosen target's quality; ``threshold`` the quality the best edge target
     would need to tie the best cloud (0 without both kinds); the expectations are those of the
@@ -321,7 +322,8 @@ class QoSPolicy(_TargetPolicy):
 
             from langchain_core.messages import HumanMessage
 
-            from langchain_netgpt import NetworkState, RequestFeatures
+            from langchain_netgpt import NetworkState
+            from langchain_netgpt.routing import RequestFeatures
             from langchain_netgpt.routing.qos import QoSPolicy
             from langchain_netgpt.routing.targets import LoadSnapshot, TargetSpec
 
@@ -483,7 +485,7 @@ class TargetRouting:
     Example:
         .. code-block:: python
 
-            from langchain_netgpt import HeuristicScorer
+            from langchain_netgpt.routing import HeuristicScorer
             from langchain_netgpt.routing.qos import QoSPolicy, TargetRouting
             from langchain_netgpt.routing.targets import TargetSpec
 

@@ -1,4 +1,4 @@
-"""Retries with jittered backoff, and a circuit breaker per side.
+"""Retries with jittered backoff, and a circuit breaker per side (shareable across processes).
 
 :class:`RetryPolicy` says which failures are worth another try of the same side (429, 5xx,
 connection errors) and how long to wait first (exponential backoff with jitter, or the server's
@@ -6,20 +6,29 @@ connection errors) and how long to wait first (exponential backoff with jitter, 
 keeps failing: after ``failure_threshold`` failures in a row it opens, and while it is open the
 router sends steps to the other side at once instead of paying a timeout per step; after
 ``open_s`` one probe is let through (half-open) and its outcome closes or re-opens the circuit.
+A circuit's state can live in a shared database (``CircuitBreakerConfig(shared_state=...)``), so
+that every agent process of a fleet sees the same circuit per side.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langchain_netgpt.errors import StepTimeoutError
+from langchain_netgpt.routing.shared_state import (
+    InMemorySharedState,
+    SharedState,
+    open_shared_state,
+)
+
+_R = TypeVar("_R")
 
 __all__ = ["CircuitBreaker", "CircuitBreakerConfig", "CircuitState", "RetryPolicy"]
 
@@ -194,11 +203,16 @@ class CircuitState(StrEnum):
 
 
 class CircuitBreakerConfig(BaseModel):
-    """When a side's circuit opens and how long it stays open.
+    """When a side's circuit opens, how long it stays open, and where its state lives.
 
     Args:
         failure_threshold: Failures in a row that open the circuit.
         open_s: Seconds the circuit stays open before one probe is let through.
+        shared_state: Where the circuit's state lives: ``None`` (each breaker object its own),
+            ``"memory"`` (shared by this process), an SQLite path (the processes of one machine)
+            or a ``postgresql://`` URL (a fleet): every breaker with the same location, ``name``
+            and side then sees one circuit, so one process's failures open it for all.
+        name: Name of this group of circuits within ``shared_state``.
 
     Example:
         .. code-block:: python
@@ -212,17 +226,43 @@ class CircuitBreakerConfig(BaseModel):
 
     failure_threshold: int = Field(default=3, ge=1, description="Failures in a row that open it.")
     open_s: float = Field(default=30.0, gt=0, allow_inf_nan=False, description="Open duration.")
+    shared_state: str | None = Field(
+        default=None, description="postgresql:// URL, SQLite path or 'memory' (None: private)."
+    )
+    name: str = Field(default="default", min_length=1, max_length=200)
+
+    @field_validator("shared_state")
+    @classmethod
+    def _state_location(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("shared_state must be a postgresql:// URL, a path or 'memory'")
+        return value
+
+
+def _closed() -> dict[str, Any]:
+    return {"state": "closed", "failures": 0, "opened_at": 0.0, "probing": False, "probe_at": 0.0}
 
 
 class CircuitBreaker:
     """Closed / open / half-open circuit for one side; safe from threads and event loops.
 
-    Every method takes a short lock and never blocks on I/O, so one breaker serves sync and
-    async calls alike.
+    With a shared state, it is also safe (and one circuit) across every process of a fleet.
+
+    Every method is one short atomic update of the circuit's state (a lock in this process, a
+    row lock in the shared database) and never waits on a model call, so one breaker serves sync
+    and async calls alike. A half-open circuit lets one probe through; a probe that never reports
+    back (its process died) frees the circuit for another after ``open_s``.
 
     Args:
-        config: Threshold and open duration.
-        clock: Monotonic clock (injectable for tests).
+        config: Threshold, open duration and where the state lives.
+        clock: Clock in seconds (injectable for tests); by default monotonic for a private
+            circuit and wall time for a shared one (the only clock processes share).
+        key: The side this breaker guards (``"edge"``, ``"cloud"`` or a target name); required
+            with a shared state, where it names the circuit.
+
+    Raises:
+        TypeError: ``config`` is not a :class:`CircuitBreakerConfig`.
+        ValueError: ``config.shared_state`` is set but ``key`` is not.
 
     Example:
         .. code-block:: python
@@ -236,74 +276,125 @@ class CircuitBreaker:
     """
 
     def __init__(
-        self, config: CircuitBreakerConfig, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: CircuitBreakerConfig,
+        *,
+        clock: Callable[[], float] | None = None,
+        key: str | None = None,
     ) -> None:
         if not isinstance(config, CircuitBreakerConfig):
             raise TypeError(f"config must be a CircuitBreakerConfig, got {type(config).__name__}")
+        shared = config.shared_state is not None
+        if shared and (not isinstance(key, str) or not key):
+            raise ValueError(
+                "a circuit breaker with shared_state needs key= naming the side it guards "
+                f"('edge', 'cloud' or a target name), got {key!r}"
+            )
         self.config = config
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._state = CircuitState.CLOSED
-        self._failures = 0
-        self._opened_at = 0.0
-        self._probing = False
+        self.key = key
+        self._clock = clock or (time.time if shared else time.monotonic)
+        self._store: SharedState = (
+            open_shared_state(config.shared_state)
+            if config.shared_state is not None
+            else InMemorySharedState()
+        )
+        self._doc_key = f"breaker:{config.name}:{key or '-'}"
+
+    def _update(self, fn: Callable[[dict[str, Any]], tuple[bool, _R]]) -> _R:
+        """Apply ``fn(doc) -> (changed, result)`` atomically; write only if it changed."""
+
+        def apply(current: dict[str, Any] | None) -> tuple[dict[str, Any] | None, _R]:
+            doc = current if current is not None else _closed()
+            changed, result = fn(doc)
+            return (doc if changed or current is None else None), result
+
+        return self._store.update(self._doc_key, apply)
+
+    def _view(self) -> tuple[CircuitState, dict[str, Any]]:
+        def look(doc: dict[str, Any]) -> tuple[bool, tuple[CircuitState, dict[str, Any]]]:
+            state = CircuitState(doc["state"])
+            if (
+                state is CircuitState.OPEN
+                and self._clock() - doc["opened_at"] >= self.config.open_s
+            ):
+                state = CircuitState.HALF_OPEN
+            return False, (state, dict(doc))
+
+        return self._update(look)
 
     @property
     def state(self) -> CircuitState:
         """The current state (an open circuit past ``open_s`` reads as half-open)."""
-        with self._lock:
-            if self._state is CircuitState.OPEN and self._elapsed() >= self.config.open_s:
-                return CircuitState.HALF_OPEN
-            return self._state
-
-    def _elapsed(self) -> float:
-        return self._clock() - self._opened_at
+        return self._view()[0]
 
     def allow(self) -> bool:
         """Whether a call may go to this side now (half-open: only one probe at a time)."""
-        with self._lock:
-            if self._state is CircuitState.CLOSED:
-                return True
-            if self._state is CircuitState.OPEN:
-                if self._elapsed() < self.config.open_s:
-                    return False
-                self._state = CircuitState.HALF_OPEN
-                self._probing = False
-            if self._probing:
-                return False
-            self._probing = True
-            return True
+        open_s = self.config.open_s
+
+        def decide(doc: dict[str, Any]) -> tuple[bool, bool]:
+            if doc["state"] == CircuitState.CLOSED:
+                return False, True
+            now = self._clock()
+            if doc["state"] == CircuitState.OPEN:
+                if now - doc["opened_at"] < open_s:
+                    return False, False
+                doc["state"], doc["probing"] = CircuitState.HALF_OPEN.value, False
+            if doc["probing"] and now - doc["probe_at"] < open_s:
+                return True, False
+            doc["probing"], doc["probe_at"] = True, now
+            return True, True
+
+        return self._update(decide)
 
     def record_success(self) -> None:
         """A call succeeded: close the circuit."""
-        with self._lock:
-            self._state, self._failures, self._probing = CircuitState.CLOSED, 0, False
+
+        def close(doc: dict[str, Any]) -> tuple[bool, None]:
+            if doc["state"] == CircuitState.CLOSED and doc["failures"] == 0:
+                return False, None  # nothing to write: the common case stays read-only
+            doc.update(_closed())
+            return True, None
+
+        self._update(close)
 
     def record_failure(self) -> None:
         """A call failed: count it; open the circuit at the threshold or on a failed probe."""
-        with self._lock:
-            self._failures += 1
+
+        def count(doc: dict[str, Any]) -> tuple[bool, None]:
+            doc["failures"] += 1
             if (
-                self._state is CircuitState.HALF_OPEN
-                or self._failures >= self.config.failure_threshold
+                doc["state"] == CircuitState.HALF_OPEN
+                or doc["failures"] >= self.config.failure_threshold
             ):
-                self._state, self._opened_at, self._probing = (
-                    CircuitState.OPEN,
-                    self._clock(),
-                    False,
-                )
+                doc["state"], doc["opened_at"] = CircuitState.OPEN.value, self._clock()
+                doc["probing"] = False
+            return True, None
+
+        self._update(count)
 
     def release(self) -> None:
         """A granted call ended without an outcome (cancelled): let another probe through."""
-        with self._lock:
-            self._probing = False
+
+        def free(doc: dict[str, Any]) -> tuple[bool, None]:
+            if not doc["probing"]:
+                return False, None
+            doc["probing"] = False
+            return True, None
+
+        self._update(free)
 
     def seconds_until_probe(self) -> float:
         """Seconds until an open circuit lets a probe through (0 when not open)."""
-        with self._lock:
-            if self._state is not CircuitState.OPEN:
-                return 0.0
-            return max(0.0, self.config.open_s - self._elapsed())
+        state, doc = self._view()
+        if state is not CircuitState.OPEN:
+            return 0.0
+        return max(0.0, self.config.open_s - (self._clock() - float(doc["opened_at"])))
+
+    @property
+    def failures(self) -> int:
+        """Failures in a row so far (of every process sharing the circuit)."""
+        return int(self._view()[1]["failures"])
 
     def __repr__(self) -> str:
-        return f"CircuitBreaker(state={self.state.value!r}, failures={self._failures})"
+        state, doc = self._view()
+        return f"CircuitBreaker(state={state.value!r}, failures={doc['failures']})"

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.routing.features import FEATURE_NAMES, RequestFeatures
 
-__all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer"]
+__all__ = ["EdgeScorer", "HeuristicScorer", "LearnedScorer", "load_scorer"]
 
 
 @runtime_checkable
@@ -60,7 +60,7 @@ class HeuristicScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import HeuristicScorer, RequestFeatures
+            from langchain_netgpt.routing import HeuristicScorer, RequestFeatures
 
             scorer = HeuristicScorer()
             messages = [HumanMessage("Convert 3 miles to km")]
@@ -221,7 +221,7 @@ class LearnedScorer(BaseModel):
         .. code-block:: python
 
             from langchain_core.messages import HumanMessage
-            from langchain_netgpt import LearnedScorer, RequestFeatures
+            from langchain_netgpt.routing import LearnedScorer, RequestFeatures
 
             easy = RequestFeatures.from_messages([HumanMessage("hi")])
             hard = RequestFeatures.from_messages([HumanMessage("a, b, c and d; then e " * 20)])
@@ -356,64 +356,22 @@ class LearnedScorer(BaseModel):
                 f"calibration_prior must be a finite number >= 0, got {calibration_prior!r}"
             )
         if calibrate:
-            n_rows = len(features)
-            if calibration_folds < 2 or n_rows < 2 * calibration_folds:
-                raise ValueError(
-                    f"calibrate=True needs calibration_folds >= 2 and at least 2 rows per fold, "
-                    f"got {calibration_folds} folds for {n_rows} rows"
-                )
-            base = cls.fit(
-                features, labels, sample_weights=sample_weights, l2=l2, iterations=iterations
+            return cls._fit_calibrated(
+                features,
+                labels,
+                sample_weights=sample_weights,
+                l2=l2,
+                iterations=iterations,
+                folds=calibration_folds,
+                prior=calibration_prior,
             )
-            weights = [1.0] * n_rows if sample_weights is None else list(sample_weights)
-            raw = [0.0] * n_rows
-            for k in range(calibration_folds):
-                fit_idx = [i for i in range(n_rows) if i % calibration_folds != k]
-                held = [i for i in range(n_rows) if i % calibration_folds == k]
-                fold = cls.fit(
-                    [features[i] for i in fit_idx],
-                    [labels[i] for i in fit_idx],
-                    sample_weights=[weights[i] for i in fit_idx],
-                    l2=l2,
-                    iterations=iterations,
-                )
-                for i in held:
-                    raw[i] = fold.score(features[i], [])
-            knots = _isotonic_knots(
-                raw, [float(v) for v in labels], weights, prior_weight=calibration_prior
-            )
-            return cls.model_validate({**base.model_dump(), "calibration": knots})
-
         n = len(features)
-        if n != len(labels):
-            raise ValueError(f"features has {n} rows but labels has {len(labels)}")
-        if n < 2:
-            raise ValueError(f"LearnedScorer.fit needs at least 2 rows, got {n}")
-        y = np.asarray([float(v) for v in labels])
-        if np.any((y < 0) | (y > 1)) or not np.all(np.isfinite(y)):
-            raise ValueError("labels must lie in [0, 1] (True/False, 1/0 or probabilities)")
-        sw = np.ones(n) if sample_weights is None else np.asarray(sample_weights, dtype=float)
-        if sw.shape != (n,) or np.any(sw < 0) or not np.all(np.isfinite(sw)):
-            raise ValueError(f"sample_weights must be {n} finite numbers >= 0")
-        if l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {l2!r}")
+        y, sw = _checked_labels(n, labels, sample_weights, l2)
         x = np.asarray([f.vector() for f in features], dtype=float)
         means = x.mean(axis=0)
         scales = x.std(axis=0)
         scales[scales < 1e-9] = 1.0
-        z = (x - means) / scales
-        design = np.hstack([np.ones((n, 1)), z])
-        theta = np.zeros(design.shape[1])
-        penalty = np.full(design.shape[1], l2)
-        penalty[0] = 0.0
-        for _ in range(iterations):
-            p = 1.0 / (1.0 + np.exp(-(design @ theta)))
-            grad = design.T @ (sw * (p - y)) + penalty * theta
-            hess = (design * (sw * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
-            step = np.linalg.solve(hess, grad)
-            theta -= step
-            if float(np.max(np.abs(step))) < 1e-8:
-                break
+        theta = _newton_logistic((x - means) / scales, y, sw, l2=l2, iterations=iterations)
         return cls(
             bias=float(theta[0]),
             weights=[float(v) for v in theta[1:]],
@@ -423,12 +381,48 @@ class LearnedScorer(BaseModel):
             n_train=n,
         )
 
+    @classmethod
+    def _fit_calibrated(
+        cls,
+        features: Sequence[RequestFeatures],
+        labels: Sequence[bool | int | float],
+        *,
+        sample_weights: Sequence[float] | None,
+        l2: float,
+        iterations: int,
+        folds: int,
+        prior: float,
+    ) -> LearnedScorer:
+        """:meth:`fit` with ``calibrate=True``: the isotonic map of out-of-fold predictions."""
+        n_rows = len(features)
+        if folds < 2 or n_rows < 2 * folds:
+            raise ValueError(
+                f"calibrate=True needs calibration_folds >= 2 and at least 2 rows per fold, "
+                f"got {folds} folds for {n_rows} rows"
+            )
+        base = cls.fit(
+            features, labels, sample_weights=sample_weights, l2=l2, iterations=iterations
+        )
+        weights = [1.0] * n_rows if sample_weights is None else list(sample_weights)
+        raw = [0.0] * n_rows
+        for k in range(folds):
+            fit_idx = [i for i in range(n_rows) if i % folds != k]
+            held = [i for i in range(n_rows) if i % folds == k]
+            fold = cls.fit(
+                [features[i] for i in fit_idx],
+                [labels[i] for i in fit_idx],
+                sample_weights=[weights[i] for i in fit_idx],
+                l2=l2,
+                iterations=iterations,
+            )
+            for i in held:
+                raw[i] = fold.score(features[i], [])
+        knots = _isotonic_knots(raw, [float(v) for v in labels], weights, prior_weight=prior)
+        return cls.model_validate({**base.model_dump(), "calibration": knots})
+
     def save(self, path: str | Path) -> None:
         """Write the scorer as JSON (atomically: a temp file then a rename)."""
-        target = Path(path)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.model_dump(), indent=2), encoding="utf-8")
-        tmp.replace(target)
+        write_scorer_json(path, json.dumps(self.model_dump(), indent=2))
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedScorer:
@@ -438,9 +432,93 @@ class LearnedScorer(BaseModel):
             FileNotFoundError: The file does not exist.
             ConfigurationError: The file is not a valid scorer for this version.
         """
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"{path}: not a JSON scorer file ({exc})") from exc
-        return cls.model_validate(data)
+        return cls.model_validate(read_scorer_json(path))
+
+
+def read_scorer_json(path: str | Path) -> Any:
+    """The parsed JSON of a scorer file.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ConfigurationError: It is not JSON.
+    """
+    from langchain_netgpt._json_limits import loads_config
+
+    text = Path(path).read_text(encoding="utf-8")
+    return loads_config(text, source=str(path), what="scorer file")
+
+
+def write_scorer_json(path: str | Path, text: str) -> None:
+    """Write a scorer file atomically: a temporary file beside it, then a rename."""
+    target = Path(path)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
+def load_scorer(path: str | Path) -> EdgeScorer:
+    """Read any saved scorer: a :class:`LearnedScorer` or a text-aware scorer.
+
+    Text-aware scorers (:class:`~langchain_netgpt.routing.text_scorer.TextScorer`,
+    :class:`~langchain_netgpt.routing.text_scorer.CloudRelativeScorer`, written by
+    ``netgpt train-router --pairs``) carry a ``kind``; a file without one is a
+    :class:`LearnedScorer`.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ConfigurationError: The file is not a valid scorer of this version.
+    """
+    data = read_scorer_json(path)
+    if isinstance(data, dict) and "kind" in data:
+        from langchain_netgpt.routing.text_scorer import load_text_scorer
+
+        return load_text_scorer(path)
+    return LearnedScorer.model_validate(data)
+
+
+def _checked_labels(
+    n: int, labels: Sequence[bool | int | float], sample_weights: Sequence[float] | None, l2: float
+) -> tuple[Any, Any]:
+    """Labels and sample weights as arrays, checked for :meth:`LearnedScorer.fit`.
+
+    Raises:
+        ValueError: Lengths differ, fewer than 2 rows, a label outside [0, 1], a negative weight
+            or a negative ``l2``.
+    """
+    import numpy as np
+
+    if n != len(labels):
+        raise ValueError(f"features has {n} rows but labels has {len(labels)}")
+    if n < 2:
+        raise ValueError(f"LearnedScorer.fit needs at least 2 rows, got {n}")
+    y = np.asarray([float(v) for v in labels])
+    if np.any((y < 0) | (y > 1)) or not np.all(np.isfinite(y)):
+        raise ValueError("labels must lie in [0, 1] (True/False, 1/0 or probabilities)")
+    sw = np.ones(n) if sample_weights is None else np.asarray(sample_weights, dtype=float)
+    if sw.shape != (n,) or np.any(sw < 0) or not np.all(np.isfinite(sw)):
+        raise ValueError(f"sample_weights must be {n} finite numbers >= 0")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2!r}")
+    return y, sw
+
+
+def _newton_logistic(z: Any, y: Any, sw: Any, *, l2: float, iterations: int) -> Any:
+    """Weighted L2-regularised logistic regression by Newton's method: ``[bias, *weights]``.
+
+    ``z`` holds the standardised rows; the bias is not penalised.
+    """
+    import numpy as np
+
+    design = np.hstack([np.ones((len(z), 1)), z])
+    theta = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        grad = design.T @ (sw * (p - y)) + penalty * theta
+        hess = (design * (sw * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return theta

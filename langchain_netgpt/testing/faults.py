@@ -5,7 +5,9 @@
 per connection, passes traffic through or injects a fault (:class:`FaultMode`): refuse, reset,
 stall, slow drip, HTTP 500/503/429 (with ``Retry-After``), a malformed JSON body, or an answer
 cut short. The mode can be switched while it runs. :func:`faulty_edge` builds an edge model that
-raises, runs out of memory or answers with invalid tool calls.
+raises, runs out of memory or answers with invalid tool calls. :class:`FaultyStreamModel` is a side
+whose calls and streams stall, drip, loop or break mid-answer (:class:`StreamFault`), and counts
+its calls in flight: fill a side's slots with it to test pool exhaustion.
 """
 
 from __future__ import annotations
@@ -16,15 +18,30 @@ import json
 import socket
 import struct
 import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
-from langchain_core.messages import AIMessage
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from pydantic import Field, PrivateAttr
 
 from langchain_netgpt.testing import ScriptedChatModel
 
-__all__ = ["EdgeFault", "FaultMode", "FaultProxy", "OutOfMemoryError", "faulty_edge"]
+__all__ = [
+    "EdgeFault",
+    "FaultMode",
+    "FaultProxy",
+    "FaultyStreamModel",
+    "OutOfMemoryError",
+    "StreamFault",
+    "faulty_edge",
+]
 
 
 class FaultMode(StrEnum):
@@ -388,3 +405,158 @@ def faulty_edge(fault: EdgeFault, **kwargs: Any) -> ScriptedChatModel:
             ],
         )
     return ScriptedChatModel(responses=[entry], **{"model_name": f"faulty-edge-{fault}", **kwargs})
+
+
+# -- stream and pool faults -----------------------------------------------------------------------
+class StreamFault(StrEnum):
+    """A way for a side's answer to go wrong in time (streamed or not)."""
+
+    SILENT = "silent"
+    """Send nothing: every call blocks until :meth:`FaultyStreamModel.release` or ``hold_s``."""
+    SLOW_DRIP = "slow_drip"
+    """``chunks`` chunks, one every ``interval_s``."""
+    LOOP = "loop"
+    """Chunks without end, one every ``interval_s`` (a model that loops)."""
+    CUT = "cut"
+    """``chunks`` chunks, then ``ConnectionResetError`` (the connection dropped mid-answer)."""
+
+
+class FaultyStreamModel(BaseChatModel):
+    """A chat model whose answers stall, drip, loop or break (see :class:`StreamFault`).
+
+    ``invoke`` collects what ``stream`` would send (a silent or looping model never answers
+    before ``hold_s``). ``in_flight`` and ``peak_in_flight`` count calls running at once, so a
+    test can fill a side's slots (a stalled side) and check how many calls the router let run.
+    Call :meth:`release` at teardown: blocked calls end at once.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.testing.faults import FaultyStreamModel, StreamFault
+
+            drip = FaultyStreamModel(fault=StreamFault.SLOW_DRIP, chunks=3, interval_s=0.01)
+            assert "".join(str(c.content) for c in drip.stream("hi")) == "w0 w1 w2"
+    """
+
+    fault: StreamFault
+    interval_s: float = Field(default=0.05, ge=0)
+    chunks: int = Field(default=5, ge=1)
+    hold_s: float = Field(default=30.0, gt=0)
+    model_name: str = "faulty-stream"
+    _released: threading.Event = PrivateAttr(default_factory=threading.Event)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _in_flight: int = PrivateAttr(default=0)
+    _peak: int = PrivateAttr(default=0)
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def _llm_type(self) -> str:
+        return "faulty-stream"
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running now."""
+        return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most calls that ran at once."""
+        return self._peak
+
+    @property
+    def calls(self) -> int:
+        """Calls started so far."""
+        return self._calls
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Runnable[Any, AIMessage]:
+        """Accept tools (it never calls them: its faults are about time)."""
+        return self.bind(**kwargs)
+
+    def release(self) -> None:
+        """End every blocked call now (and make later calls end at once)."""
+        self._released.set()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._calls += 1
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _plan(self) -> Iterator[tuple[float, AIMessageChunk | None]]:
+        """(wait before, chunk) pairs; a ``None`` chunk means: raise the cut."""
+        if self.fault is StreamFault.SILENT:
+            yield self.hold_s, AIMessageChunk(content="too late")
+            return
+        n = 0
+        while self.fault is StreamFault.LOOP or n < self.chunks:
+            yield self.interval_s, AIMessageChunk(content=f"w{n}" if n == 0 else f" w{n}")
+            n += 1
+        if self.fault is StreamFault.CUT:
+            yield 0.0, None
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        self._enter()
+        try:
+            deadline = time.monotonic() + self.hold_s
+            for wait, chunk in self._plan():
+                if self._released.wait(wait) or time.monotonic() > deadline:
+                    return
+                if chunk is None:
+                    raise ConnectionResetError("injected: the connection dropped mid-answer")
+                yield ChatGenerationChunk(message=chunk)
+        finally:
+            self._leave()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self._enter()
+        try:
+            deadline = time.monotonic() + self.hold_s
+            for wait, chunk in self._plan():
+                end = time.monotonic() + wait
+                while time.monotonic() < end:  # asleep, yet quick to notice release()
+                    if self._released.is_set():
+                        return
+                    await asyncio.sleep(min(0.02, max(end - time.monotonic(), 0.0)))
+                if self._released.is_set() or time.monotonic() > deadline:
+                    return
+                if chunk is None:
+                    raise ConnectionResetError("injected: the connection dropped mid-answer")
+                yield ChatGenerationChunk(message=chunk)
+        finally:
+            self._leave()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(str(c.message.content) for c in self._stream(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        parts = [str(c.message.content) async for c in self._astream(messages)]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="".join(parts)))])

@@ -1,5 +1,7 @@
-"""Route traces and where they go."""
+"""Route traces and where they go (memory, JSONL, SQLite or PostgreSQL stores, OpenTelemetry)."""
 
+from langchain_netgpt.tracing.otel import OpenTelemetryTraceSink
+from langchain_netgpt.tracing.postgres import PostgresTraceStore
 from langchain_netgpt.tracing.sinks import (
     CallbackTraceSink,
     InMemoryTraceSink,
@@ -28,6 +30,8 @@ __all__ = [
     "CallbackTraceSink",
     "InMemoryTraceSink",
     "JsonlTraceSink",
+    "OpenTelemetryTraceSink",
+    "PostgresTraceStore",
     "PromptCompletionRecord",
     "RouteTrace",
     "TraceFileError",

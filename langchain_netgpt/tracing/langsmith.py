@@ -13,17 +13,28 @@ the latency into the run each tracer holds (``tracer.run_map[run_id]``, a ``lang
 via ``RunTree.add_metadata``). ``LangChainTracer`` then sends its end patch with the run's
 ``extra.metadata``, so LangSmith receives the latency on the same run, in the same patch, with
 no second request. Without a tracer in the callbacks nothing is added.
+
+A :class:`~langchain_netgpt.NetGPTRouter` call is *one* run: the router's own chat-model run.
+Its sides are called untraced (:func:`untraced`), and before the run ends
+:func:`stamp_routed_run` writes into each tracer's copy of it what is only known then: the side
+that served it (its ``ls_provider`` / ``ls_model_name``, so LangSmith names and prices the model
+that answered), the ``netgpt.*`` route, the tag, and for an edge its cost
+(:func:`usage_with_cost`), since LangSmith has no price for a local model.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, CallbackManager
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
+from langchain_core.tracers.context import tracing_v2_callback_var
+from langsmith.run_helpers import tracing_context
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import Callbacks
@@ -32,6 +43,7 @@ if TYPE_CHECKING:
     from langchain_netgpt.routing.policy import RouteDecision
 
 __all__ = [
+    "ATTEMPTS_KEY",
     "BANDWIDTH_DOWN_KEY",
     "BANDWIDTH_KEY",
     "DECIDED_TARGET_KEY",
@@ -49,6 +61,9 @@ __all__ = [
     "RouteLatencyStamp",
     "route_metadata",
     "route_tag",
+    "stamp_routed_run",
+    "untraced",
+    "usage_with_cost",
     "with_route_latency",
 ]
 
@@ -70,6 +85,9 @@ DECIDED_TARGET_KEY = "netgpt.decided_target"
 POLICY_KEY = "netgpt.policy"
 REASON_KEY = "netgpt.reason"
 MODE_KEY = "netgpt.mode"
+ATTEMPTS_KEY = "netgpt.attempts"
+"""The tries of a routed call, in order: the side, with ``: ErrorType`` when the try failed
+(``["edge: RuntimeError", "cloud"]`` is a fallback that the cloud answered)."""
 
 ROUTE_METADATA_KEYS = (
     ROUTE_KEY,
@@ -207,3 +225,110 @@ def with_route_latency(callbacks: Callbacks, started: float) -> Callbacks:
         handlers=[RouteLatencyStamp(tracers, started=started), *handlers],
         inheritable_handlers=handlers,
     )
+
+
+def stamp_routed_run(
+    handlers: Sequence[BaseCallbackHandler],
+    run_id: UUID,
+    *,
+    tag: str,
+    metadata: Mapping[str, Any],
+    usage: Mapping[str, Any] | None = None,
+) -> int:
+    """Write the route into each tracer's copy of run ``run_id`` before the run ends.
+
+    The tracers send the run's end (``LangChainTracer``: one patch) after this, so LangSmith
+    gets the tag, the metadata (``ls_model_name`` of the side that served included) and, with
+    ``usage``, the run's ``outputs.usage_metadata`` (token counts with costs) on the same run.
+
+    Args:
+        handlers: The run's callback handlers (tracers among them are stamped).
+        run_id: The run to stamp.
+        tag: The route tag (``netgpt:edge``).
+        metadata: Metadata to merge into the run's.
+        usage: LangSmith usage (tokens and ``*_cost``) to report as the run's usage.
+
+    Returns:
+        How many tracers held the run.
+
+    Example:
+        .. code-block:: python
+
+            import uuid
+            from langchain_netgpt.tracing.langsmith import stamp_routed_run
+
+            assert stamp_routed_run([], uuid.uuid4(), tag="netgpt:edge", metadata={}) == 0
+    """
+    key = str(run_id)
+    stamped = 0
+    for tracer in _tracers(handlers):
+        run = tracer.run_map.get(key)
+        if run is None:
+            continue
+        stamped += 1
+        run.add_metadata(dict(metadata))
+        if tag not in (run.tags or []):
+            run.add_tags([tag])
+        if usage is not None:
+            # The tracer merges its own outputs into these when the run ends (dict.update), so
+            # this key survives beside "generations": LangSmith reads costs from it.
+            outputs = run.outputs if isinstance(run.outputs, dict) else {}
+            run.outputs = {**outputs, "usage_metadata": dict(usage)}
+    return stamped
+
+
+def usage_with_cost(
+    usage: Mapping[str, Any], *, usd_per_1k_input_tokens: float, usd_per_1k_output_tokens: float
+) -> dict[str, Any]:
+    """LangSmith usage metadata: token counts with their price (``input_cost``, ...).
+
+    LangSmith prices a run from its ``ls_model_name`` when it knows the model; a local edge
+    model it does not know is priced from these fields instead (0 for a free edge).
+
+    Args:
+        usage: LangChain ``usage_metadata`` (``input_tokens``, ``output_tokens``, ...).
+        usd_per_1k_input_tokens: Price of 1,000 prompt tokens.
+        usd_per_1k_output_tokens: Price of 1,000 output tokens.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.tracing.langsmith import usage_with_cost
+
+            usage = {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}
+            priced = usage_with_cost(
+                usage, usd_per_1k_input_tokens=0.01, usd_per_1k_output_tokens=0.02
+            )
+            assert priced["total_cost"] == 0.02
+    """
+    input_cost = int(usage.get("input_tokens") or 0) * usd_per_1k_input_tokens / 1000
+    output_cost = int(usage.get("output_tokens") or 0) * usd_per_1k_output_tokens / 1000
+    return {
+        **usage,
+        "input_cost": input_cost,
+        "output_cost": output_cost,
+        "total_cost": input_cost + output_cost,
+    }
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Calls made inside start no run of their own for any handler or tracer.
+
+    The router calls its sides under it, so a routed call is the router's run alone. Three
+    switches are turned off: LangSmith's tracing context (``LANGSMITH_TRACING``), LangChain's
+    ``tracing_v2_enabled()`` tracer, and the callbacks an enclosing chain hands its children
+    through the context (which ``RunnableBinding`` merges into any config it is given); the
+    rest of the chain's config (``configurable``, tags, ...) still reaches the call.
+    """
+    tracer_token = tracing_v2_callback_var.set(None)
+    inherited = var_child_runnable_config.get()
+    config_token = var_child_runnable_config.set(
+        None if inherited is None else {**inherited, "callbacks": None}
+    )
+    try:
+        with tracing_context(enabled=False):
+            yield
+    finally:
+        var_child_runnable_config.reset(config_token)
+        tracing_v2_callback_var.reset(tracer_token)

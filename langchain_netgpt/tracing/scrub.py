@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["REDACTED", "SecretScrubber"]
+from pydantic import BaseModel
+
+from langchain_netgpt.tracing.credentials import CREDENTIAL_FORMATS, may_hold_credential
+
+if TYPE_CHECKING:
+    from langchain_netgpt.tracing.trace import RouteTrace
+
+__all__ = [
+    "REDACTED",
+    "ScrubbingLogFilter",
+    "SecretScrubber",
+    "default_scrubber",
+    "scrub_text",
+    "scrub_trace",
+    "scrub_value",
+    "scrubbed_logger",
+]
+
+_V = TypeVar("_V")
 
 REDACTED = "[REDACTED]"
 """What a secret is replaced with."""
@@ -43,40 +65,12 @@ _SECRET_ENV = re.compile(
     r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|API_?KEY", re.IGNORECASE
 )
 
-# Credential shapes found inside free text (prompts, tool arguments, error messages).
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
-    re.compile(r"\blsv2_[a-z]{2}_[A-Za-z0-9_]{16,}"),  # LangSmith keys
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),  # HuggingFace tokens
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
-    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"(?i)\b(api[_-]?key|token|secret|password)=[^\s&\"']{6,}"),  # in URLs / logs
-)
 
-# Credentials given as "name: value" / "name=value" in free text; the name is kept, the value goes.
-_SECRET_ASSIGNMENTS = (
-    # HTTP headers written out: "Authorization: token abc", "Cookie: session=..."
-    re.compile(r"(?i)\b((?:proxy-)?authorization|set-cookie|cookie)(\s*:\s*)([^\r\n\"']+)"),
-    # Environment variables: "OPENAI_API_KEY=...", "export HF_TOKEN: ..." (upper case names only,
-    # so prose such as "the monkey: bananas" is left alone).
-    re.compile(
-        r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD))\b"
-        r"(\s*[=:]\s*[\"']?)([^\s\"'&,;]{6,})"
-    ),
-    # JSON / YAML / headers in text: "api_key": "...", x-api-key: ..., password = ...
-    re.compile(
-        r"(?i)([\"']?\b(?:x[_-])?(?:api[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token"
-        r"|client[_-]?secret|secret[_-]?key|password|passwd)[\"']?)(\s*[:=]\s*[\"']?)"
-        r"([^\s\"'&,;]{6,})"
-    ),
-)
+_SHORTEST_CREDENTIAL = 8
+"""No row of CREDENTIAL_FORMATS matches fewer characters (``a://b:c@``)."""
 
 
-def _redact_value(match: re.Match[str]) -> str:
-    return f"{match.group(1)}{match.group(2)}{REDACTED}"
-
-
+@functools.lru_cache(maxsize=4096)
 def _is_secret_key(key: str) -> bool:
     normal = key.strip().lower().replace("-", "_")
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_KEY_SUFFIXES)
@@ -90,14 +84,18 @@ class SecretScrubber:
     * the scalar value of a credential-named key (``Authorization``, ``api_key``, ``x-api-key``,
       ``*_token``, ``*_secret``, ``password``, ``cookie``, ...) is replaced whole; a container
       under such a key (a JSON schema property named ``api_key``) is scrubbed, not dropped;
-    * text shaped like a credential (``Bearer ...``, ``sk-...``, ``lsv2_...``, ``hf_...``, GitHub
-      and AWS key ids, ``token=...`` in URLs) is replaced, and so is the value of a credential
-      written out in text: an ``Authorization:`` / ``Cookie:`` header line, an environment
-      assignment ``SOME_KEY=...`` / ``SOME_TOKEN: ...``, or ``"api_key": "..."`` in JSON;
+    * text shaped like a credential is replaced: every row of
+      :data:`~langchain_netgpt.tracing.credentials.CREDENTIAL_FORMATS` (OpenAI, Anthropic,
+      Stripe, LangSmith, HuggingFace, GitHub, Google, Slack and AWS keys, JWTs, PEM private
+      keys, ``user:pass@`` in URLs, ``Authorization`` / ``Bearer`` / ``Basic`` values, and
+      credential assignments such as ``SOME_TOKEN=...`` or ``"api_key": "..."``);
     * every known secret value (:meth:`from_environ` takes the values of ``*_KEY``, ``*_TOKEN``,
       ``*_SECRET``, ``*_PASSWORD`` environment variables) is replaced wherever it appears.
       Values shorter than ``min_secret_length`` are ignored: replacing a 3-letter word
       everywhere would mangle the data without protecting anything.
+
+    :meth:`scrub` always returns a deep copy: a scrubbed trace shares no mutable object with
+    the one it came from, so a later change to the original cannot reach a sink.
 
     Args:
         secrets: Exact values to remove wherever they appear.
@@ -118,6 +116,9 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str] = (), *, min_secret_length: int = 8) -> None:
         if min_secret_length < 1:
             raise ValueError(f"min_secret_length must be >= 1, got {min_secret_length}")
+        self._shortest = min(_SHORTEST_CREDENTIAL, min_secret_length)
+        # Scrubbed short texts: an agent's system prompt and tool schemas recur on every step.
+        self._memo: dict[str, str] = {}
         # Longest first, so a secret that contains another is removed whole.
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= min_secret_length},
@@ -145,30 +146,217 @@ class SecretScrubber:
         return cls([*values, *extra], min_secret_length=min_secret_length)
 
     def scrub_text(self, text: str) -> str:
-        """``text`` with every known secret and credential-shaped substring replaced."""
+        """``text`` with every known secret and credential-shaped substring replaced.
+
+        The formats are the rows of
+        :data:`~langchain_netgpt.tracing.credentials.CREDENTIAL_FORMATS`.
+        """
+        if len(text) < self._shortest:
+            return text  # shorter than any credential format and any known secret
+        if len(text) > _MEMO_TEXT_CHARS:
+            return self._scrub_text(text)
+        done = self._memo.get(text)
+        if done is None:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()
+            done = self._memo[text] = self._scrub_text(text)
+        return done
+
+    def _scrub_text(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(REDACTED, text)
-        for assignment in _SECRET_ASSIGNMENTS:
-            text = assignment.sub(_redact_value, text)
+        if not may_hold_credential(text):
+            return text
+        given, lower = text, text.lower()
+        for row in CREDENTIAL_FORMATS:
+            # Gates are tested on the text as given: redacting only removes matches.
+            if row.may_match(given, lower):
+                text = row.redact(text, REDACTED)
         return text
 
     def scrub(self, value: Any) -> Any:
-        """A scrubbed copy of ``value`` (strings, numbers, lists, tuples and mappings)."""
+        """A scrubbed deep copy of ``value``; nothing mutable is shared with the input.
+
+        Strings are scrubbed; mappings, lists, tuples and sets are rebuilt with scrubbed items
+        (the scalar value of a credential-named key is replaced whole); pydantic models (a
+        LangChain message, a trace) are dumped, scrubbed and validated again into a new model
+        of the same class; numbers, booleans, ``None`` and bytes are returned as they are
+        (immutable); anything else is deep-copied.
+        """
+        kind = type(value)
+        # Exact-type fast paths for what a dumped trace holds (JSON-like data), then the rest.
+        if kind is str:
+            return self.scrub_text(value)
+        if kind in _IMMUTABLE:
+            return value
+        if kind is dict:
+            return {key: self._scrub_item(key, item) for key, item in value.items()}
+        if kind is list:
+            return [item if type(item) in _IMMUTABLE else self.scrub(item) for item in value]
         if isinstance(value, str):
             return self.scrub_text(value)
+        if value is None or isinstance(value, bool | int | float | bytes):
+            return value
         if isinstance(value, Mapping):
-            return {
-                key: self._scrub_item(key, item) if isinstance(key, str) else self.scrub(item)
-                for key, item in value.items()
-            }
-        if isinstance(value, list | tuple):
+            return {key: self._scrub_item(key, item) for key, item in value.items()}
+        if isinstance(value, tuple):
+            return tuple(self.scrub(item) for item in value)
+        if isinstance(value, list):
             return [self.scrub(item) for item in value]
-        return value
+        if isinstance(value, set | frozenset):
+            return type(value)(self.scrub(item) for item in value)
+        if isinstance(value, BaseModel):
+            return type(value).model_validate(self.scrub(value.model_dump()))
+        return copy.deepcopy(value)
 
-    def _scrub_item(self, key: str, item: Any) -> Any:
-        if _is_secret_key(key) and item is not None and not isinstance(item, Mapping | list):
+    def _scrub_item(self, key: Any, item: Any) -> Any:
+        kind = type(item)
+        if kind is str or kind in _SCALARS:
+            # The scalar value of a credential-named key goes whole.
+            if isinstance(key, str) and _is_secret_key(key):
+                return REDACTED
+            return self.scrub_text(item) if kind is str else item
+        if kind is bool or item is None:
+            return item
+        if (
+            isinstance(key, str)
+            and isinstance(item, str | int | float | bytes)
+            and not isinstance(item, bool)
+            and _is_secret_key(key)
+        ):
             return REDACTED
         return self.scrub(item)
+
+
+_MEMO_TEXT_CHARS = 4096
+"""Longest text whose scrubbed form is remembered."""
+
+_MEMO_ENTRIES = 1024
+"""Most remembered texts per scrubber (emptied when full): a few MB at most."""
+
+_SCALARS = frozenset({int, float, bytes})
+"""Exact non-text scalar types that a credential-named key's value can be."""
+
+_IMMUTABLE = frozenset({type(None), bool, int, float, bytes})
+"""Exact types returned as they are (immutable, and never text)."""
+
+
+def _environ_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(sorted(value for name, value in environ.items() if _SECRET_ENV.search(name)))
+
+
+_default_lock = threading.Lock()
+_default: tuple[tuple[str, ...], SecretScrubber] | None = None
+_seen_environ: dict[bytes, bytes] | None = None
+"""A copy of the raw environment the current default scrubber was checked against."""
+
+
+def default_scrubber() -> SecretScrubber:
+    """The scrubber of the current environment (rebuilt when a secret variable changes).
+
+    Reading every variable costs ~80 us a call; the raw environment is compared with the copy
+    last checked instead (one dict comparison, ~1 us), and read again only when it changed.
+    """
+    global _default, _seen_environ
+    raw = getattr(os.environ, "_data", None)
+    current = _default
+    if current is not None and raw is not None and raw == _seen_environ:
+        return current[1]
+    # Copied before reading: a change in between makes the next call read again, never skip.
+    snapshot = dict(raw) if raw is not None else None
+    secrets = _environ_secrets(os.environ)
+    if current is not None and current[0] == secrets:
+        _seen_environ = snapshot
+        return current[1]
+    with _default_lock:
+        scrubber = SecretScrubber(secrets)
+        _default = (secrets, scrubber)
+        _seen_environ = snapshot
+        return scrubber
+
+
+def scrub_text(text: str, scrubber: SecretScrubber | None = None) -> str:
+    """``text`` without credentials: the one call for exception messages and log lines.
+
+    Args:
+        text: Any text (an exception's message, a reason, a header value).
+        scrubber: What to remove (default: :func:`default_scrubber`).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.tracing.scrub import scrub_text
+
+            assert scrub_text("key AKIAIOSFODNN7EXAMPLE failed") == "key [REDACTED] failed"
+    """
+    return (scrubber or default_scrubber()).scrub_text(text)
+
+
+def scrub_value(value: _V, scrubber: SecretScrubber | None = None) -> _V:
+    """A scrubbed deep copy of ``value``: the one call for reply metadata and other data.
+
+    Args:
+        value: JSON-like data, a LangChain message or any pydantic model.
+        scrubber: What to remove (default: :func:`default_scrubber`).
+    """
+    result: _V = (scrubber or default_scrubber()).scrub(value)
+    return result
+
+
+def scrub_trace(trace: RouteTrace, scrubber: SecretScrubber | None = None) -> RouteTrace:
+    """A scrubbed deep copy of ``trace``: every field, however deep.
+
+    Messages (every content part, ``name``, tool-call and invalid-tool-call arguments,
+    ``additional_kwargs``, ``response_metadata``), the output, every attempt's error, problems
+    and output, features, tools, the reasons and the error are scrubbed. The copy shares no
+    mutable object with ``trace``, so changing ``trace`` afterwards cannot change the copy.
+
+    Args:
+        trace: The trace of a routed step.
+        scrubber: What to remove (default: :func:`default_scrubber`).
+    """
+    scrubber = scrubber or default_scrubber()
+    return type(trace).model_validate(scrubber.scrub(trace.model_dump()))
+
+
+class ScrubbingLogFilter(logging.Filter):
+    """Removes credentials from a log record's message, exception text and stack.
+
+    Attach it to a logger (:func:`scrubbed_logger` does) or to a handler; the record is
+    rewritten in place so every handler sees the scrubbed text.
+    """
+
+    def __init__(self, scrubber: SecretScrubber | None = None) -> None:
+        super().__init__()
+        self._scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub ``record`` and let it through."""
+        scrubber = self._scrubber or default_scrubber()
+        record.msg = scrubber.scrub_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrubber.scrub_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrubber.scrub_text(record.stack_info)
+        return True
+
+
+def scrubbed_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with a :class:`ScrubbingLogFilter` (added once).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_netgpt.tracing.scrub import scrubbed_logger
+
+            logger = scrubbed_logger("langchain_netgpt.example")
+            logger.warning("the key %s failed", "AKIAIOSFODNN7EXAMPLE")  # logged as [REDACTED]
+    """
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, ScrubbingLogFilter) for f in logger.filters):
+        logger.addFilter(ScrubbingLogFilter())
+    return logger

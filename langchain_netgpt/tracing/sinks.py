@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
@@ -11,7 +13,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from pydantic import ValidationError
 
 from langchain_netgpt.errors import TraceFileError
-from langchain_netgpt.tracing.trace import RouteTrace
+from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, RouteTrace
 
 _R = TypeVar("_R")
 
@@ -19,6 +21,7 @@ __all__ = [
     "CallbackTraceSink",
     "InMemoryTraceSink",
     "JsonlTraceSink",
+    "TornLineWarning",
     "TraceFileError",
     "TraceSink",
     "read_jsonl_records",
@@ -72,15 +75,23 @@ class InMemoryTraceSink:
             return len(self._traces)
 
 
+class TornLineWarning(UserWarning):
+    """A line of a JSONL trace file was skipped: a partial write (not valid JSON)."""
+
+
 class JsonlTraceSink:
     """Appends one JSON line per trace to a file.
 
     Each trace is written with a single ``write(2)`` on a file opened with ``O_APPEND``, so lines of
-    concurrent writers (threads or processes) never interleave and a crash can at worst truncate
-    the last line, which :func:`read_jsonl_traces` then skips.
+    concurrent writers (threads or processes) never interleave. A failed write (disk full, a
+    writer killed mid-line) can leave a partial line at the end of the file; the next append
+    first ends that line, so the torn record stays on its own line (which
+    :func:`read_jsonl_traces` skips with a :class:`TornLineWarning`) and every later trace is
+    readable.
 
     Args:
-        path: The file (created with its parent folders if missing).
+        path: The file (created with its parent folders on the first write: building the sink
+            does no I/O, so it can be built on an event loop).
         fsync: Whether to ``fsync`` after every trace (durable across power loss; slower).
 
     Example:
@@ -94,14 +105,14 @@ class JsonlTraceSink:
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._lock = threading.Lock()
         self._fd: int | None = None
 
     def _open(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         return self._fd
 
     def write(self, trace: RouteTrace) -> None:
@@ -113,6 +124,8 @@ class JsonlTraceSink:
         data = (trace.to_json() + "\n").encode("utf-8")
         with self._lock:
             fd = self._open()
+            if not _ends_a_line(fd):
+                data = b"\n" + data  # end a torn line left by a failed write
             written = os.write(fd, data)
             if written != len(data):
                 raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
@@ -135,6 +148,12 @@ class JsonlTraceSink:
                 pass
 
 
+def _ends_a_line(fd: int) -> bool:
+    """Whether the file is empty or ends with a newline (two cheap system calls)."""
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+
+
 class CallbackTraceSink:
     """Calls a function with every trace (to forward traces to your own system)."""
 
@@ -148,53 +167,88 @@ class CallbackTraceSink:
         self._callback(trace)
 
 
-def read_jsonl_traces(path: str | Path) -> Iterator[RouteTrace]:
+def read_jsonl_traces(
+    path: str | Path, *, on_skip: Callable[[int, str], None] | None = None
+) -> Iterator[RouteTrace]:
     """Read traces written by :class:`JsonlTraceSink`.
 
-    A truncated final line (a writer killed mid-write) is skipped; a corrupt line anywhere else
-    raises.
+    A torn line (not valid JSON: a partial write, wherever it is) is skipped and reported; a
+    line that is valid JSON but not a trace, or a trace of an unknown ``schema_version``,
+    raises naming the line.
 
     Args:
         path: The JSONL file.
+        on_skip: Called with the line number and the reason of each skipped line (default: a
+            :class:`TornLineWarning` naming the file, the line and the count so far).
 
     Returns:
         A lazy iterator over the traces, in file order.
 
     Raises:
-        TraceFileError: A line before the last one is not a valid trace.
+        TraceFileError: A line is valid JSON but not a trace, or has an unknown
+            ``schema_version``.
     """
-    return read_jsonl_records(path, RouteTrace.from_json)
+    return read_jsonl_records(path, RouteTrace.from_json, on_skip=on_skip)
 
 
-def read_jsonl_records(path: str | Path, parse: Callable[[bytes], _R]) -> Iterator[_R]:
+_VERSION = re.compile(rb'\A\s*\{\s*"schema_version"\s*:\s*(-?\d+)')
+
+
+def read_jsonl_records(
+    path: str | Path,
+    parse: Callable[[bytes], _R],
+    *,
+    on_skip: Callable[[int, str], None] | None = None,
+) -> Iterator[_R]:
     """Stream a JSONL trace file through ``parse``, with :func:`read_jsonl_traces`' rules.
 
-    A truncated final line (a writer killed mid-write) is skipped; a corrupt line anywhere else
-    raises. ``parse`` raises :class:`pydantic.ValidationError` on a bad line (e.g. a pydantic
-    model's ``model_validate_json``, to read only some fields of each trace).
+    ``parse`` raises :class:`pydantic.ValidationError` on a bad line (e.g. a pydantic model's
+    ``model_validate_json``, to read only some fields of each trace).
 
     Raises:
-        TraceFileError: A line before the last one is not a valid record.
+        TraceFileError: A line is valid JSON but not a valid record, or has an unknown
+            ``schema_version``.
     """
+    skipped = 0
     with Path(path).open("rb") as fh:
-        pending: tuple[int, bytes] | None = None
         for lineno, line in enumerate(fh, start=1):
-            if pending is not None:
-                yield _parse(path, *pending, parse)
-            pending = (lineno, line)
-        if pending is not None:
-            lineno, line = pending
-            if line.endswith(b"\n"):
-                yield _parse(path, lineno, line, parse)
-            else:
-                try:
-                    yield parse(line)
-                except ValidationError:
-                    return  # a half-written last record: the writer died mid-line
+            if not line.strip():
+                continue
+            _check_version(path, lineno, line)
+            try:
+                record = parse(line)
+            except ValidationError as exc:
+                if not _torn(exc):
+                    raise TraceFileError(
+                        f"{path}: line {lineno} is not a valid trace: {exc}"
+                    ) from exc
+                skipped += 1
+                reason = "a partial write (not valid JSON)"
+                if on_skip is not None:
+                    on_skip(lineno, reason)
+                else:
+                    warnings.warn(
+                        f"{path}: line {lineno} skipped, {reason}; "
+                        f"{skipped} line(s) skipped so far",
+                        TornLineWarning,
+                        stacklevel=2,
+                    )
+                continue
+            version = getattr(record, "schema_version", TRACE_SCHEMA_VERSION)
+            if version != TRACE_SCHEMA_VERSION:
+                _check_version(path, lineno, b'{"schema_version":%d' % version)
+            yield record
 
 
-def _parse(path: str | Path, lineno: int, line: bytes, parse: Callable[[bytes], _R]) -> _R:
-    try:
-        return parse(line)
-    except ValidationError as exc:
-        raise TraceFileError(f"{path}: line {lineno} is not a valid trace: {exc}") from exc
+def _torn(exc: ValidationError) -> bool:
+    return any(error["type"] == "json_invalid" for error in exc.errors(include_url=False))
+
+
+def _check_version(path: str | Path, lineno: int, line: bytes) -> None:
+    match = _VERSION.match(line)
+    if match is not None and int(match.group(1)) != TRACE_SCHEMA_VERSION:
+        raise TraceFileError(
+            f"{path}: line {lineno} has schema_version {int(match.group(1))}; this version of "
+            f"langchain-netgpt reads schema_version {TRACE_SCHEMA_VERSION} (upgrade the package "
+            "to read newer traces)"
+        )

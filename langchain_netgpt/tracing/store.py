@@ -1,9 +1,12 @@
-"""``TraceStore``: a durable, crash-safe SQLite store of route traces, with quality feedback.
+"""``TraceStore``: a durable, crash-safe store of route traces, with quality feedback.
 
-One SQLite file in WAL mode holds three tables: ``meta`` (the store's schema version), ``traces``
-(indexed columns plus the full trace JSON) and ``feedback`` (quality scores, appended). Rows are
-only ever inserted, with one exception: :class:`TraceRetention` deletes the oldest traces (and their
-feedback) to keep the file within a row count or an age.
+``TraceStore(path)`` opens an SQLite file; ``TraceStore("postgresql://...")`` opens the same store
+on a PostgreSQL server (:class:`~langchain_netgpt.tracing.postgres.PostgresTraceStore`, the
+``postgres`` extra), so a fleet of agent processes on many machines can share one. One SQLite
+file in WAL mode (or one PostgreSQL schema) holds three tables: ``meta`` (the store's schema
+version), ``traces`` (indexed columns plus the full trace JSON) and ``feedback`` (quality scores,
+appended). Rows are only ever inserted, with one exception: :class:`TraceRetention` deletes the
+oldest traces (and their feedback) to keep the store within a row count or an age.
 """
 
 from __future__ import annotations
@@ -13,17 +16,29 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from langchain_netgpt._postgres import is_postgres_url
 from langchain_netgpt.errors import TraceStoreError
-from langchain_netgpt.tracing.trace import RouteTrace
+from langchain_netgpt.tracing.store_rows import (
+    StoredRowWarning,
+    TraceRetention,
+    query_filters,
+    trace_row,
+)
+from langchain_netgpt.tracing.trace import TRACE_SCHEMA_VERSION, RouteTrace
 
-__all__ = ["STORE_SCHEMA_VERSION", "TraceRetention", "TraceStore", "TraceStoreError"]
+__all__ = [
+    "STORE_SCHEMA_VERSION",
+    "StoredRowWarning",
+    "TraceRetention",
+    "TraceStore",
+    "TraceStoreError",
+]
 
 STORE_SCHEMA_VERSION = 1
 """Version of the SQLite layout; a file of another version is refused, never migrated silently."""
@@ -62,42 +77,12 @@ _LATEST_QUALITY = (
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
-class TraceRetention(BaseModel):
-    """How many traces a :class:`TraceStore` keeps; the oldest go first.
-
-    Retention is checked every ``check_every`` writes (a trace or a batch counts once per trace),
-    so the store may hold up to ``check_every - 1`` rows over ``max_rows`` between checks.
-
-    Args:
-        max_rows: Keep at most this many traces (``None``: no cap).
-        max_age_s: Delete traces whose ``created_at`` is older than this (``None``: no cap).
-        check_every: Writes between two retention checks.
-
-    Example:
-        .. code-block:: python
-
-            from langchain_netgpt.tracing import TraceRetention
-
-            keep = TraceRetention(max_rows=100_000, max_age_s=30 * 24 * 3600)
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_rows: int | None = Field(default=None, gt=0, description="Most traces kept.")
-    max_age_s: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Oldest trace kept, in seconds."
-    )
-    check_every: int = Field(default=100, gt=0, description="Writes between retention checks.")
-
-    @model_validator(mode="after")
-    def _needs_a_limit(self) -> TraceRetention:
-        if self.max_rows is None and self.max_age_s is None:
-            raise ValueError("TraceRetention needs max_rows or max_age_s (or both); got neither")
-        return self
-
-
 class TraceStore:
-    """Durable, append-only SQLite store of :class:`RouteTrace` records (a :class:`TraceSink`).
+    """Durable, append-only store of :class:`RouteTrace` records (a :class:`TraceSink`).
+
+    A path opens an SQLite file (below); a ``postgresql://`` URL opens the same store on a
+    PostgreSQL server instead (a :class:`~langchain_netgpt.tracing.postgres.PostgresTraceStore`,
+    with the same methods and guarantees; ``pip install 'langchain-netgpt[postgres]'``).
 
     The file is in WAL mode; every write is one transaction that is committed (and, with
     ``synchronous="FULL"``, fsynced) before :meth:`write` returns, so a process killed at any
@@ -111,7 +96,8 @@ class TraceStore:
     are those of ``retention``.
 
     Args:
-        path: The SQLite file (created with its parent folders if missing).
+        path: The SQLite file (created with its parent folders if missing), or a
+            ``postgresql://user:password@host:port/database`` URL.
         retention: Optional cap on rows and age, enforced on write.
         busy_timeout_s: How long a write waits for another writer before failing.
         synchronous: ``"FULL"`` fsyncs every commit (durable across power loss);
@@ -133,6 +119,14 @@ class TraceStore:
                 assert store.count() == 0
     """
 
+    def __new__(cls, path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> TraceStore:
+        """Open the backend the location names: a ``postgresql://`` URL or an SQLite path."""
+        if cls is TraceStore and is_postgres_url(path):
+            from langchain_netgpt.tracing.postgres import PostgresTraceStore
+
+            return super().__new__(PostgresTraceStore)
+        return super().__new__(cls)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -153,6 +147,7 @@ class TraceStore:
         ):
             raise ValueError(f"max_file_bytes must be an int >= 65536, got {max_file_bytes!r}")
         self.path = Path(path)
+        self.location = str(path)
         self.retention = retention
         self.busy_timeout_s = float(busy_timeout_s)
         self.synchronous = synchronous
@@ -308,14 +303,12 @@ class TraceStore:
             TypeError: An item is not a :class:`RouteTrace`.
             TraceStoreError: The write failed; none of the traces is stored.
         """
-        rows = [_row(trace) for trace in traces]
+        rows = [trace_row(trace) for trace in traces]
         if not rows:
             return 0
 
-        def insert(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            conn.executemany(_INSERT, rows)
-            added = conn.total_changes - before
+        def insert(conn: Any) -> int:
+            added = self._insert(conn, rows)
             self._writes_since_check += len(rows)
             if self.retention and self._writes_since_check >= self.retention.check_every:
                 self._enforce(conn, self.retention)
@@ -324,6 +317,12 @@ class TraceStore:
 
         added: int = self._transaction("write", insert)
         return added
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows, skipping stored trace ids; how many were new (backend-specific)."""
+        before = conn.total_changes
+        conn.executemany(_INSERT, rows)
+        return conn.total_changes - before
 
     def record_feedback(self, trace_id: str, quality: float, *, source: str = "user") -> None:
         """Append a quality score for a stored trace; the latest feedback of a trace wins.
@@ -345,7 +344,7 @@ class TraceStore:
         if not isinstance(source, str) or not source:
             raise ValueError(f"source must be a non-empty string, got {source!r}")
 
-        def append(conn: sqlite3.Connection) -> bool:
+        def append(conn: Any) -> bool:
             if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone():
                 conn.execute(
                     "INSERT INTO feedback (trace_id, quality, source, recorded_at)"
@@ -356,7 +355,7 @@ class TraceStore:
             return False
 
         if not self._transaction("record feedback", append):
-            raise LookupError(f"no trace with id {trace_id!r} in {self.path}")
+            raise LookupError(f"no trace with id {trace_id!r} in {self.location}")
 
     def enforce_retention(self) -> int:
         """Apply ``retention`` now (it otherwise runs every ``check_every`` writes).
@@ -370,7 +369,7 @@ class TraceStore:
         deleted: int = self._transaction("retention", lambda c: self._enforce(c, retention))
         return deleted
 
-    def _enforce(self, conn: sqlite3.Connection, retention: TraceRetention) -> int:
+    def _enforce(self, conn: Any, retention: TraceRetention) -> int:
         deleted = 0
         if retention.max_age_s is not None:
             cutoff = time.time() - retention.max_age_s
@@ -429,12 +428,37 @@ class TraceStore:
             ValueError: A filter has the wrong type or range.
             TraceStoreError: The file could not be read.
         """
-        where, params = _filters(since, until, route, session_id, valid)
+        where, params = query_filters(since, until, route, session_id, valid)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         return self._iterate(where, params, limit, batch_size)
+
+    rows_skipped: int = 0
+    """Rows that :meth:`query` skipped because they hold no readable trace (each one warned
+    about with :class:`StoredRowWarning`)."""
+
+    def _parse_row(self, seq: Any, body: Any) -> RouteTrace | None:
+        """The trace of one stored row, or ``None`` (warned and counted) when it is unreadable."""
+        try:
+            trace = RouteTrace.from_json(body)
+        except (ValueError, TypeError) as exc:
+            reason = f"not a valid trace ({str(exc).splitlines()[0][:200]})"
+        else:
+            if trace.schema_version == TRACE_SCHEMA_VERSION:
+                return trace
+            reason = (
+                f"schema_version {trace.schema_version}, this version reads {TRACE_SCHEMA_VERSION}"
+            )
+        self.rows_skipped += 1
+        warnings.warn(
+            f"{self.location}: row {seq} skipped, {reason}; "
+            f"{self.rows_skipped} row(s) skipped so far",
+            StoredRowWarning,
+            stacklevel=3,
+        )
+        return None
 
     def _iterate(
         self, where: list[str], params: list[Any], limit: int | None, batch_size: int
@@ -454,16 +478,20 @@ class TraceStore:
                 " ORDER BY t.created_at, t.seq LIMIT ?"
             )
             rows = self._read(sql, [*args, size])
-            for _created_at, _seq, body, quality in rows:
-                trace = RouteTrace.from_json(body)
+            yielded = 0
+            for _created_at, seq, body, quality in rows:
+                trace = self._parse_row(seq, body)
+                if trace is None:
+                    continue  # one bad row must not abort the whole query or export
                 if quality is not None:
                     trace.quality = quality
+                yielded += 1
                 yield trace
             if len(rows) < size:
                 return
             cursor = (rows[-1][0], rows[-1][1])
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= yielded
 
     def count(
         self,
@@ -475,7 +503,7 @@ class TraceStore:
         valid: bool | None = None,
     ) -> int:
         """How many stored traces match the filters (same meaning as in :meth:`query`)."""
-        where, params = _filters(since, until, route, session_id, valid)
+        where, params = query_filters(since, until, route, session_id, valid)
         sql = "SELECT count(*) FROM traces t" + (" WHERE " + " AND ".join(where) if where else "")
         ((total,),) = self._read(sql, params)
         return int(total)
@@ -487,7 +515,14 @@ class TraceStore:
         )
         if not rows:
             return None
-        trace = RouteTrace.from_json(rows[0][0])
+        try:
+            trace = RouteTrace.from_json(rows[0][0])
+        except ValueError as exc:
+            raise TraceStoreError(
+                f"{self.location}: the row of trace {trace_id!r} is not a valid trace: "
+                f"{str(exc).splitlines()[0][:200]}",
+                path=self.location,
+            ) from exc
         if rows[0][1] is not None:
             trace.quality = rows[0][1]
         return trace
@@ -521,57 +556,3 @@ class TraceStore:
 
     def __repr__(self) -> str:
         return f"TraceStore({str(self.path)!r})"
-
-
-def _row(trace: RouteTrace) -> tuple[Any, ...]:
-    if not isinstance(trace, RouteTrace):
-        raise TypeError(f"TraceStore stores RouteTrace objects, got {type(trace).__name__}")
-    valid = None if trace.tool_calls_valid is None else int(trace.tool_calls_valid)
-    return (
-        trace.trace_id,
-        trace.created_at,
-        trace.final_target,
-        trace.session_id,
-        valid,
-        trace.to_json(),
-    )
-
-
-def _timestamp(name: str, value: float | datetime) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be Unix seconds or a datetime, got {value!r}")
-    return float(value)
-
-
-def _filters(
-    since: float | datetime | None,
-    until: float | datetime | None,
-    route: str | None,
-    session_id: str | None,
-    valid: bool | None,
-) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        where.append("t.created_at >= ?")
-        params.append(_timestamp("since", since))
-    if until is not None:
-        where.append("t.created_at < ?")
-        params.append(_timestamp("until", until))
-    for name, column, value in (
-        ("route", "final_target", route),
-        ("session_id", "session_id", session_id),
-    ):
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"{name} must be a string or None, got {value!r}")
-            where.append(f"t.{column} = ?")
-            params.append(value)
-    if valid is not None:
-        if not isinstance(valid, bool):
-            raise ValueError(f"valid must be True, False or None, got {valid!r}")
-        where.append("t.tool_calls_valid = ?")
-        params.append(int(valid))
-    return where, params

@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_netgpt.routing.network import NetworkState
+from langchain_netgpt.routing.network import NetworkSample, NetworkState
 
 __all__ = ["TRACE_SCHEMA_VERSION", "AttemptRecord", "PromptCompletionRecord", "RouteTrace"]
 
@@ -30,6 +30,8 @@ class AttemptRecord(BaseModel):
         problems: Validation problems of its tool calls.
         output: The message the try returned, accepted or not (``None`` when it raised);
             kept so both sides of a fallback can become a preference pair.
+        queue_s: Time the try waited for a free slot of its side before it started (not part
+            of ``latency_s``; ``None``: it did not wait, or the trace predates capacity).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,7 @@ class AttemptRecord(BaseModel):
     tool_calls_valid: bool | None = None
     problems: list[str] = Field(default_factory=list)
     output: AnyMessage | None = None
+    queue_s: float | None = None
 
 
 class PromptCompletionRecord(BaseModel):
@@ -98,7 +101,9 @@ class RouteTrace(BaseModel):
 
     schema_version: int = TRACE_SCHEMA_VERSION
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    created_at: float = Field(default_factory=time.time, description="Unix time of the decision.")
+    created_at: float = Field(
+        default_factory=time.time, description="Unix time of the decision (stamped when planned)."
+    )
     run_id: str | None = Field(default=None, description="LangChain run id of the router call.")
     session_id: str | None = Field(default=None, description="Conversation / thread id if known.")
     mode: str = Field(description="invoke | ainvoke | stream | astream")
@@ -121,8 +126,24 @@ class RouteTrace(BaseModel):
     attempts: list[AttemptRecord] = Field(default_factory=list)
     final_target: str | None = Field(default=None, description="Target whose answer was returned.")
     fallback: bool = False
-    fallback_reason: str | None = None
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Why the decided side did not answer, as text ('edge failed: ...').",
+    )
+    fallback_code: str | None = Field(
+        default=None,
+        description="The same reason as a code: a FallbackReason value ('failed', 'timeout', "
+        "'deadline', 'circuit_open', 'invalid_tool_calls', 'edge_escalated', 'budget', "
+        "'context_window'); None in "
+        "traces written before it existed.",
+    )
     latency_s: float = 0.0
+    decision_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds the decision took (features, score, network, policy, budget), "
+        "before any model call (None: not measured).",
+    )
     cloud_price_usd: float = 0.0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -137,6 +158,12 @@ class RouteTrace(BaseModel):
     )
     prompt_completion: PromptCompletionRecord | None = Field(
         default=None, description="Edge prompt completion applied before the cloud call."
+    )
+    network_sample: NetworkSample | None = Field(
+        default=None,
+        description="What the cloud answer told the network monitor and how it was obtained "
+        "(server_timing, first_chunk_timing, or unseparated: not fed as RTT); None when the "
+        "answer did not come from a cloud.",
     )
     quality: float | None = Field(
         default=None,

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,7 @@ def test_a_cache_dir_is_written_on_first_load_and_read_on_the_next(tmp_path: Pat
     assert second.invoke("Hi").content == first_answer
 
 
+@needs_llama_cpp
 def test_in_llama_cpp_a_cache_dir_holds_the_re_encoded_gguf(tmp_path: Path) -> None:
     edge = HuggingFaceEdgeModel.from_bundled(
         backend="llama_cpp", cache_dir=tmp_path, max_new_tokens=8, model_cache=LoadedModelCache()

@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import (
-    AlwaysCloud,
-    AlwaysEdge,
-    EdgePromptCompleter,
-    NetGPTRouter,
-    PromptCompletion,
-)
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.bench.completion_eval import DEMO_CONTEXT
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge, EdgePromptCompleter, PromptCompletion
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

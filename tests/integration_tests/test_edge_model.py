@@ -10,14 +10,15 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from langchain_netgpt.bench import check_calls, load_bfcl
 from langchain_netgpt.edge import (
     CancelToken,
     EdgeGenerationCancelled,
     HuggingFaceEdgeModel,
     cancel_scope,
 )
+from langchain_netgpt.recorded import check_calls, load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,9 @@ class Person(BaseModel):
 STORY = "Write a very long story about a dragon, with many chapters."
 
 
-@pytest.fixture(scope="module", params=["llama_cpp", "transformers"])
+@pytest.fixture(
+    scope="module", params=[pytest.param("llama_cpp", marks=needs_llama_cpp), "transformers"]
+)
 def edge(request: pytest.FixtureRequest) -> HuggingFaceEdgeModel:
     model = HuggingFaceEdgeModel.from_bundled(
         backend=request.param, device="cpu", max_new_tokens=40, max_argument_chars=60
@@ -325,6 +328,7 @@ def test_a_stop_sequence_in_a_stream_ends_it_without_an_error(
     assert chunks[-1].chunk_position == "last"
 
 
+@needs_llama_cpp
 def test_both_runtimes_see_the_same_prompt_tokens() -> None:
     from langchain_core.messages import convert_to_messages
 
@@ -344,3 +348,18 @@ def test_both_runtimes_see_the_same_prompt_tokens() -> None:
 
     assert llama_tokens == hf_tokens["input_ids"]
     assert len(llama_tokens) > 200
+
+
+@needs_llama_cpp
+def test_the_llama_runtime_states_the_context_window_it_enforces() -> None:
+    from langchain_netgpt.edge import LoadedModelCache
+    from langchain_netgpt.routing.context_window import model_context_tokens
+
+    small = HuggingFaceEdgeModel.from_bundled(
+        backend="llama_cpp", n_ctx=1024, model_cache=LoadedModelCache()
+    )
+    default = HuggingFaceEdgeModel.from_bundled(backend="llama_cpp")
+
+    assert model_context_tokens(small) == small.load().context_window_tokens == 1024  # type: ignore[attr-defined]
+    # Without n_ctx, llama.cpp takes the GGUF's trained length, which the router reads too.
+    assert model_context_tokens(default) == default.load().context_window_tokens == 8192  # type: ignore[attr-defined]

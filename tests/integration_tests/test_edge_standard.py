@@ -1,11 +1,11 @@
 """LangChain's standard chat-model integration suite on the real bundled edge model."""
 
 import pytest
-from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
 from tests.integration_tests._capabilities import TextToolCallingCapabilities
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 # LangChain's full standard suite on the real model takes ~3 min on 2 cores: CI runs it as a
 # second step (`make test-slow`) after the default run.
@@ -39,18 +39,8 @@ class TestHuggingFaceEdgeModelStandard(TextToolCallingCapabilities, ChatModelInt
     def supports_json_mode(self) -> bool:
         return True
 
-    @pytest.mark.xfail(
-        reason=(
-            "out of reach for a 135M model: under tool_choice='auto' SmolLM2-135M answers in text "
-            "instead of calling get_weather; forced calls and tool-message histories are covered "
-            "by test_tool_calling, test_tool_choice and test_tool_message_histories_*"
-        ),
-        strict=False,
-    )
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
 
-
+@needs_llama_cpp
 class TestHuggingFaceEdgeModelStandardOnLlamaCpp(TestHuggingFaceEdgeModelStandard):
     """The same suite on the llama.cpp runtime (the default for the bundled GGUF on CPU)."""
 

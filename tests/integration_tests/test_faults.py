@@ -16,8 +16,9 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from langchain_netgpt import AlwaysCloud, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.testing.faults import FaultMode, FaultProxy

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from langchain_netgpt.bench import load_bfcl
 from langchain_netgpt.cli import app
 from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache
 from langchain_netgpt.errors import EdgeModelError
 from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
 from langchain_netgpt.learn.edge_data import rows_from_bfcl
+from langchain_netgpt.recorded import load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -116,6 +117,7 @@ def test_a_short_grpo_run_trains_against_the_rewards(bfcl_rows: Path, tmp_path: 
     assert (tmp_path / "grpo" / "adapter_config.json").is_file()
 
 
+@needs_llama_cpp
 def test_the_adapter_merged_into_a_gguf_answers_in_llama_cpp_as_in_transformers(
     sft_adapter: Path, shared_data: Path, tmp_path: Path
 ) -> None:

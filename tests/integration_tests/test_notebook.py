@@ -104,6 +104,15 @@ def test_the_notebook_runs_top_to_bottom_with_the_lte_trace(
     text = _outputs(notebook)
     assert "steps on the edge" in text  # the replay ran on the real trace
     assert "saved " in text and "netgpt_decisions.png" in text
+    assert "== all ==" in text and "tau terms (mean)" in text  # the routes report
+    images = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "display_data" and "image/png" in output.get("data", {})
+    ]
+    assert images  # the timeline is shown inline
     assert time.perf_counter() - started < 60
 
 

@@ -8,17 +8,17 @@ half the calls each way, so the suite exercises both sides through the router.
 from __future__ import annotations
 
 import atexit
-from typing import Any, Literal
+from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pydantic import SecretStr
 
-from langchain_netgpt import NetGPTRouter, NetworkState, RandomPolicy
+from langchain_netgpt import NetGPTRouter, NetworkState
 from langchain_netgpt.cloud import LOCAL_API_KEY, LocalServer, WanProfile
 from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.routing import RandomPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor
 from tests.integration_tests._capabilities import TextToolCallingCapabilities
 
@@ -70,34 +70,3 @@ class TestNetGPTRouterStandardIntegration(TextToolCallingCapabilities, ChatModel
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return _params(96)
-
-    @pytest.mark.xfail(
-        reason=(
-            "out of reach for a 135M model on either side: under tool_choice='auto' SmolLM2-135M "
-            "answers in text instead of calling get_weather (forced calls are covered)"
-        ),
-        strict=False,
-    )
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
-
-    _NESTED_RUN = (
-        "by design the routed edge/cloud model runs as a child of the router's run (it carries the "
-        "netgpt:edge/netgpt:cloud tag and netgpt.* metadata for LangSmith), so the suite's "
-        "callback handler sees two chat-model starts where it counts one; the structured output "
-        "itself is checked by tests/unit_tests/test_router.py and the middleware tests"
-    )
-
-    @pytest.mark.xfail(reason=_NESTED_RUN, strict=True)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    def test_structured_output(
-        self, model: BaseChatModel, schema_type: Literal["pydantic", "typeddict", "json_schema"]
-    ) -> None:
-        super().test_structured_output(model, schema_type)
-
-    @pytest.mark.xfail(reason=_NESTED_RUN, strict=True)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    async def test_structured_output_async(
-        self, model: BaseChatModel, schema_type: Literal["pydantic", "typeddict", "json_schema"]
-    ) -> None:
-        await super().test_structured_output_async(model, schema_type)

@@ -71,6 +71,25 @@ def test_bundled_model_returns_a_schema_valid_weather_tool_call(server: LocalSer
     GetWeather.model_validate(call["args"])  # raises if the arguments break the schema
 
 
+def get_weather(city: str) -> str:
+    """Get the current weather for a city."""
+    return "sunny"
+
+
+def test_a_weather_question_under_auto_comes_back_as_a_get_weather_call(
+    server: LocalServer,
+) -> None:
+    # tool_choice left unset: ChatOpenAI sends none, the server's edge decides (issue 14).
+    answer = (
+        chat(server)
+        .bind_tools([get_weather])
+        .invoke("What's the weather like in Lisbon right now?")
+    )
+
+    assert [c["name"] for c in answer.tool_calls] == ["get_weather"], answer
+    assert isinstance(answer.tool_calls[0]["args"]["city"], str)
+
+
 def test_bundled_model_streams_text_in_several_chunks(server: LocalServer) -> None:
     chunks = list(chat(server, max_tokens=12).stream("Say hello to the user."))
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from langchain_netgpt import RequestFeatures
+from langchain_netgpt.routing import RequestFeatures
 from langchain_netgpt.routing.features import FEATURE_NAMES, ToolsSummary
 
 WEATHER = {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import json
@@ -61,6 +62,8 @@ def test_every_graph_named_in_the_config_imports_and_compiles(
         assert len(inspect.signature(target).parameters) <= 1  # a factory takes the config only
         try:
             target = target({"configurable": {}})
+            if inspect.iscoroutine(target):
+                target = asyncio.run(target)
         except MissingExtraError as exc:
             pytest.skip(f"{graph_id} needs an extra that is not installed: {exc}")
     assert isinstance(target, CompiledStateGraph)
@@ -68,14 +71,31 @@ def test_every_graph_named_in_the_config_imports_and_compiles(
     assert {"model", "tools"} <= set(drawn.nodes)
 
 
-def test_the_agent_factory_says_what_to_set_when_no_cloud_is_configured(
+def test_importing_the_agent_graph_without_a_cloud_fails_at_start_up_saying_what_to_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("NETGPT_CLOUD_BASE_URL", raising=False)
-    module = import_graph_file(ROOT / "graphs" / "agent.py", "agent_without_cloud")
+    for name in ("OPENAI_API_KEY", "NETGPT_CLOUD_BASE_URL", "NETGPT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(CloudUnavailableError, match=r"OPENAI_API_KEY.*NETGPT_CLOUD_BASE_URL"):
-        module.make_graph({})
+        import_graph_file(ROOT / "graphs" / "agent.py", "agent_without_cloud")
+
+
+def test_the_agent_graph_takes_its_routing_options_from_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("transformers")
+    config = tmp_path / "netgpt.yaml"
+    config.write_text("step_timeout_s: 7\ntool_choice: auto\nretry: {attempts: 2}\n")
+    monkeypatch.setenv("NETGPT_CLOUD_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("NETGPT_CONFIG", str(config))
+    monkeypatch.setenv("NETGPT_TRACES", str(tmp_path / "traces" / "routes.jsonl"))
+    module = import_graph_file(ROOT / "graphs" / "agent.py", "agent_with_config")
+    graph = asyncio.run(module.make_graph({}))
+    routing = module.routing_config()
+    assert (routing.step_timeout_s, routing.tool_choice, routing.retry.attempts) == (7, "auto", 2)
+    assert [sink.path for sink in routing.sinks] == [tmp_path / "traces" / "routes.jsonl"]
+    assert not (tmp_path / "traces").exists()  # the sink opens on its first trace, not before
+    assert graph is asyncio.run(module.make_graph({}))  # built once, shared by every run
 
 
 def test_importing_the_agent_module_builds_nothing() -> None:
@@ -89,6 +109,7 @@ def test_importing_the_agent_module_builds_nothing() -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "NETGPT_CLOUD_BASE_URL")
     }
+    env["NETGPT_CLOUD_BASE_URL"] = "http://127.0.0.1:9/v1"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
     )

@@ -18,17 +18,28 @@ from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run as TracerRun
 from langsmith.schemas import Run
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from langchain_netgpt import NetGPTRouter, NetworkState
 from langchain_netgpt.cli import app
+from langchain_netgpt.errors import RoutingError
 from langchain_netgpt.export import REDACTED, SecretScrubber, route_trace_from_run
 from langchain_netgpt.middleware import NetGPTRoutingMiddleware
-from langchain_netgpt.testing import ConstantScorer, FixedNetworkMonitor, ScriptedChatModel
+from langchain_netgpt.routing.latency import LatencyModel, SideProfile
+from langchain_netgpt.routing.policy import AlwaysEdge
+from langchain_netgpt.testing import (
+    ConstantScorer,
+    FixedNetworkMonitor,
+    ScriptedChatModel,
+    tool_call,
+)
 from langchain_netgpt.tracing.langsmith import (
+    ATTEMPTS_KEY,
     LATENCY_KEY,
     ROUTE_METADATA_KEYS,
     with_route_latency,
@@ -67,10 +78,31 @@ class RecordingTracer(BaseTracer):
         return [r for r in self.ended if any(t.startswith("netgpt:") for t in r[1])]
 
 
-def make_router(network: NetworkState = BAD, *, edge: list[Any] | None = None) -> NetGPTRouter:
+class UsageTracer(RecordingTracer):
+    """Also keeps each ended run's outputs and the usage the tracer reports for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[dict[str, Any]] = []
+        self.usage: list[dict[str, Any]] = []
+
+    def _on_llm_end(self, run: TracerRun) -> None:
+        super()._on_llm_end(run)
+        outputs = dict(run.outputs or {})
+        self.outputs.append({k: v for k, v in outputs.items() if k == "usage_metadata"})
+        (generation,) = outputs["generations"][0]
+        self.usage.append(generation["message"]["kwargs"]["usage_metadata"])
+
+
+def make_router(
+    network: NetworkState = BAD,
+    *,
+    edge: list[Any] | None = None,
+    cloud: list[Any] | None = None,
+) -> NetGPTRouter:
     return NetGPTRouter(
-        edge=ScriptedChatModel(responses=edge or ["edge answer"]),
-        cloud=ScriptedChatModel(responses=["cloud answer"]),
+        edge=ScriptedChatModel(responses=edge or ["edge answer"], model_name="edge-model"),
+        cloud=ScriptedChatModel(responses=cloud or ["cloud answer"], model_name="cloud-model"),
         monitor=FixedNetworkMonitor(network),
         scorer=ConstantScorer(0.9 if network is BAD else 0.1),
     )
@@ -101,8 +133,8 @@ def test_a_routed_run_ends_with_every_route_key_and_its_side_tag() -> None:
 def test_the_latency_is_added_when_the_run_ends_not_when_it_starts() -> None:
     tracer = RecordingTracer()
     make_router(BAD).invoke("hi", config={"callbacks": [tracer]})
-    routed_start = [m for _, tags, m in tracer.started if "netgpt:edge" in tags]
-    assert LATENCY_KEY not in routed_start[0]
+    ((_, _, started),) = tracer.started
+    assert LATENCY_KEY not in started
     assert tracer.routed()[0][2][LATENCY_KEY] > 0
 
 
@@ -127,22 +159,89 @@ async def test_an_async_model_run_routed_by_the_middleware_ends_with_the_latency
     assert "netgpt:cloud" in tags and metadata[LATENCY_KEY] > 0
 
 
-def test_a_failed_try_is_stamped_with_the_latency_when_it_errors() -> None:
+def test_a_fallback_is_one_run_naming_the_side_that_served_and_the_failed_try() -> None:
     tracer = RecordingTracer()
-    make_router(BAD, edge=[RuntimeError("edge down")]).invoke("hi", config={"callbacks": [tracer]})
-    by_route = {metadata["netgpt.route"]: metadata for _, _, metadata in tracer.routed()}
-    assert by_route["edge"][LATENCY_KEY] <= by_route["cloud"][LATENCY_KEY]
-    assert (by_route["edge"]["netgpt.fallback"], by_route["cloud"]["netgpt.fallback"]) == (
-        False,
-        True,
-    )
+    router = make_router(BAD, edge=[RuntimeError("edge down")])
+    router.invoke("hi", config={"callbacks": [tracer]})
+    ((_, tags, metadata),) = tracer.ended
+    assert "netgpt:cloud" in tags and "netgpt:edge" not in tags
+    assert metadata["netgpt.route"] == "cloud" and metadata["netgpt.fallback"] is True
+    assert metadata[ATTEMPTS_KEY] == ["edge: RuntimeError", "cloud"]
+    assert metadata["ls_model_name"] == "cloud-model"
 
 
-def test_the_router_run_itself_carries_no_route_metadata() -> None:
+def test_a_call_no_side_answers_is_one_failed_run_with_its_route() -> None:
+    tracer = RecordingTracer()
+    router = make_router(BAD, edge=[RuntimeError("edge down")], cloud=[RuntimeError("cloud down")])
+    with pytest.raises(RoutingError):
+        router.invoke("hi", config={"callbacks": [tracer]})
+    ((_, tags, metadata),) = tracer.ended
+    assert "netgpt:cloud" in tags
+    assert metadata[ATTEMPTS_KEY] == ["edge: RuntimeError", "cloud: RuntimeError"]
+
+
+def test_the_routed_run_is_the_router_run_named_for_the_model_that_served_it() -> None:
     tracer = RecordingTracer()
     make_router(BAD).invoke("hi", config={"callbacks": [tracer]})
-    (router_metadata,) = [m for name, _, m in tracer.ended if name == "NetGPTRouter"]
-    assert not any(key.startswith("netgpt.") for key in router_metadata)
+    ((name, tags, metadata),) = tracer.ended
+    assert name == "NetGPTRouter" and "netgpt:edge" in tags
+    assert metadata["ls_model_name"] == "edge-model"
+    assert metadata["ls_provider"] == "scriptedchatmodel"
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_a_streamed_routed_call_is_one_run_named_for_the_model_that_served_it(
+    mode: str,
+) -> None:
+    tracer = RecordingTracer()
+    router = make_router(GOOD)
+    config: Any = {"callbacks": [tracer]}
+    if mode == "stream":
+        chunks = list(router.stream("hi", config=config))
+    else:
+        chunks = [chunk async for chunk in router.astream("hi", config=config)]
+    assert chunks
+    ((_, tags, metadata),) = tracer.ended
+    assert len(tracer.started) == 1 and "netgpt:cloud" in tags
+    assert metadata["ls_model_name"] == "cloud-model" and metadata[LATENCY_KEY] > 0
+
+
+def test_the_run_counts_the_served_sides_tokens_once() -> None:
+    tracer = UsageTracer()
+    answer = make_router(BAD).invoke("hi", config={"callbacks": [tracer]})
+    (usage,) = tracer.usage
+    assert answer.usage_metadata is not None
+    assert usage["input_tokens"] == answer.usage_metadata["input_tokens"]
+    assert usage["output_tokens"] == answer.usage_metadata["output_tokens"]
+
+
+def test_an_edge_answer_is_priced_from_the_edge_profile_for_langsmith() -> None:
+    edge_profile = SideProfile(
+        overhead_s=0.05,
+        prefill_tokens_per_s=600,
+        decode_tokens_per_s=20,
+        usd_per_1k_input_tokens=0.5,
+        usd_per_1k_output_tokens=2.0,
+    )
+    tracer = UsageTracer()
+    router = make_router(BAD)
+    router.policy = AlwaysEdge(latency_model=LatencyModel(edge=edge_profile))
+    answer = router.invoke("hi", config={"callbacks": [tracer]})
+    assert answer.response_metadata["netgpt"]["target"] == "edge"
+    (outputs,) = tracer.outputs
+    usage = answer.usage_metadata
+    assert usage is not None and "input_cost" not in usage  # the answer itself is unchanged
+    priced = outputs["usage_metadata"]
+    assert priced["input_cost"] == pytest.approx(usage["input_tokens"] * 0.5 / 1000)
+    assert priced["output_cost"] == pytest.approx(usage["output_tokens"] * 2.0 / 1000)
+    assert priced["total_cost"] == pytest.approx(priced["input_cost"] + priced["output_cost"])
+
+
+def test_a_cloud_answer_is_left_to_langsmiths_own_price_table() -> None:
+    tracer = UsageTracer()
+    make_router(GOOD).invoke("hi", config={"callbacks": [tracer]})
+    (outputs,) = tracer.outputs
+    assert "usage_metadata" not in outputs
 
 
 def test_callbacks_without_a_tracer_come_back_unchanged() -> None:
@@ -252,7 +351,7 @@ def test_short_environment_values_are_not_treated_as_secrets() -> None:
         ("sk-proj0123456789abcdefXYZ", REDACTED),
         ("lsv2_pt_0123456789abcdef0123", REDACTED),
         ("hf_abcdefghijklmnopqrstuvwx", REDACTED),
-        ("https://x.test/?api_key=abcdef123", f"https://x.test/?{REDACTED}"),
+        ("https://x.test/?api_key=abcdef123", f"https://x.test/?api_key={REDACTED}"),
     ],
 )
 def test_credential_shaped_text_is_redacted(text: str, scrubbed: str) -> None:
@@ -313,3 +412,48 @@ def test_export_rejects_an_endpoint_that_is_not_an_http_url(tmp_path: Path) -> N
     out = str(tmp_path / "r.jsonl")
     result = export("--from-langsmith", "p", "--out", out, "--endpoint", "ftp://x")
     assert result.exit_code == 2 and "--endpoint must be an http" in result.stderr
+
+
+class _ChatStarts(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.names.append(str(kwargs.get("name") or serialized.get("name")))
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "ainvoke", "astream"])
+async def test_a_routed_call_inside_a_chain_starts_one_chat_model_run(mode: str) -> None:
+    starts = _ChatStarts()
+    chain = make_router(BAD) | StrOutputParser()
+    config: Any = {"callbacks": [starts]}
+    if mode == "invoke":
+        chain.invoke("hi", config=config)
+    elif mode == "ainvoke":
+        await chain.ainvoke("hi", config=config)
+    elif mode == "stream":
+        list(chain.stream("hi", config=config))
+    else:
+        _ = [chunk async for chunk in chain.astream("hi", config=config)]
+    assert starts.names == ["NetGPTRouter"]
+
+
+class _Joke(BaseModel):
+    setup: str
+    punchline: str
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_a_streamed_structured_output_of_the_router_is_one_chat_model_run(mode: str) -> None:
+    # with_structured_output binds the sides' tools: RunnableBinding merges the chain's context
+    # callbacks into whatever config the side is given, unless the router's call clears them.
+    starts = _ChatStarts()
+    router = make_router(BAD, edge=[tool_call("_Joke", {"setup": "a", "punchline": "b"})])
+    chat = router.with_structured_output(_Joke)
+    config: Any = {"callbacks": [starts]}
+    if mode == "stream":
+        jokes = list(chat.stream("a joke", config=config))
+    else:
+        jokes = [joke async for joke in chat.astream("a joke", config=config)]
+    assert jokes == [_Joke(setup="a", punchline="b")]
+    assert starts.names == ["NetGPTRouter"]

@@ -15,14 +15,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel
 
-from langchain_netgpt import (
-    AlwaysCloud,
-    CloudBudget,
-    NetGPTRouter,
-    NetworkState,
-    RoutingError,
-)
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState, RoutingError
 from langchain_netgpt.middleware import NetGPTRoutingMiddleware
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.testing import (
     ConstantScorer,
     FixedNetworkMonitor,

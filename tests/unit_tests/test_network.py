@@ -5,12 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import (
-    InvalidNetworkStateError,
-    NetworkMonitor,
-    NetworkState,
-    TraceFormatError,
-)
+from langchain_netgpt import NetworkMonitor, NetworkState
+from langchain_netgpt.errors import InvalidNetworkStateError, TraceFormatError
 from langchain_netgpt.routing.network import LinkTrace
 from tests.conftest import TRACES
 
@@ -238,3 +234,25 @@ def test_causal_forecast_is_the_mean_residual_life_of_the_silences_seen(tmp_path
 def test_unknown_forecast_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="forecast must be one of"):
         NetworkMonitor.from_trace(_gap_trace(tmp_path, 100), forecast="psychic")  # type: ignore[arg-type]
+
+
+def test_live_and_replayed_monitors_are_separate_classes_behind_one_protocol(
+    tmp_path: Path,
+) -> None:
+    from langchain_netgpt.routing.network import NetworkEstimator
+    from langchain_netgpt.routing.network_replay import (
+        CausalTraceMonitor,
+        OracleTraceMonitor,
+        TraceReplayMonitor,
+    )
+
+    trace = _gap_trace(tmp_path, 100)
+    oracle = NetworkMonitor.from_trace(trace)
+    causal = NetworkMonitor.from_trace(trace, forecast="causal")
+    live = NetworkMonitor()
+    assert isinstance(oracle, OracleTraceMonitor) and isinstance(causal, CausalTraceMonitor)
+    assert not isinstance(live, TraceReplayMonitor) and not isinstance(oracle, NetworkMonitor)
+    for monitor in (oracle, causal, live):
+        assert isinstance(monitor, NetworkEstimator)
+    oracle.observe(bytes_sent=100, bytes_received=100, total_s=1.0)
+    assert oracle.observations == 0  # the trace is the network

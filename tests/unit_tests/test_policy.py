@@ -7,15 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import (
+from langchain_netgpt import CloudBudget, NetGPTPolicy, NetworkState
+from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing import (
     AlwaysCloud,
     AlwaysEdge,
-    CloudBudget,
-    ConfigurationError,
     FixedThresholdPolicy,
     LatencyModel,
-    NetGPTPolicy,
-    NetworkState,
     RandomPolicy,
     RequestFeatures,
     RoutePolicy,

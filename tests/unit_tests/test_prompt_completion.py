@@ -7,16 +7,15 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from langchain_netgpt import (
+from langchain_netgpt import NetGPTRouter, NetworkState
+from langchain_netgpt.bench.completion_eval import measure_prompt_completion
+from langchain_netgpt.routing import (
     AlwaysCloud,
     AlwaysEdge,
     EdgePromptCompleter,
     LocalContext,
-    NetGPTRouter,
-    NetworkState,
     PromptCompletion,
 )
-from langchain_netgpt.bench.completion_eval import measure_prompt_completion
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink
 

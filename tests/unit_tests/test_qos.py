@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import NetGPTPolicy, NetworkState, RequestFeatures
+from langchain_netgpt import NetGPTPolicy, NetworkState
+from langchain_netgpt.routing import RequestFeatures
 from langchain_netgpt.routing.qos import (
     LeastLoadedPolicy,
     QoSPolicy,

@@ -13,8 +13,6 @@ from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from langchain_netgpt import (
-    AlwaysCloud,
-    AlwaysEdge,
     CloudBudget,
     JsonlTraceSink,
     NetGPTPolicy,
@@ -23,6 +21,7 @@ from langchain_netgpt import (
     NetworkState,
     RoutingError,
 )
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.testing import (
     ConstantScorer,
     FixedNetworkMonitor,
@@ -300,16 +299,13 @@ class _Recorder(BaseCallbackHandler):
         self.starts.append(kwargs)
 
 
-def test_the_child_run_is_tagged_with_the_route_for_langsmith() -> None:
+def test_a_routed_call_is_one_chat_model_run_the_sides_start_none() -> None:
     router, _ = make_router(network=BAD, score=0.9)
     recorder = _Recorder()
     router.invoke("hi", config={"callbacks": [recorder], "metadata": {"thread_id": "t-1"}})
-    parent, child = recorder.starts
-    assert child["parent_run_id"] == parent["run_id"]
-    assert "netgpt:edge" in child["tags"]
-    assert child["metadata"]["netgpt.route"] == "edge"
-    assert child["metadata"]["netgpt.rtt_ms"] == 1500
-    assert child["metadata"]["thread_id"] == "t-1"
+    (start,) = recorder.starts
+    assert start["parent_run_id"] is None
+    assert start["metadata"]["thread_id"] == "t-1"
 
 
 def test_the_session_id_comes_from_the_thread_id() -> None:

@@ -6,13 +6,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_netgpt import (
-    ConfigurationError,
-    EdgeScorer,
-    HeuristicScorer,
-    LearnedScorer,
-    RequestFeatures,
-)
+from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing import EdgeScorer, HeuristicScorer, LearnedScorer, RequestFeatures
 from tests.unit_tests.test_features import WEATHER
 
 

@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 from langchain_core.tools import tool
 
-from langchain_netgpt import (
-    AlwaysEdge,
-    CloudBudget,
-    NetGPTRouter,
-    NetworkState,
-    escalation_message,
-    escalation_reason,
-)
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState
 from langchain_netgpt.export.grpo import grpo_row
 from langchain_netgpt.learn.rewards import EscalationAwareReward
+from langchain_netgpt.routing import AlwaysEdge, escalation_message, escalation_reason
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, CircuitState
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import InMemoryTraceSink, RouteTrace
@@ -169,7 +163,7 @@ def test_router_data_marks_escalated_steps() -> None:
 
 
 def _toy_recordings(tmp_path: Any, escalate: set[int]) -> tuple[Any, Any, Any]:
-    from langchain_netgpt.bench.record import EdgeOutcome, OutcomesHeader
+    from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome, OutcomesHeader
 
     add = {
         "name": "math.add",

@@ -142,7 +142,7 @@ def test_qos_router_sends_requests_to_the_cloud_when_the_edge_queue_breaks_its_s
     }
     router, _ = _router(targets=targets, policy=QoSPolicy())
     assert router.invoke("hi").text == "edge"  # idle: the edge is good enough and free
-    tracker = router._target_routing().loads  # type: ignore[union-attr]
+    tracker = router.engine.target_routing().loads  # type: ignore[union-attr]
     for _ in range(3):
         tracker.start("edge")  # three requests already running or queued on the edge
     assert router.invoke("hi").text == "cloud"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -7,13 +8,16 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_netgpt import NetGPTRouter, TraceStore, TraceStoreError
+from langchain_netgpt import NetGPTRouter, TraceStore
+from langchain_netgpt.errors import TraceStoreError
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink, TraceRetention, TraceSink
 
@@ -53,9 +57,49 @@ def _child(body: str) -> list[str]:
     return [sys.executable, "-c", _MAKE_TRACE + textwrap.dedent(body)]
 
 
+@dataclass
+class Backend:
+    """Where a test's stores live: SQLite files in tmp_path, or schemas on a real PostgreSQL."""
+
+    name: str
+    root: str  # the folder (SQLite) or the server URL (PostgreSQL)
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+
+    def location(self, name: str = "traces") -> str:
+        return self.root if self.name == "postgres" else str(Path(self.root) / f"{name}.db")
+
+    def options(self, name: str = "traces") -> dict[str, object]:
+        return {"schema": f"{self.prefix}_{name}"} if self.name == "postgres" else {}
+
+    def open(self, name: str = "traces", **kwargs: object) -> TraceStore:
+        return TraceStore(self.location(name), **self.options(name), **kwargs)  # type: ignore[arg-type]
+
+    def child_args(self, name: str = "traces") -> list[str]:
+        return [self.location(name), json.dumps(self.options(name))]
+
+    def sql(self, statement: str, name: str = "traces") -> list[tuple[object, ...]]:
+        """Run one statement on the store's tables behind its back (and commit it)."""
+        if self.name == "sqlite":
+            with sqlite3.connect(self.location(name)) as raw:
+                return raw.execute(statement).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.root) as raw:
+            raw.execute(f"SET search_path TO {self.options(name)['schema']}")
+            cursor = raw.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "postgres":
+        return Backend("postgres", request.getfixturevalue("postgres_url"))
+    return Backend("sqlite", str(tmp_path))
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> TraceStore:
-    with TraceStore(tmp_path / "traces.db") as opened:
+def store(backend: Backend) -> TraceStore:
+    with backend.open() as opened:
         yield opened  # type: ignore[misc]
 
 
@@ -69,8 +113,12 @@ def test_a_stored_trace_reads_back_equal_with_its_messages(store: TraceStore) ->
     assert store.get("a") == trace and store.get("missing") is None
 
 
-def test_the_store_is_a_trace_sink_in_wal_mode(store: TraceStore) -> None:
-    assert isinstance(store, TraceSink)
+def test_the_store_is_a_trace_sink(store: TraceStore) -> None:
+    assert isinstance(store, TraceSink) and isinstance(store, TraceStore)
+
+
+def test_an_sqlite_store_is_in_wal_mode(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "t.db")
     with sqlite3.connect(store.path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -94,13 +142,13 @@ def test_write_many_with_a_bad_item_stores_nothing(store: TraceStore) -> None:
     assert store.count() == 0
 
 
-def test_a_closed_store_refuses_writes_with_its_path(tmp_path: Path) -> None:
-    with TraceStore(tmp_path / "t.db") as store:
+def test_a_closed_store_refuses_writes_with_its_location(backend: Backend) -> None:
+    with backend.open("t") as store:
         store.write(make_trace("a", 1.0))
     with pytest.raises(TraceStoreError, match="closed") as info:
         store.write(make_trace("b", 2.0))
-    assert info.value.path == str(tmp_path / "t.db")
-    assert TraceStore(tmp_path / "t.db").count() == 1
+    assert info.value.path == backend.location("t") == store.location
+    assert backend.open("t").count() == 1
 
 
 # -- querying ----------------------------------------------------------------------------------
@@ -172,14 +220,15 @@ def test_a_bad_filter_raises_naming_it(
 
 
 # -- feedback ----------------------------------------------------------------------------------
-def test_the_latest_feedback_is_the_quality_query_returns(store: TraceStore) -> None:
+def test_the_latest_feedback_is_the_quality_query_returns(
+    backend: Backend, store: TraceStore
+) -> None:
     store.write_many([make_trace("a", 1.0), make_trace("b", 2.0)])
     store.record_feedback("a", 0.2)
     store.record_feedback("a", 0.9, source="replay")
     assert [(t.trace_id, t.quality) for t in store.query()] == [("a", 0.9), ("b", None)]
-    with sqlite3.connect(store.path) as raw:  # feedback is appended, never overwritten
-        rows = raw.execute("SELECT quality, source FROM feedback ORDER BY seq").fetchall()
-    assert rows == [(0.2, "user"), (0.9, "replay")]
+    rows = backend.sql("SELECT quality, source FROM feedback ORDER BY seq")
+    assert rows == [(0.2, "user"), (0.9, "replay")]  # feedback is appended, never overwritten
 
 
 def test_feedback_for_an_unknown_trace_raises_lookup_error(store: TraceStore) -> None:
@@ -195,9 +244,9 @@ def test_feedback_outside_zero_one_is_refused(store: TraceStore, quality: object
 
 
 # -- retention ---------------------------------------------------------------------------------
-def test_retention_keeps_the_newest_rows_checking_every_n_writes(tmp_path: Path) -> None:
+def test_retention_keeps_the_newest_rows_checking_every_n_writes(backend: Backend) -> None:
     keep = TraceRetention(max_rows=20, check_every=10)
-    with TraceStore(tmp_path / "t.db", retention=keep) as store:
+    with backend.open("t", retention=keep) as store:
         for i in range(55):
             store.write(make_trace(f"t{i:02d}", 1000.0 + i))
         assert 20 <= store.count() < 20 + keep.check_every
@@ -205,16 +254,15 @@ def test_retention_keeps_the_newest_rows_checking_every_n_writes(tmp_path: Path)
         assert _ids(store) == [f"t{i:02d}" for i in range(35, 55)]
 
 
-def test_retention_by_age_drops_old_traces_and_their_feedback(tmp_path: Path) -> None:
+def test_retention_by_age_drops_old_traces_and_their_feedback(backend: Backend) -> None:
     now = time.time()
     keep = TraceRetention(max_age_s=3600, check_every=3)
-    with TraceStore(tmp_path / "t.db", retention=keep) as store:
+    with backend.open("t", retention=keep) as store:
         store.write(make_trace("old", now - 7200))
         store.record_feedback("old", 1.0)
         store.write_many([make_trace("new", now), make_trace("newer", now + 1)])  # 3rd write
         assert _ids(store) == ["new", "newer"]
-        with sqlite3.connect(store.path) as raw:
-            assert raw.execute("SELECT count(*) FROM feedback").fetchone() == (0,)
+        assert backend.sql("SELECT count(*) FROM feedback", "t") == [(0,)]
 
 
 @pytest.mark.parametrize(
@@ -233,14 +281,12 @@ def test_retention_without_a_positive_limit_is_refused(
 
 
 # -- files of another kind ---------------------------------------------------------------------
-def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
-    TraceStore(path).close()
-    with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+def test_a_store_of_another_schema_version_is_refused(backend: Backend) -> None:
+    backend.open("t").close()
+    backend.sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'", "t")
     with pytest.raises(TraceStoreError, match=r"schema version 2.*reads version 1") as info:
-        TraceStore(path)
-    assert info.value.path == str(path)
+        backend.open("t")
+    assert info.value.path == backend.location("t")
 
 
 def test_an_sqlite_file_that_is_no_trace_store_is_refused(tmp_path: Path) -> None:
@@ -290,17 +336,20 @@ def test_routing_carries_on_when_the_store_disk_is_full(tmp_path: Path) -> None:
     assert memory.traces[0].trace_id == reply.response_metadata["netgpt"]["trace_id"]
 
 
-def test_the_router_opens_a_store_from_a_path_and_writes_every_step(tmp_path: Path) -> None:
+def test_the_router_opens_a_store_from_a_path_or_url_and_writes_every_step(
+    backend: Backend,
+) -> None:
     router = NetGPTRouter(
         edge=ScriptedChatModel(responses=["a", "b"]),
         cloud=ScriptedChatModel(responses=["c", "d"]),
-        store=str(tmp_path / "router.db"),
+        store=backend.location("router"),  # a PostgreSQL URL opens the default 'netgpt' schema
     )
     replies = [router.invoke("one"), router.invoke("two")]
     assert isinstance(router.store, TraceStore)
-    assert [t.trace_id for t in router.store.query()] == [
-        r.response_metadata["netgpt"]["trace_id"] for r in replies
-    ]
+    for reply in replies:
+        stored = router.store.get(reply.response_metadata["netgpt"]["trace_id"])
+        assert stored is not None and stored.output is not None
+        assert stored.output.content == reply.content
     assert router.sink_errors == 0
 
 
@@ -328,33 +377,47 @@ def test_a_write_blocked_past_the_busy_timeout_raises_naming_the_cause(tmp_path:
     other.close()
 
 
-def test_concurrent_threads_and_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    TraceStore(path).close()  # created once up front; the writers race on writes, not on creation
-    writer = """
-        import sys
-        from langchain_netgpt import TraceStore
-        k = sys.argv[2]
-        with TraceStore(sys.argv[1], synchronous="NORMAL") as store:
-            print("ready", flush=True)
-            sys.stdin.readline()  # start together with the others (imports take a while)
-            for j in range(200):
-                store.write(make_trace(f"p{k}-{j}"))
-    """
+def _start_writers(backend: Backend, writer: str, count: int) -> list[subprocess.Popen[str]]:
+    """Child processes that open the store, say ready, and write once told to go."""
     children = [
         subprocess.Popen(
-            [*_child(writer), str(path), str(k)],
+            [*_child(writer), *backend.child_args("shared"), str(k)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for k in range(4)
+        for k in range(count)
     ]
     for child in children:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    return children
+
+
+def _go(children: list[subprocess.Popen[str]]) -> None:
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.close()
+
+
+_WRITER = """
+    import json, sys
+    from langchain_netgpt import TraceStore
+    location, options, k = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    with TraceStore(location, synchronous="NORMAL", **options) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()  # start together with the others (imports take a while)
+        for j in range(N):
+            store.write(make_trace(f"p{k}-{j}"))
+"""
+
+
+def test_concurrent_threads_and_processes_lose_and_duplicate_nothing(backend: Backend) -> None:
+    backend.open("shared").close()  # created up front; the writers race on writes, not creation
+    children = _start_writers(backend, "N = 200\n" + textwrap.dedent(_WRITER), 4)
     # NORMAL skips the fsync per commit (1600 fsyncs would dominate the run); locking and
     # transactions, which this test is about, are the same as with FULL.
-    store = TraceStore(path, synchronous="NORMAL")
+    store = backend.open("shared", synchronous="NORMAL")
     errors: list[BaseException] = []
 
     def write_hundred(k: int) -> None:
@@ -365,15 +428,12 @@ def test_concurrent_threads_and_processes_lose_and_duplicate_nothing(tmp_path: P
             errors.append(exc)
 
     threads = [threading.Thread(target=write_hundred, args=(k,)) for k in range(8)]
-    for child in children:
-        assert child.stdin is not None
-        child.stdin.write("go\n")
-        child.stdin.close()
+    _go(children)
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert [child.wait(timeout=60) for child in children] == [0, 0, 0, 0]
+    assert [child.wait(timeout=120) for child in children] == [0, 0, 0, 0]
     assert errors == []
     ids = [t.trace_id for t in store.query()]
     expected = {f"p{k}-{j}" for k in range(4) for j in range(200)}
@@ -383,17 +443,33 @@ def test_concurrent_threads_and_processes_lose_and_duplicate_nothing(tmp_path: P
     assert store.integrity_check() == ["ok"]
 
 
-def test_a_writer_killed_mid_write_loses_at_most_the_trace_in_flight(tmp_path: Path) -> None:
-    path = tmp_path / "crash.db"
+def test_four_processes_writing_five_hundred_traces_each_store_exactly_two_thousand(
+    backend: Backend,
+) -> None:
+    backend.open("shared").close()
+    children = _start_writers(backend, "N = 500\n" + textwrap.dedent(_WRITER), 4)
+    _go(children)
+    assert [child.wait(timeout=180) for child in children] == [0, 0, 0, 0]
+    with backend.open("shared") as store:
+        ids = [t.trace_id for t in store.query(batch_size=333)]
+        assert store.count() == 2000 and store.integrity_check() == ["ok"]
+    assert len(ids) == len(set(ids)) == 2000
+    assert set(ids) == {f"p{k}-{j}" for k in range(4) for j in range(500)}
+    assert backend.sql("SELECT count(*) FROM traces", "shared") == [(2000,)]
+
+
+def test_a_writer_killed_mid_write_loses_at_most_the_trace_in_flight(backend: Backend) -> None:
     writer = """
-        import sys
+        import json, sys
         from langchain_netgpt import TraceStore
-        store = TraceStore(sys.argv[1])
+        store = TraceStore(sys.argv[1], **json.loads(sys.argv[2]))
         for j in range(1_000_000):
             store.write(make_trace(f"c{j}"))
             print(f"c{j}", flush=True)  # printed only once the write has returned
     """
-    child = subprocess.Popen([*_child(writer), str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [*_child(writer), *backend.child_args("crash")], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout is not None
     committed = []
     for line in child.stdout:
@@ -404,7 +480,7 @@ def test_a_writer_killed_mid_write_loses_at_most_the_trace_in_flight(tmp_path: P
     committed += [line.strip() for line in child.stdout]  # lines already in the pipe
     assert child.wait(timeout=30) == -signal.SIGKILL
 
-    with TraceStore(path) as store:
+    with backend.open("crash") as store:
         assert store.integrity_check() == ["ok"]
         stored = [t.trace_id for t in store.query()]
     assert set(committed) <= set(stored)

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_netgpt import JsonlTraceSink, NetworkState, RouteTrace
 from langchain_netgpt.errors import TraceFileError
 from langchain_netgpt.tracing import CallbackTraceSink, InMemoryTraceSink, read_jsonl_traces
+from langchain_netgpt.tracing.sinks import TornLineWarning
 
 
 def _trace(i: int = 0) -> RouteTrace:
@@ -59,12 +60,21 @@ def test_a_truncated_last_line_is_skipped(tmp_path: Path) -> None:
     sink.close()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 40])  # a writer killed mid-line
-    assert [t.messages[0].content for t in read_jsonl_traces(path)] == ["question 1"]
+    with pytest.warns(TornLineWarning, match="line 2"):
+        assert [t.messages[0].content for t in read_jsonl_traces(path)] == ["question 1"]
 
 
-def test_a_corrupt_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
+def test_a_torn_line_in_the_middle_is_skipped_with_a_warning_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(_trace(1).to_json() + "\n{garbage}\n" + _trace(2).to_json() + "\n")
+    with pytest.warns(TornLineWarning, match=r"line 2 skipped.*1 line\(s\) skipped"):
+        traces = list(read_jsonl_traces(path))
+    assert [t.messages[0].content for t in traces] == ["question 1", "question 2"]
+
+
+def test_a_valid_json_line_that_is_not_a_trace_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(_trace(1).to_json() + '\n{"hello": 1}\n')
     with pytest.raises(TraceFileError, match="line 2"):
         list(read_jsonl_traces(path))
 

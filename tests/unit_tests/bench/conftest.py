@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt.bench.record import EdgeOutcome, OutcomesHeader
+from langchain_netgpt.recorded.edge_outcomes import EdgeOutcome, OutcomesHeader
 
 ADD = {
     "name": "math.add",

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-import langchain_netgpt.bench as bench
-from langchain_netgpt.bench import (
+import langchain_netgpt.recorded.bfcl_tasks as bench
+from langchain_netgpt.errors import BenchmarkDataError, ConfigurationError
+from langchain_netgpt.recorded import (
     BfclTask,
     bfcl_schema_to_json_schema,
     check_calls,
     load_bfcl,
     sanitize_tool_name,
 )
-from langchain_netgpt.errors import BenchmarkDataError, ConfigurationError
 
 BFCL_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "bfcl"
 COUNTS = {"simple_python": 400, "multiple": 200, "parallel": 200, "irrelevance": 240}

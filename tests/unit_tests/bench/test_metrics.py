@@ -2,14 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_netgpt.bench.metrics import (
-    StepResult,
-    apgr,
-    cost_to_reach,
-    percentile,
-    pgr,
-    summarize,
-)
+from langchain_netgpt.bench.metrics import StepResult, percentile, summarize
+from langchain_netgpt.recorded.curves import apgr, cost_to_reach, pgr
 
 
 def test_random_router_diagonal_has_apgr_one_half() -> None:

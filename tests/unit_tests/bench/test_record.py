@@ -4,12 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt.bench.record import (
-    load_edge_outcomes,
-    partial_outcomes_path,
-    record_edge_outcomes,
-)
+from langchain_netgpt.bench.record import partial_outcomes_path, record_edge_outcomes
 from langchain_netgpt.errors import BenchmarkDataError
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 
 from .conftest import write_bfcl

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt.bench import load_bfcl
 from langchain_netgpt.bench.metrics import summarize
 from langchain_netgpt.bench.policies import constant
-from langchain_netgpt.bench.record import load_edge_outcomes
 from langchain_netgpt.bench.replay import (
     BenchConfig,
     Scenario,
@@ -20,6 +18,8 @@ from langchain_netgpt.bench.replay import (
 )
 from langchain_netgpt.bench.report import render_markdown, run_benchmark, write_report
 from langchain_netgpt.bench.workload import PoissonArrivals
+from langchain_netgpt.recorded import load_bfcl
+from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 
 from .conftest import BenchFiles, write_outcomes
 

@@ -189,15 +189,21 @@ def test_any_byte_body_gets_a_json_answer_below_500(client: TestClient, raw: byt
     assert "error" in response.json() or "choices" in response.json()
 
 
-def test_model_failure_is_a_502_with_the_models_message() -> None:
-    model = ScriptedToolModel(script=[RuntimeError("CUDA out of memory")])
+def test_model_failure_is_a_generic_502_and_the_details_go_to_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leak = "CUDA out of memory in /home/alice/models, key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t"
+    model = ScriptedToolModel(script=[RuntimeError(leak)])
 
     with chat_client(model) as client:
         response = client.post("/v1/chat/completions", json=body())
 
     error = assert_openai_error(response, 502)
-    assert "CUDA out of memory" in error["message"]
-    assert error["type"] == "server_error"
+    assert "/home/alice" not in error["message"] and "sk-proj" not in error["message"]
+    assert error["type"] == "server_error" and "RuntimeError" in error["message"]
+    error_id = error["message"].rsplit(" ", 1)[-1]
+    assert error_id in caplog.text and "/home/alice/models" in caplog.text
+    assert "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t" not in caplog.text  # the log is scrubbed
 
 
 def test_model_timeout_is_a_503() -> None:
@@ -215,7 +221,8 @@ def test_model_failure_before_the_first_chunk_is_a_json_502_not_a_stream() -> No
     with chat_client(model) as client:
         response = client.post("/v1/chat/completions", json=body(stream=True))
 
-    assert "weights missing" in assert_openai_error(response, 502)["message"]
+    message = assert_openai_error(response, 502)["message"]
+    assert "weights missing" not in message and "error id" in message
 
 
 class FailsMidStream(ScriptedToolModel):
@@ -230,7 +237,8 @@ def test_model_failure_mid_stream_ends_the_stream_with_an_error_event() -> None:
 
     last = json.loads(response.text.strip().split("\n\n")[-1].removeprefix("data: "))
     assert response.status_code == 200
-    assert "decoder crashed" in last["error"]["message"]
+    assert "decoder crashed" not in last["error"]["message"]
+    assert last["error"]["code"] == "model_error"
 
 
 class LimitedModel(ScriptedToolModel):

@@ -330,3 +330,32 @@ async def test_max_concurrency_one_serialises_model_calls(client_for: Any) -> No
 
     assert [r.status_code for r in responses] == [200, 200]
     assert elapsed >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("choice", "langchain_choice"),
+    [
+        ("any", "any"),  # LangChain's spelling of "required"
+        ({"function": {"name": "get_weather"}}, "get_weather"),  # TGI's form, no "type"
+        (WEATHER_TOOL, "get_weather"),  # ChatHuggingFace's tool_choice=True: the whole tool
+    ],
+)
+async def test_langchain_and_tgi_tool_choice_forms_are_accepted(
+    client_for: Any, tool_model: ScriptedToolModel, choice: Any, langchain_choice: str
+) -> None:
+    response = await client_for(tool_model).post(
+        "/v1/chat/completions",
+        json={"model": "any", "messages": USER, "tools": [WEATHER_TOOL], "tool_choice": choice},
+    )
+    assert response.status_code == 200, response.text
+    assert tool_model.calls[0]["tool_choice"] == langchain_choice
+
+
+async def test_tool_choice_any_without_tools_is_a_400_naming_it(
+    client_for: Any, tool_model: ScriptedToolModel
+) -> None:
+    response = await client_for(tool_model).post(
+        "/v1/chat/completions", json={"model": "any", "messages": USER, "tool_choice": "any"}
+    )
+    assert response.status_code == 400
+    assert "tool_choice 'any' needs a non-empty tools list" in response.json()["error"]["message"]

@@ -6,6 +6,7 @@ import pytest
 from langchain_netgpt.edge import HuggingFaceEdgeModel, LoadedModelCache, resolve_backend
 from langchain_netgpt.edge import backend as backend_module
 from langchain_netgpt.errors import ConfigurationError
+from langchain_netgpt.routing.context_window import model_context_tokens
 
 
 def _resolve(requested: str = "auto", **facts: object) -> str:
@@ -130,3 +131,23 @@ def test_the_cuda_check_answers_false_without_a_gpu_driver_and_without_torch() -
         pytest.skip("this machine has a GPU driver")
 
     assert backend_module.cuda_available() is False
+
+
+def test_an_explicit_llama_cpp_context_window_is_what_the_router_checks_against() -> None:
+    edge = HuggingFaceEdgeModel(
+        model_path="/models", gguf_file="m.Q4_1.gguf", backend="llama_cpp", n_ctx=2048
+    )
+
+    assert edge.context_window_tokens == 2048
+    assert model_context_tokens(edge, read_files=False) == 2048
+
+
+def test_without_n_ctx_the_window_is_the_models_own() -> None:
+    in_llama = HuggingFaceEdgeModel(model_path="/m", gguf_file="m.gguf", backend="llama_cpp")
+    in_transformers = HuggingFaceEdgeModel(
+        model_path="/m", gguf_file="m.gguf", backend="transformers", n_ctx=2048
+    )
+
+    # None: the router then reads the GGUF header, the length llama.cpp itself uses with n_ctx=0.
+    assert in_llama.context_window_tokens is None
+    assert in_transformers.context_window_tokens is None  # n_ctx is llama.cpp's only

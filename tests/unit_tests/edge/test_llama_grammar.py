@@ -7,6 +7,10 @@ import pytest
 import xgrammar as xgr
 from xgrammar.testing import _is_grammar_accept_string
 
+# The JSON-schema-to-GBNF converter is llama-cpp-python's (built by `make install` where a C++
+# compiler is); without it the llama.cpp runtime is not used at all.
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not built here")
+
 from langchain_netgpt.edge.llama_grammar import schema_to_gbnf
 from langchain_netgpt.edge.tools import ToolSpec, build_output_schema, normalize_tool_choice
 from langchain_netgpt.errors import EdgeModelError

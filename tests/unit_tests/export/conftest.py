@@ -8,7 +8,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 
-from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter, NetworkState, RouteTrace
+from langchain_netgpt import NetGPTRouter, NetworkState, RouteTrace
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import AttemptRecord, InMemoryTraceSink
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt.bench import load_bfcl
 from langchain_netgpt.edge.prompt import render_messages
 from langchain_netgpt.edge.tools import (
     ToolChoice,
@@ -24,6 +23,7 @@ from langchain_netgpt.learn.edge_data import (
     format_sft_row,
     rows_from_bfcl,
 )
+from langchain_netgpt.recorded import load_bfcl
 
 WEATHER = {
     "type": "function",

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_netgpt import (
-    AlwaysCloud,
-    CloudBudget,
-    NetGPTRouter,
-    NetworkState,
-    RequestFeatures,
-)
+from langchain_netgpt import CloudBudget, NetGPTRouter, NetworkState
+from langchain_netgpt.routing import AlwaysCloud, RequestFeatures
 from langchain_netgpt.routing.exploration import EpsilonGreedyPolicy
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import ConfigurationError, LearnedScorer, NetGPTRouter, NetworkState
+from langchain_netgpt import NetGPTRouter, NetworkState
+from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.learn import (
     LearnedThresholdPolicy,
     PolicyFile,
     load_policy,
     load_policy_scorer,
 )
+from langchain_netgpt.routing import LearnedScorer
 from langchain_netgpt.routing.features import FEATURE_NAMES
 from langchain_netgpt.testing import FixedNetworkMonitor, ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink

@@ -10,14 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from langchain_netgpt import (
-    CircuitBreakerConfig,
-    NetGPTRouter,
-    NetworkState,
-    PrivacyRules,
-    RetryPolicy,
-)
+from langchain_netgpt import NetGPTRouter, NetworkState
 from langchain_netgpt.errors import InvalidNetworkStateError
+from langchain_netgpt.routing import CircuitBreakerConfig, PrivacyRules, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel
 
 FIELDS = ("bandwidth_up_mbps", "bandwidth_down_mbps", "rtt_ms")

@@ -12,9 +12,10 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr, ValidationError
 
-from langchain_netgpt import AlwaysCloud, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
 from langchain_netgpt.cloud import LocalServer
 from langchain_netgpt.errors import PrivateStepError
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.routing.privacy import PII_KINDS, PrivacyRules
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.testing.faults import EdgeFault, faulty_edge

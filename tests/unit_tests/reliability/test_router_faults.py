@@ -10,7 +10,8 @@ import openai
 import pytest
 from langchain_core.tools import tool
 
-from langchain_netgpt import AlwaysCloud, AlwaysEdge, NetGPTRouter, RoutingError
+from langchain_netgpt import NetGPTRouter, RoutingError
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.routing.reliability import CircuitBreakerConfig, RetryPolicy
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.testing.faults import EdgeFault, faulty_edge

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_netgpt.routing._jsonschema import validate_json_schema
 
 if TYPE_CHECKING:
-    from langchain_netgpt.bench.bfcl import BfclTask
+    from langchain_netgpt.recorded.bfcl_tasks import BfclTask
 
 __all__ = ["CallCheck", "check_calls"]
 

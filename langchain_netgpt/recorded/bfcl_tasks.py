@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from langchain_netgpt.bench._bfcl_checker import CallCheck, check_calls
 from langchain_netgpt.errors import BenchmarkDataError, ConfigurationError
+from langchain_netgpt.recorded._bfcl_checker import CallCheck, check_calls
 
 __all__ = [
     "BfclTask",
