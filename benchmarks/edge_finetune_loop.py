@@ -11,7 +11,10 @@ that loop on the benchmark's own data, keeping every split honest:
    out);
 2. fine-tune a LoRA adapter on them (:func:`~langchain_netgpt.learn.edge.finetune_edge`, SFT);
 3. record the tuned edge over the **test split only** (tasks it never trained on) into an
-   outcomes file (resumable: rerun the script to continue an interrupted recording);
+   outcomes file (resumable: rerun the script to continue an interrupted recording). With
+   ``--runtime llama_cpp`` (default) the adapter is first merged into a copy of the bundled GGUF
+   (:func:`~langchain_netgpt.edge.gguf_export.export_merged_gguf`) and recorded in llama.cpp, in
+   minutes; ``--runtime transformers`` records the adapter merged in transformers (~5 s a task);
 4. print the tuned edge's BFCL accuracy per category next to the bundled edge's on the same
    tasks, and write JSON.
 
@@ -20,6 +23,7 @@ edge: only the recorded (test-split) tasks are covered, and the benchmark splits
 the scorer and the scored policies never see a task the adapter trained on.
 
 Usage: python benchmarks/edge_finetune_loop.py [--steps 130] [--out DIR] [--limit N]
+       [--runtime llama_cpp|transformers]
 """
 
 from __future__ import annotations
@@ -65,10 +69,17 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--limit", type=int, default=None, help="Record at most N test tasks.")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda.")
+    parser.add_argument(
+        "--runtime",
+        choices=("llama_cpp", "transformers"),
+        default="llama_cpp",
+        help="Record the tuned edge in llama.cpp (adapter merged into a GGUF) or transformers.",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "edge_loop")
     args = parser.parse_args()
 
-    from langchain_netgpt.edge import HuggingFaceEdgeModel
+    from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
+    from langchain_netgpt.edge.gguf_export import export_merged_gguf
     from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
     from langchain_netgpt.learn.edge_data import rows_from_bfcl
 
@@ -116,18 +127,27 @@ def main() -> None:
             "seconds": result.seconds,
         }
         print(f"SFT: {train_info}", flush=True)
-    edge = HuggingFaceEdgeModel.from_bundled(
-        device=args.device,
-        adapter_path=str(adapter),
-        max_new_tokens=BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
-        max_argument_chars=BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
-    )
+    budgets = {
+        "max_new_tokens": BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
+        "max_argument_chars": BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
+    }
+    if args.runtime == "llama_cpp":
+        export_started = time.perf_counter()
+        merged = export_merged_gguf(adapter, locate_bundled_gguf())
+        train_info["gguf_export_seconds"] = time.perf_counter() - export_started
+        edge = HuggingFaceEdgeModel.from_pretrained(merged, backend="llama_cpp", **budgets)
+    else:
+        edge = HuggingFaceEdgeModel.from_bundled(
+            device=args.device, backend="transformers", adapter_path=str(adapter), **budgets
+        )
     loaded = edge.load()
     ordered = sorted(test, key=lambda item: item.task.id)[: args.limit]
     test_ids = [item.task.id for item in ordered]
     # record_edge_outcomes reads BFCL files: write each file's test tasks under its own name.
     split_files = _write_test_files(args.out / "test_split", set(test_ids), files)
-    out = args.out / "edge_outcomes_tuned.jsonl"
+    # One file per runtime: a recording is only resumed with the settings that started it.
+    suffix = "" if args.runtime == "transformers" else f"_{args.runtime}"
+    out = args.out / f"edge_outcomes_tuned{suffix}.jsonl"
     record_started = time.perf_counter()
     recorded = record_edge_outcomes(
         edge,
@@ -136,7 +156,11 @@ def main() -> None:
         model_name=f"{loaded.model_name}+sft-lora(train split, seed {args.seed})",
         device=str(loaded.device),
         parallel_tool_calls=True,
-        settings={**BUNDLED_RECORDING_SETTINGS, "adapter": "sft on the benchmark train split"},
+        settings={
+            **BUNDLED_RECORDING_SETTINGS,
+            "adapter": "sft on the benchmark train split",
+            "edge_backend": loaded.backend,
+        },
         on_row=lambda row, done, total: (
             print(f"  {done}/{total} {row.id}: {'right' if row.correct else 'wrong'}", flush=True)
             if done % 20 == 0 or done == total
@@ -151,12 +175,15 @@ def main() -> None:
         "train_tasks": len(train),
         "test_tasks_recorded": len(tuned),
         "sft": train_info,
+        "runtime": loaded.backend,
+        "loaded_from": loaded.loaded_from,
+        "outcomes": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out),
         "record_seconds": time.perf_counter() - record_started,
         "seconds": time.perf_counter() - started,
         "bundled_on_same_tasks": _accuracy(bundled),
         "tuned": _accuracy(tuned),
     }
-    (args.out / "edge_loop.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (args.out / f"edge_loop{suffix}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print("\n| category | tasks | bundled accuracy | tuned accuracy | tuned schema-valid |")
     print("|---|---:|---:|---:|---:|")
     for category, row in summary["tuned"].items():

@@ -5,9 +5,11 @@ recorded once into a versioned JSON Lines results file: a header line describing
 made (model, device, decoding settings, schema version), then one line per task with the call it
 made, whether the call was schema-valid and BFCL-correct, its tokens and its latency.
 
-Recording is resumable: rows are appended and flushed one by one, and a second run over the same
-file skips the task ids it already holds (so a run stopped half-way loses at most the task in
-flight). ``netgpt bench --record`` refreshes the file, on a GPU when one is present.
+Recording is atomic and resumable: rows are appended and flushed one by one to ``<out>.partial``,
+which replaces ``out`` in one rename when every task is recorded (so ``out`` is never
+half-written), and a second run skips the task ids already recorded (so a run stopped half-way
+loses at most the task in flight). ``netgpt bench --record`` refreshes the file: in llama.cpp on
+CPU (about a second a task on 2 cores), or in transformers on a GPU when one is present.
 
 Example:
     .. code-block:: python
@@ -23,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +51,7 @@ __all__ = [
     "EdgeOutcomes",
     "OutcomesHeader",
     "load_edge_outcomes",
+    "partial_outcomes_path",
     "record_bundled_edge_outcomes",
     "record_edge_outcomes",
 ]
@@ -91,15 +95,20 @@ def record_edge_outcomes(
     settings: dict[str, Any] | None = None,
     limit: int | None = None,
     on_row: Callable[[EdgeOutcome, int, int], None] | None = None,
+    replace: bool = False,
 ) -> EdgeOutcomes:
-    """Run ``model`` over every task of ``files`` and append one outcome per task to ``out``.
+    """Run ``model`` over every task of ``files`` and write one outcome per task to ``out``.
+
+    Rows are appended to ``<out>.partial`` (see :func:`partial_outcomes_path`) and flushed one
+    by one; once every task is recorded that file is renamed to ``out`` in one step, so ``out``
+    is never half-written and an earlier ``out`` stays usable until the new one is complete.
 
     Args:
         model: The edge chat model (``bind_tools`` must accept ``tool_choice`` and
             ``parallel_tool_calls``).
         files: BFCL files (answers found in ``possible_answer/`` beside them).
-        out: Outcomes file; created with a header, or resumed when it already holds one with
-            the same model and settings.
+        out: Outcomes file; created with a header, or resumed (it, or its partial file) when
+            it already holds one with the same model and settings.
         model_name: Recorded in the header.
         device: Recorded in the header.
         tool_choice: How the tools are bound for every task (one setting for all categories,
@@ -108,13 +117,15 @@ def record_edge_outcomes(
         settings: Further settings to record (decoding budgets ...).
         limit: Tasks per file (``None``: all).
         on_row: Called after each task with ``(outcome, done, total)``.
+        replace: Record afresh when ``out`` (or its partial file) holds another model's or
+            other settings' rows, replacing it at the end; without it that is refused.
 
     Returns:
         Everything the file holds once the run is over.
 
     Raises:
         BenchmarkDataError: A file is bad, or ``out`` was recorded with another model or other
-            settings (delete it or pick another path).
+            settings and ``replace`` is False (delete it or pick another path).
     """
     per_file = [load_bfcl(file, limit=limit) for file in files]
     # Round-robin over the files, so a run stopped early still covers every category.
@@ -129,9 +140,12 @@ def record_edge_outcomes(
             **(settings or {}),
         },
     )
-    done = _open_outcomes_file(path, header)
+    partial = partial_outcomes_path(path)
+    done = _open_partial(path, partial, header, {t.id for t in tasks}, replace=replace)
     todo = [task for task in tasks if task.id not in done]
-    with path.open("a", encoding="utf-8") as handle:
+    if not todo and not partial.exists():
+        return load_edge_outcomes(path)  # nothing new: the file stays as it is
+    with partial.open("a", encoding="utf-8") as handle:
         for index, task in enumerate(todo, start=1):
             bound = model.bind_tools(
                 task.tools, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls
@@ -142,32 +156,57 @@ def record_edge_outcomes(
             if on_row is not None:
                 on_row(outcome, index, len(todo))
         os.fsync(handle.fileno())
+    # The finished file takes the place of the old one in one step: readers see either.
+    os.replace(partial, path)
+    _fsync_folder(path.parent)
     return load_edge_outcomes(path)
 
 
-def _open_outcomes_file(path: Path, header: OutcomesHeader) -> set[str]:
-    """Start ``path`` with ``header``, or resume it: the task ids it already holds.
+def partial_outcomes_path(out: str | Path) -> Path:
+    """Where a recording into ``out`` keeps its rows until it is complete (``<out>.partial``)."""
+    path = Path(out)
+    return path.with_name(path.name + ".partial")
 
-    Raises:
-        BenchmarkDataError: ``path`` was recorded with another model or other settings.
+
+def _same_run(existing: OutcomesHeader, header: OutcomesHeader) -> bool:
+    return (existing.model, existing.settings) == (header.model, header.settings)
+
+
+def _open_partial(
+    path: Path, partial: Path, header: OutcomesHeader, task_ids: set[str], *, replace: bool
+) -> set[str]:
+    """Make ``partial`` ready to take rows for ``header``; return the task ids already recorded.
+
+    A partial file of the same run is resumed; otherwise a finished ``path`` of the same run is
+    copied into it (and resumed) unless it already holds every task of ``task_ids``; otherwise
+    it starts empty, after refusing to overwrite a ``path`` or partial file of another run
+    unless ``replace``.
     """
-    if not (path.is_file() and path.stat().st_size > 0):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            handle.write(header.model_dump_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        return set()
-    existing = load_edge_outcomes(path)
-    if (existing.header.model, existing.header.settings) != (header.model, header.settings):
-        raise BenchmarkDataError(
-            f"{path} was recorded with model {existing.header.model!r} and settings "
-            f"{existing.header.settings}, not {header.model!r} / {header.settings}; "
-            "delete it or record into another file",
-            path=str(path),
-        )
-    _truncate_partial_last_line(path)
-    return set(existing.rows)
+    for source in (partial, path):
+        if not source.is_file() or source.stat().st_size == 0:
+            continue
+        existing = load_edge_outcomes(source)
+        if _same_run(existing.header, header):
+            if source == path and task_ids <= set(existing.rows):
+                return set(existing.rows)  # complete: left as it is
+            if source == path:
+                shutil.copyfile(path, partial)
+            _truncate_partial_last_line(partial)
+            return set(existing.rows)
+        if not replace:
+            raise BenchmarkDataError(
+                f"{source} was recorded with model {existing.header.model!r} and settings "
+                f"{existing.header.settings}, not {header.model!r} / {header.settings}; "
+                "delete it, record into another file, or pass replace=True (the old file "
+                "stays until the new recording is complete)",
+                path=str(source),
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write(header.model_dump_json() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return set()
 
 
 def _run_task(bound: Any, task: BfclTask) -> EdgeOutcome:
@@ -186,6 +225,20 @@ def _run_task(bound: Any, task: BfclTask) -> EdgeOutcome:
     return _outcome(task, message, time.perf_counter() - started)
 
 
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename durable; some platforms cannot open a folder, and then the OS decides.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 BUNDLED_RECORDING_SETTINGS: dict[str, Any] = {
     "max_new_tokens": 96,
     "max_argument_chars": 64,
@@ -202,12 +255,16 @@ def record_bundled_edge_outcomes(
     out: str | Path,
     *,
     device: str = "auto",
+    backend: str = "auto",
     limit: int | None = None,
     on_row: Callable[[EdgeOutcome, int, int], None] | None = None,
 ) -> EdgeOutcomes:
     """Record the bundled SmolLM2-135M edge model over ``files`` with the committed settings.
 
-    Runs on a GPU when ``device="auto"`` finds one; resumes ``out`` if it already holds rows.
+    ``backend="auto"`` runs it in llama.cpp on CPU, or in transformers on a GPU when
+    ``device="auto"`` finds one; the header's settings name the runtime (``edge_backend``), so a
+    file is only resumed by the runtime that started it. Resumes ``out`` if it already holds rows
+    of the same run; a file of another run is replaced once the new recording is complete.
 
     Raises:
         ImportError: The ``edge`` extra is not installed.
@@ -217,19 +274,21 @@ def record_bundled_edge_outcomes(
 
     edge = HuggingFaceEdgeModel.from_bundled(
         device=device,
+        backend=backend,
         max_new_tokens=BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
         max_argument_chars=BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
     )
-    loaded = edge.load()
+    runtime = edge.load()
     return record_edge_outcomes(
         edge,
         files,
         out,
-        model_name=loaded.model_name,
-        device=str(loaded.device),
-        settings=dict(BUNDLED_RECORDING_SETTINGS),
+        model_name=runtime.model_name,
+        device=str(runtime.device),
+        settings={**BUNDLED_RECORDING_SETTINGS, "edge_backend": runtime.backend},
         limit=limit,
         on_row=on_row,
+        replace=True,
     )
 
 

@@ -1,9 +1,11 @@
 """Locating and loading edge models: the bundled SmolLM2 GGUF, local folders, hub ids.
 
 Loading is explicit and cached per process in a :class:`LoadedModelCache` keyed by
-``(model_path, gguf_file, device, dtype)``; the module-level :data:`DEFAULT_MODEL_CACHE` is the one
-:class:`~langchain_netgpt.edge.HuggingFaceEdgeModel` uses unless it is given its own. Nothing here
-imports torch, transformers or xgrammar at module import time.
+:class:`ModelSpec` (weights, device, dtype, runtime and its settings); the module-level
+:data:`DEFAULT_MODEL_CACHE` is the one :class:`~langchain_netgpt.edge.HuggingFaceEdgeModel` uses
+unless it is given its own. A spec whose ``backend`` is ``llama_cpp`` loads in llama.cpp
+(:mod:`langchain_netgpt.edge.llama_runtime`), otherwise in transformers. Nothing here imports
+torch, transformers, llama_cpp or xgrammar at module import time.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_netgpt.errors import ConfigurationError, EdgeModelError, MissingExtraError
+
+if TYPE_CHECKING:
+    from langchain_netgpt.edge.backend import EdgeRuntime, GenerationRequest, RawGeneration
+    from langchain_netgpt.edge.cancel import CancelToken
+    from langchain_netgpt.edge.llama_runtime import LlamaCppSettings
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +141,11 @@ def resolve_dtype_name(dtype: str, device: str) -> str:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load: a folder or hub id, an optional GGUF file in it, a device and a dtype."""
+    """What to load: a folder or hub id, an optional GGUF file in it, a device and a dtype.
+
+    ``backend`` is the resolved runtime (``transformers`` or ``llama_cpp``); ``llama`` holds
+    the llama.cpp settings when it is ``llama_cpp``.
+    """
 
     model_path: str
     gguf_file: str | None
@@ -141,6 +153,8 @@ class ModelSpec:
     dtype: str = "auto"
     cache_dir: str | None = None
     adapter_path: str | None = None
+    backend: str = "transformers"
+    llama: LlamaCppSettings | None = None
 
 
 @dataclass
@@ -163,9 +177,35 @@ class LoadedModel:
     device: str
     model_name: str
     loaded_from: str = ""
+    backend: str = "transformers"
     generate_lock: threading.Lock = field(default_factory=threading.Lock)
     _compiler: Any = None
     _compiler_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RawGeneration:
+        """Generate with transformers (see ``EdgeRuntime.generate``)."""
+        from langchain_netgpt.edge.hf_runtime import generate_with_transformers
+
+        return generate_with_transformers(self, request, on_text=on_text, cancel=cancel)
+
+    def continuation_logprobs(
+        self, turns: list[dict[str, str]], continuations: Sequence[str]
+    ) -> list[float]:
+        """Log-probability of each continuation after the rendered ``turns`` (one prefill)."""
+        from langchain_netgpt.edge.continuation_scoring import hf_continuation_logprobs
+        from langchain_netgpt.edge.prompt import chat_turns_to_prompt
+
+        prompt = chat_turns_to_prompt(self.tokenizer, turns)
+        with self.generate_lock:
+            return hf_continuation_logprobs(
+                self.model, self.tokenizer, prompt, continuations, self.device
+            )
 
     @property
     def vocab_size(self) -> int:
@@ -214,14 +254,14 @@ class LoadedModelCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[ModelSpec, LoadedModel] = {}
+        self._models: dict[ModelSpec, EdgeRuntime] = {}
 
-    def get(self, spec: ModelSpec) -> LoadedModel:
+    def get(self, spec: ModelSpec) -> EdgeRuntime:
         """Return the model for ``spec``, loading it on first use (other callers wait)."""
         with self._lock:
             loaded = self._models.get(spec)
             if loaded is None:
-                loaded = load_model(spec)
+                loaded = load_runtime(spec)
                 self._models[spec] = loaded
             return loaded
 
@@ -273,8 +313,25 @@ def _gguf_source(spec: ModelSpec) -> dict[str, Any]:
     return {"model_path": spec.model_path, "gguf_file": spec.gguf_file, "size": size}
 
 
+def load_runtime(spec: ModelSpec) -> EdgeRuntime:
+    """Load ``spec`` in its runtime: llama.cpp for ``backend="llama_cpp"``, else transformers.
+
+    Raises:
+        MissingExtraError: The runtime's packages are not installed (or llama.cpp not built).
+        EdgeModelError: The weights could not be loaded.
+    """
+    if spec.backend != "llama_cpp":
+        return load_model(spec)
+    from langchain_netgpt.edge.llama_runtime import LlamaCppModel, LlamaCppSettings
+
+    path = Path(spec.model_path) / (spec.gguf_file or "")
+    if not path.is_file():
+        raise EdgeModelError(f"GGUF file {path} does not exist (backend='llama_cpp')")
+    return LlamaCppModel.load(path, _model_name(spec), spec.llama or LlamaCppSettings())
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load a tokenizer and causal LM for ``spec`` (blocking; use :class:`LoadedModelCache`).
+    """Load a tokenizer and causal LM for ``spec`` in transformers (blocking).
 
     A GGUF is de-quantised by ``transformers``. When ``spec.cache_dir`` is set, the de-quantised
     model is saved there as a plain HuggingFace folder on first load and read from there on later

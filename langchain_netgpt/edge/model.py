@@ -1,12 +1,16 @@
-"""``HuggingFaceEdgeModel``: a small HuggingFace chat model in-process, constrained tool calls."""
+"""``HuggingFaceEdgeModel``: a small HuggingFace chat model in-process, constrained tool calls.
+
+The model plans every call the same way (prompt turns, output schema, stop sequences) and hands
+it to a runtime (:mod:`~langchain_netgpt.edge.backend`): llama.cpp for GGUF files on CPU,
+transformers for CUDA and safetensors checkpoints.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import queue
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -20,7 +24,6 @@ from langchain_core.callbacks import (
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
@@ -28,9 +31,15 @@ from langchain_core.utils.function_calling import convert_to_json_schema
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field
 
+from langchain_netgpt.edge.backend import (
+    EdgeBackend,
+    EdgeRuntime,
+    GenerationRequest,
+    RawGeneration,
+    choose_backend,
+)
 from langchain_netgpt.edge.bundled import (
     DEFAULT_MODEL_CACHE,
-    LoadedModel,
     LoadedModelCache,
     ModelSpec,
     locate_bundled_gguf,
@@ -38,14 +47,9 @@ from langchain_netgpt.edge.bundled import (
 )
 from langchain_netgpt.edge.call_decision import CallDecisionConfig, CallVerdict, decide_call
 from langchain_netgpt.edge.cancel import CancelToken, EdgeGenerationCancelled, current_cancel_token
-from langchain_netgpt.edge.continuation_scoring import hf_continuation_logprobs
-from langchain_netgpt.edge.prompt import (
-    chat_turns_to_prompt,
-    render_messages,
-    structured_output_prompt,
-)
+from langchain_netgpt.edge.output import StopGuard, as_last_chunk, cut_at_stop, message_from_parsed
+from langchain_netgpt.edge.prompt import render_messages, structured_output_prompt
 from langchain_netgpt.edge.tools import (
-    ParsedOutput,
     ToolChoice,
     ToolSpec,
     bound_strings,
@@ -54,8 +58,6 @@ from langchain_netgpt.edge.tools import (
     parse_edge_output,
     render_tools_prompt,
 )
-from langchain_netgpt.edge.wrap_up import closing_token_ids, wrap_up_processor
-from langchain_netgpt.errors import EdgeModelError, MissingExtraError
 
 _Mode = Literal["chat", "tools", "structured"]
 
@@ -73,26 +75,26 @@ class _Plan:
     call_verdict: CallVerdict | None = None
 
 
-@dataclass
-class _RawGeneration:
-    text: str
-    input_tokens: int
-    output_tokens: int
-    finish_reason: str
-    seconds: float
-
-
 class HuggingFaceEdgeModel(BaseChatModel):
     """A small HuggingFace causal LM served in-process as a LangChain chat model.
 
-    Tool calls are constrained by an xgrammar JSON-schema grammar built from the bound tools, so
+    Two runtimes serve it, chosen by one option, ``backend``: ``"llama_cpp"`` (a GGUF file in
+    llama.cpp, on CPU: ~100+ tokens/s for the bundled 135M model on 2 cores), ``"transformers"``
+    (torch: CUDA, safetensors checkpoints, LoRA adapters) or ``"auto"`` (default: llama.cpp for a
+    GGUF on CPU when ``llama-cpp-python`` is built, transformers otherwise, with a warning when it
+    falls back). Answers carry ``response_metadata["edge_backend"]``.
+
+    Tool calls are constrained by a JSON-schema grammar built from the bound tools (xgrammar in
+    transformers; llama.cpp's GBNF or xgrammar in llama.cpp: the same JSON language), so
     even a 135M-parameter model emits calls whose arguments satisfy the tools' schemas. The model
     answers with ``{"tool_calls": [...]}`` or ``{"answer": ...}`` (and, with
     ``allow_escalation=True``, ``{"escalate": true, "reason": ...}``, which comes back as an empty
     AIMessage with ``response_metadata["netgpt_escalate"]``). Without tools it chats freely and
     streams token by token. Weights load lazily, once per process per (path, file, device, dtype),
     in a :class:`~langchain_netgpt.edge.bundled.LoadedModelCache`; generation on one loaded model
-    is serialised by a lock.
+    is serialised by a lock. A generation stops at its next token once its caller's
+    :class:`~langchain_netgpt.edge.cancel.CancelToken` (:func:`~langchain_netgpt.edge.cancel_scope`)
+    is cancelled, or once the task awaiting ``ainvoke`` / ``astream`` is cancelled.
 
     For production edges served over HTTP, use the factories in
     :mod:`langchain_netgpt.edge.remote`: ``tgi_edge(endpoint_url)`` (Text Generation Inference,
@@ -119,6 +121,11 @@ class HuggingFaceEdgeModel(BaseChatModel):
     model_path: str = Field(description="Local folder or hub id holding the model (or its GGUF).")
     gguf_file: str | None = Field(default=None, description="GGUF file name inside model_path.")
     device: str = Field(default="auto", description="'auto', 'cpu', 'cuda' or 'cuda:<index>'.")
+    backend: EdgeBackend = Field(
+        default="auto",
+        description="Runtime: 'llama_cpp' (GGUF on CPU), 'transformers' (CUDA, safetensors, "
+        "adapters) or 'auto' (llama.cpp for a GGUF on CPU when it is built).",
+    )
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="Weights dtype; 'auto' is float32 on CPU, bfloat16 on CUDA."
     )
@@ -152,11 +159,32 @@ class HuggingFaceEdgeModel(BaseChatModel):
     )
     cache_dir: str | None = Field(
         default=None,
-        description="If set, a de-quantised copy of a GGUF model is saved here and reused.",
+        description="If set, the prepared copy of a GGUF model is saved here and reused "
+        "(transformers: de-quantised; llama.cpp: re-encoded to Q8_0, see requantize).",
     )
     adapter_path: str | None = Field(
         default=None,
         description="LoRA adapter folder (from `netgpt finetune-edge`) merged into the weights.",
+    )
+    grammar_engine: Literal["auto", "gbnf", "xgrammar"] = Field(
+        default="auto",
+        description="llama.cpp only: 'gbnf' (llama.cpp's grammars, no torch import) or "
+        "'xgrammar'; 'auto' is gbnf.",
+    )
+    requantize: Literal["q8_0", "none"] = Field(
+        default="q8_0",
+        description="llama.cpp only: re-encode a Q4_1/Q5_0/Q5_1 GGUF once to Q8_0 (cached), "
+        "which pre-fills about 2x faster on x86; 'none' loads the file as it is.",
+    )
+    n_ctx: int | None = Field(
+        default=None,
+        ge=256,
+        le=131072,
+        description="llama.cpp context window in tokens (prompt + answer); None: the GGUF's "
+        "trained context length (<arch>.context_length, 8192 for the bundled model).",
+    )
+    n_threads: int | None = Field(
+        default=None, gt=0, description="llama.cpp CPU threads (default: every usable core)."
     )
     call_decision: CallDecisionConfig = Field(
         default_factory=CallDecisionConfig,
@@ -232,7 +260,27 @@ class HuggingFaceEdgeModel(BaseChatModel):
             "temperature": self.temperature,
             "constrained": self.constrained,
             "adapter_path": self.adapter_path,
+            "backend": self.backend,
         }
+
+    @property
+    def context_window_tokens(self) -> int | None:
+        """The context window the runtime enforces, when this model sets one (else ``None``).
+
+        The routing engine's context-window gate reads it first. llama.cpp with an explicit
+        ``n_ctx`` refuses longer prompts, so that is the window; otherwise (``n_ctx=None``, or the
+        transformers runtime) the gate reads the model's own length: ``max_position_embeddings``
+        once loaded, else the GGUF header's ``<arch>.context_length``, which llama.cpp also uses.
+        """
+        if self.n_ctx is None or not self.gguf_file:
+            return None
+        choice = choose_backend(
+            self.backend,
+            gguf_file=self.gguf_file,
+            device=self.device,
+            adapter_path=self.adapter_path,
+        )
+        return self.n_ctx if choice.backend == "llama_cpp" else None
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -240,8 +288,16 @@ class HuggingFaceEdgeModel(BaseChatModel):
         params["ls_model_name"] = kwargs.get("model") or self.gguf_file or self.model_path
         return params
 
-    def load(self) -> LoadedModel:
-        """Load the weights now (otherwise the first call does) and return them."""
+    def load(self) -> EdgeRuntime:
+        """Load the weights now (otherwise the first call does) and return the runtime.
+
+        The runtime's ``backend`` says which one serves this model (see ``backend``).
+
+        Raises:
+            ConfigurationError: ``backend="llama_cpp"`` for a model llama.cpp cannot serve.
+            MissingExtraError: The runtime's packages are not installed.
+            EdgeModelError: The weights could not be loaded.
+        """
         cache = self.model_cache if self.model_cache is not None else DEFAULT_MODEL_CACHE
         return cache.get(self._spec())
 
@@ -327,7 +383,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return self._result(plan, self._execute(plan))
+        caller = current_cancel_token()
+        return self._result(plan, self._run(plan, caller.child() if caller else None))
 
     async def _agenerate(
         self,
@@ -337,7 +394,14 @@ class HuggingFaceEdgeModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return self._result(plan, await asyncio.to_thread(self._execute, plan))
+        token = _call_token()
+        try:
+            raw = await asyncio.to_thread(self._run, plan, token)
+        except asyncio.CancelledError:
+            # The worker thread cannot be interrupted, but its generation stops at the next token.
+            token.cancel("the task awaiting the edge model was cancelled")
+            raise
+        return self._result(plan, raw)
 
     def _stream(
         self,
@@ -347,7 +411,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        for chunk in self._stream_plan(plan, threading.Event()):
+        for chunk in self._stream_plan(plan, _call_token()):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -360,8 +424,8 @@ class HuggingFaceEdgeModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        cancel = threading.Event()
-        chunks = self._stream_plan(plan, cancel)
+        token = _call_token()
+        chunks = self._stream_plan(plan, token)
         done = object()
         try:
             while True:
@@ -373,22 +437,41 @@ class HuggingFaceEdgeModel(BaseChatModel):
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
         finally:
-            # Stops the generate thread at its next token even if this task was cancelled
-            # while a worker thread was inside next(); closing then would raise.
-            cancel.set()
+            # Stops the generation at its next token even if this task was cancelled while a
+            # worker thread was inside next(); closing the generator then would raise.
+            token.cancel("the task streaming from the edge model stopped")
             with contextlib.suppress(ValueError):
                 chunks.close()
 
     # ----------------------------------------------------------------------------- internals
 
     def _spec(self) -> ModelSpec:
+        choice = choose_backend(
+            self.backend,
+            gguf_file=self.gguf_file,
+            device=self.device,
+            adapter_path=self.adapter_path,
+        )
+        llama = None
+        if choice.backend == "llama_cpp":
+            from langchain_netgpt.edge.llama_runtime import LlamaCppSettings
+
+            llama = LlamaCppSettings(
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                requantize=self.requantize,
+                grammar_engine=self.grammar_engine,
+                requantize_dir=self.cache_dir,
+            )
         return ModelSpec(
             model_path=self.model_path,
             gguf_file=self.gguf_file,
-            device=self.device,
+            device="cpu" if choice.backend == "llama_cpp" else self.device,
             dtype=self.dtype,
             cache_dir=self.cache_dir,
             adapter_path=self.adapter_path,
+            backend=choice.backend,
+            llama=llama,
         )
 
     def _plan(
@@ -438,91 +521,64 @@ class HuggingFaceEdgeModel(BaseChatModel):
         turns = render_messages(messages, system_suffix=suffix)
 
         def score(continuations: Sequence[str]) -> list[float]:
-            loaded = self.load()
-            prompt = chat_turns_to_prompt(loaded.tokenizer, turns)
-            with loaded.generate_lock:
-                return hf_continuation_logprobs(
-                    loaded.model, loaded.tokenizer, prompt, continuations, loaded.device
-                )
+            # Either runtime scores continuations (one prefill, no decoding); called only when
+            # the shipped parameters hold a fitted margin model.
+            return self.load().continuation_logprobs(turns, continuations)
 
         verdict = decide_call(messages, specs, self.call_decision, score)
         return ToolChoice("required" if verdict.call else "none"), verdict
 
-    def _execute(
+    def _request(self, plan: _Plan) -> GenerationRequest:
+        return GenerationRequest(
+            turns=plan.turns,
+            schema=plan.schema,
+            use_grammar=plan.use_grammar,
+            stop=plan.stop,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            wrap_up_tokens=self.wrap_up_tokens if plan.use_grammar else 0,
+        )
+
+    def _run(
         self,
         plan: _Plan,
-        streamer: Any = None,
-        cancel: threading.Event | None = None,
-    ) -> _RawGeneration:
-        loaded = self.load()
-        try:
-            import torch
-            import transformers
-        except ImportError as exc:  # pragma: no cover - load() already imported them
-            raise MissingExtraError(exc.name or "transformers", "edge") from exc
-        tokenizer = loaded.tokenizer
-        prompt = chat_turns_to_prompt(tokenizer, plan.turns)
-        encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(loaded.device)
-        input_tokens = int(encoded["input_ids"].shape[1])
-        gen: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": self.temperature > 0,
-            "pad_token_id": tokenizer.eos_token_id,
-        }
-        if self.temperature > 0:
-            gen.update(temperature=self.temperature, top_p=self.top_p)
-        if plan.use_grammar:
-            from xgrammar.contrib.hf import LogitsProcessor
+        token: CancelToken | None,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        stopper: CancelToken | None = None,
+    ) -> RawGeneration:
+        """Generate and cut at stop sequences.
 
-            grammar = LogitsProcessor(loaded.compile_json_schema(plan.schema))
-            gen["logits_processor"] = [grammar]
-            if self.wrap_up_tokens:  # finish the JSON past the budget rather than cut it
-                gen["max_new_tokens"] = self.max_new_tokens + self.wrap_up_tokens
-                closers = closing_token_ids(tokenizer)
-                wrap = wrap_up_processor(input_tokens, self.max_new_tokens, closers)
-                gen["logits_processor"] = [wrap, grammar]
-        elif plan.stop:
-            gen.update(stop_strings=plan.stop, tokenizer=tokenizer)
-        if streamer is not None:
-            gen["streamer"] = streamer
-        # issue-14c (minimal, issue-15 reworks this file): the caller's CancelToken (set by the
-        # router's deadline runner through cancel_scope) is checked after every token too.
-        token = current_cancel_token()
+        ``token`` is the caller's (the call raises when it stops the generation); ``stopper``, a
+        child of it, stops the generation quietly (a stream's stop sequence).
+        """
         if token is not None:
             token.raise_if_cancelled()
-        if cancel is not None or token is not None:
-            gen["stopping_criteria"] = transformers.StoppingCriteriaList(
-                [_cancel_criteria(transformers, cancel, token)]
-            )
-        with loaded.generate_lock, torch.inference_mode():
-            started = time.perf_counter()
-            try:
-                output = loaded.model.generate(**encoded, **gen)
-            except (RuntimeError, ValueError) as exc:
-                raise EdgeModelError(f"edge generation failed: {exc}") from exc
-            seconds = time.perf_counter() - started
-        new_ids = output[0, input_tokens:].tolist()
-        if token is not None and token.cancelled:  # issue-14c: never a partial answer
-            raise EdgeGenerationCancelled(token.reason, output_tokens=len(new_ids))
-        text = tokenizer.decode(new_ids, skip_special_tokens=True)
-        text, stopped = _cut_at_stop(text, plan.stop)
-        ended = bool(new_ids) and new_ids[-1] == tokenizer.eos_token_id
-        finish = "stop" if ended or stopped or len(new_ids) < gen["max_new_tokens"] else "length"
-        return _RawGeneration(text, input_tokens, len(new_ids), finish, seconds)
+        cancel = stopper if stopper is not None else token
+        raw = self.load().generate(self._request(plan), on_text=on_text, cancel=cancel)
+        if raw.finish_reason == "cancelled" and token is not None and token.cancelled:
+            raise EdgeGenerationCancelled(token.reason, output_tokens=raw.output_tokens)
+        text, stopped = cut_at_stop(raw.text, plan.stop)
+        if stopped:
+            raw.text, raw.finish_reason = text, "stop"
+        return raw
 
-    def _result(self, plan: _Plan, raw: _RawGeneration) -> ChatResult:
-        loaded = self.load()
+    def _result(self, plan: _Plan, raw: RawGeneration) -> ChatResult:
+        runtime = self.load()
         usage = UsageMetadata(
             input_tokens=raw.input_tokens,
             output_tokens=raw.output_tokens,
             total_tokens=raw.input_tokens + raw.output_tokens,
         )
         meta: dict[str, Any] = {
-            "model_name": loaded.model_name,
+            "model_name": runtime.model_name,
             "finish_reason": raw.finish_reason,
             "generation_time_s": raw.seconds,
             "tokens_per_s": raw.output_tokens / raw.seconds if raw.seconds > 0 else None,
-            "device": loaded.device,
+            "time_to_first_token_s": raw.first_token_s,
+            "device": runtime.device,
+            "edge_backend": runtime.backend,
             "constrained": plan.use_grammar,
         }
         if raw.output_tokens > self.max_new_tokens:
@@ -538,52 +594,55 @@ class HuggingFaceEdgeModel(BaseChatModel):
             meta["netgpt_escalate"] = {"reason": parsed.escalate_reason}
         if parsed.tool_calls and raw.finish_reason == "stop":
             meta["finish_reason"] = "tool_calls"
-        message = _message_from_parsed(parsed, usage, meta)
+        message = message_from_parsed(parsed, usage, meta)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream_plan(
-        self, plan: _Plan, cancel: threading.Event
+        self, plan: _Plan, caller: CancelToken
     ) -> Generator[ChatGenerationChunk, None, None]:
         if plan.mode != "chat":
-            raw = self._execute(plan, cancel=cancel)
-            message = self._result(plan, raw).generations[0].message
+            message = self._result(plan, self._run(plan, caller)).generations[0].message
             assert isinstance(message, AIMessage)
-            yield ChatGenerationChunk(message=_as_last_chunk(message))
+            yield ChatGenerationChunk(message=as_last_chunk(message))
             return
-        loaded = self.load()
-        from transformers import TextIteratorStreamer
-
-        streamer = TextIteratorStreamer(
-            loaded.tokenizer, skip_prompt=True, skip_special_tokens=True
-        )
-        outcome: dict[str, Any] = {}
+        # The runtime generates in a worker thread and hands decoded text over a queue; this
+        # generator's own token stops it at a stop sequence or when the consumer goes away,
+        # without counting as the caller's cancellation.
+        own = caller.child()
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
 
         def work() -> None:
             try:
-                outcome["raw"] = self._execute(plan, streamer=streamer, cancel=cancel)
+                raw = self._run(
+                    plan, caller, on_text=lambda text: pieces.put(("text", text)), stopper=own
+                )
+                pieces.put(("done", raw))
             except BaseException as exc:  # re-raised in the consuming thread below
-                outcome["error"] = exc
-                streamer.end()  # type: ignore[no-untyped-call]
+                pieces.put(("error", exc))
 
         worker = threading.Thread(target=work, name="netgpt-edge-generate", daemon=True)
         worker.start()
-        guard = _StopGuard(plan.stop)
+        guard = StopGuard(plan.stop)
+        raw: RawGeneration | None = None
         try:
-            for piece in streamer:
-                safe = guard.feed(piece)
+            while raw is None:
+                kind, value = pieces.get()
+                if kind == "error":
+                    raise value
+                if kind == "done":
+                    raw = value
+                    continue
+                safe = "" if guard.stopped else guard.feed(value)
                 if safe:
                     yield ChatGenerationChunk(message=AIMessageChunk(content=safe))
                 if guard.stopped:
-                    cancel.set()
-                    break
+                    own.cancel("stop sequence")
         finally:
-            cancel.set()
+            own.cancel("the stream was closed")
             worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
         if not guard.stopped and guard.pending:
             yield ChatGenerationChunk(message=AIMessageChunk(content=guard.pending))
-        final = self._result(plan, outcome["raw"]).generations[0].message
+        final = self._result(plan, raw).generations[0].message
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
@@ -594,74 +653,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
         )
 
 
-def _cancel_criteria(
-    transformers: Any, cancel: threading.Event | None, token: CancelToken | None = None
-) -> Any:
-    class _Cancelled(transformers.StoppingCriteria):  # type: ignore[misc]
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-            # issue-14c: the caller's CancelToken too (see _execute).
-            return (cancel is not None and cancel.is_set()) or (
-                token is not None and token.cancelled
-            )
-
-    return _Cancelled()
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    positions = [text.find(s) for s in stops if s and s in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
-
-
-class _StopGuard:
-    """Holds back streamed text that might be the start of a stop sequence."""
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self._stops = [s for s in stops if s]
-        self.pending = ""
-        self.stopped = False
-
-    def feed(self, piece: str) -> str:
-        self.pending += piece
-        if not self._stops:
-            out, self.pending = self.pending, ""
-            return out
-        cut, self.stopped = _cut_at_stop(self.pending, self._stops)
-        if self.stopped:
-            self.pending = ""
-            return cut
-        hold = max(
-            (k for s in self._stops for k in range(1, len(s)) if self.pending.endswith(s[:k])),
-            default=0,
-        )
-        out = self.pending[: len(self.pending) - hold]
-        self.pending = self.pending[len(out) :]
-        return out
-
-
-def _message_from_parsed(
-    parsed: ParsedOutput, usage: UsageMetadata, meta: dict[str, Any]
-) -> AIMessage:
-    return AIMessage(
-        content=parsed.content,
-        tool_calls=parsed.tool_calls,
-        invalid_tool_calls=parsed.invalid_tool_calls,
-        usage_metadata=usage,
-        response_metadata=meta,
-    )
-
-
-def _as_last_chunk(message: AIMessage) -> AIMessageChunk:
-    chunks = [
-        tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
-        for i, c in enumerate(message.tool_calls)
-    ]
-    return AIMessageChunk(
-        content=message.content,
-        tool_call_chunks=chunks,
-        invalid_tool_calls=message.invalid_tool_calls,
-        usage_metadata=message.usage_metadata,
-        response_metadata=message.response_metadata,
-        chunk_position="last",
-    )
+def _call_token() -> CancelToken:
+    """A token for one call: a child of the caller's scope token, if any."""
+    caller = current_cancel_token()
+    return caller.child() if caller is not None else CancelToken()

@@ -156,3 +156,33 @@ def structured_output_prompt(schema: dict[str, Any] | None) -> str:
 def chat_turns_to_prompt(tokenizer: Any, turns: list[dict[str, str]]) -> str:
     """Apply the tokenizer's chat template (with the assistant generation prompt)."""
     return str(tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False))
+
+
+def compile_chat_template(source: str) -> Any:
+    """Compile a chat template the way ``transformers`` does (sandboxed Jinja, same options).
+
+    The llama.cpp runtime renders the template stored in the GGUF with this, so both runtimes
+    see the same prompt text.
+
+    Raises:
+        ValueError: The template is not valid Jinja.
+    """
+    import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(value: Any, indent: int | None = None) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=indent)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
+    )
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    try:
+        return env.from_string(source)
+    except jinja2.exceptions.TemplateSyntaxError as exc:
+        raise ValueError(f"the model's chat template is not valid Jinja: {exc}") from exc

@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["WRAP_UP_BONUS", "closing_token_ids", "wrap_up_processor"]
+__all__ = ["WRAP_UP_BONUS", "closing_token_ids", "is_closing_text", "wrap_up_processor"]
 
 #: Logit bonus of closing tokens once the budget is spent (dominates any model preference).
 WRAP_UP_BONUS = 100.0
@@ -34,14 +34,14 @@ def closing_token_ids(tokenizer: Any) -> list[int]:
         return cached
 
 
+def is_closing_text(text: str) -> bool:
+    """Whether a token's text is only closing characters (and spaces), at least one of them."""
+    stripped = text.strip()
+    return bool(stripped) and set(stripped) <= _CLOSERS
+
+
 def _scan(tokenizer: Any) -> list[int]:
-    ids: list[int] = []
-    for token_id in range(len(tokenizer)):
-        text = tokenizer.decode([token_id])
-        stripped = text.strip()
-        if stripped and set(stripped) <= _CLOSERS:
-            ids.append(token_id)
-    return ids
+    return [i for i in range(len(tokenizer)) if is_closing_text(tokenizer.decode([i]))]
 
 
 def wrap_up_processor(prompt_tokens: int, budget: int, closing_ids: list[int]) -> Any:

@@ -167,6 +167,9 @@ def model_context_tokens(model: Any, *, read_files: bool = True) -> int | None:
         value = getattr(config, "max_position_embeddings", None)
         if isinstance(value, int) and value > 0:
             return value
+        value = getattr(loaded, "context_window_tokens", None)  # a llama.cpp runtime's n_ctx
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
     if not read_files:
         return None
     folder = getattr(model, "model_path", None)
@@ -208,18 +211,26 @@ def _loaded(model: Any) -> Any:
 def _tokenizer_count(
     model: Any, messages: Sequence[BaseMessage], features: RequestFeatures
 ) -> int | None:
-    """Exact prompt tokens with the model's tokenizer, if it is loaded (else ``None``)."""
-    tokenizer = getattr(_loaded(model), "tokenizer", None)
-    if tokenizer is None:
+    """Exact prompt tokens with the model's tokenizer, if it is loaded (else ``None``).
+
+    A transformers edge has a ``tokenizer``; a llama.cpp edge counts with ``count_tokens``.
+    """
+    loaded = _loaded(model)
+    tokenizer = getattr(loaded, "tokenizer", None)
+    count_tokens = getattr(loaded, "count_tokens", None)
+    if tokenizer is None and not callable(count_tokens):
         return None
     text = "\n".join(m.text if hasattr(m, "text") else str(m.content) for m in messages)
     try:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if tokenizer is not None:
+            count = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        else:
+            count = int(count_tokens(text))  # type: ignore[misc]
     except Exception:
         return None
     # Tool schemas are rendered into the prompt too: keep the features' estimate of them.
     schema_tokens = max(features.prompt_tokens - int(len(text) / 4), 0)
-    return len(ids) + 4 * len(messages) + schema_tokens
+    return count + 4 * len(messages) + schema_tokens
 
 
 # GGUF value types (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md).

@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from langchain_netgpt.bench.record import BUNDLED_RECORDING_SETTINGS
 from langchain_netgpt.cli import app
+from langchain_netgpt.edge.backend import llama_cpp_importable
 from langchain_netgpt.recorded.edge_outcomes import load_edge_outcomes
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Records in llama.cpp (a few seconds): part of the default run.
+pytestmark = [pytest.mark.integration]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ADD = {
@@ -61,6 +63,8 @@ def test_record_writes_one_outcome_per_task_with_the_committed_settings(tmp_path
         "tool_choice": "required",
         "parallel_tool_calls": False,
         **BUNDLED_RECORDING_SETTINGS,
+        # The fast runtime on CPU where it is built, else transformers.
+        "edge_backend": "llama_cpp" if llama_cpp_importable() else "transformers",
     }
     assert outcomes.rows["toyadd_0"].input_tokens > 0
     assert not outcomes.rows["irrelevance_0"].correct  # tool_choice="required" always calls

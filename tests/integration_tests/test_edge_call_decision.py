@@ -6,7 +6,8 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from langchain_netgpt.edge import HuggingFaceEdgeModel
-from langchain_netgpt.edge.call_decision import CallDecisionConfig
+from langchain_netgpt.edge.call_decision import ANSWER_OPENING, CALL_OPENING, CallDecisionConfig
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +22,14 @@ def multiply(a: float, b: float) -> float:
     return a * b
 
 
-@pytest.fixture(scope="module")
-def edge() -> HuggingFaceEdgeModel:
-    model = HuggingFaceEdgeModel.from_bundled(device="cpu", max_new_tokens=40)
+@pytest.fixture(
+    scope="module", params=[pytest.param("llama_cpp", marks=needs_llama_cpp), "transformers"]
+)
+def edge(request: pytest.FixtureRequest) -> HuggingFaceEdgeModel:
+    # The decision, the narrowed grammar and the wrap-up hold in both runtimes.
+    model = HuggingFaceEdgeModel.from_bundled(
+        backend=request.param, device="cpu", max_new_tokens=40
+    )
     model.load()
     return model
 
@@ -78,3 +84,23 @@ def test_a_required_call_is_closed_not_cut_when_the_budget_runs_out(
     assert isinstance(result.tool_calls[0]["args"]["city"], str)
     assert result.invalid_tool_calls == []
     assert result.response_metadata["netgpt_wrapped_up"] is True
+
+
+@needs_llama_cpp
+def test_both_runtimes_score_the_call_and_answer_openings_alike() -> None:
+    # The decision's optional model margin (call opening minus answer opening) is runtime-agnostic.
+    turns = [{"role": "user", "content": "What's the weather like in Lisbon right now?"}]
+    openings = [CALL_OPENING, ANSWER_OPENING]
+    llama = HuggingFaceEdgeModel.from_bundled(backend="llama_cpp").load()
+    hf = HuggingFaceEdgeModel.from_bundled(backend="transformers", device="cpu").load()
+
+    in_llama = llama.continuation_logprobs(turns, openings)
+    in_transformers = hf.continuation_logprobs(turns, openings)
+
+    assert all(score < 0 for score in in_llama + in_transformers)
+    # Q8_0 against de-quantised float32 weights: ~2% apart over the ten tokens of the call opening.
+    assert in_llama == pytest.approx(in_transformers, rel=0.05)
+    assert (in_llama[0] > in_llama[1]) == (in_transformers[0] > in_transformers[1])
+    # The cache is rolled back to the shared prefix after each continuation: scoring again agrees.
+    again = llama.continuation_logprobs(turns, openings)
+    assert again == pytest.approx(in_llama, abs=1e-3)

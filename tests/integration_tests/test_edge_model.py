@@ -1,15 +1,24 @@
-"""The edge model on the real bundled SmolLM2-135M-Instruct (loaded once for the module)."""
+"""The edge model on the real bundled SmolLM2-135M-Instruct, once per runtime (llama.cpp and
+transformers: the same tests hold for both; each is loaded once for the module)."""
 
+import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from langchain_netgpt.edge import HuggingFaceEdgeModel
+from langchain_netgpt.edge import (
+    CancelToken,
+    EdgeGenerationCancelled,
+    HuggingFaceEdgeModel,
+    cancel_scope,
+)
 from langchain_netgpt.recorded import check_calls, load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +42,25 @@ class Person(BaseModel):
     age: int = Field(description="age in years")
 
 
-@pytest.fixture(scope="module")
-def edge() -> HuggingFaceEdgeModel:
-    model = HuggingFaceEdgeModel.from_bundled(max_new_tokens=40, max_argument_chars=60)
+STORY = "Write a very long story about a dragon, with many chapters."
+
+
+@pytest.fixture(
+    scope="module", params=[pytest.param("llama_cpp", marks=needs_llama_cpp), "transformers"]
+)
+def edge(request: pytest.FixtureRequest) -> HuggingFaceEdgeModel:
+    model = HuggingFaceEdgeModel.from_bundled(
+        backend=request.param, device="cpu", max_new_tokens=40, max_argument_chars=60
+    )
     model.load()
     return model
+
+
+def test_the_answer_names_the_runtime_that_served_it(edge: HuggingFaceEdgeModel) -> None:
+    result = edge.invoke("Hi")
+
+    assert result.response_metadata["edge_backend"] == edge.backend
+    assert edge.load().backend == edge.backend
 
 
 def test_a_plain_prompt_gets_a_text_answer_with_usage(edge: HuggingFaceEdgeModel) -> None:
@@ -193,6 +216,11 @@ def test_concurrent_calls_from_threads_are_serialised_and_all_answer(
     assert all(r.usage_metadata and r.usage_metadata["output_tokens"] > 0 for r in results)
 
 
+@pytest.mark.parametrize(
+    "edge",
+    ["llama_cpp", pytest.param("transformers", marks=pytest.mark.slow)],  # ~2 min there
+    indirect=True,
+)
 def test_every_constrained_call_on_30_bfcl_tasks_is_schema_valid(
     edge: HuggingFaceEdgeModel,
 ) -> None:
@@ -208,3 +236,130 @@ def test_every_constrained_call_on_30_bfcl_tasks_is_schema_valid(
             failures.append((task.id, result.tool_calls, result.invalid_tool_calls, check))
 
     assert failures == []
+
+
+def _is_free(edge: HuggingFaceEdgeModel, within_s: float) -> bool:
+    # The model's generate lock is held for the whole of a generation.
+    lock = edge.load().generate_lock  # type: ignore[attr-defined]
+    acquired = lock.acquire(timeout=within_s)
+    if acquired:
+        lock.release()
+    return acquired
+
+
+def test_a_cancelled_generation_stops_within_a_second_and_frees_the_cpu(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    long = edge.model_copy(update={"max_new_tokens": 1500})
+    token = CancelToken()
+    outcome: dict[str, BaseException] = {}
+
+    def call() -> None:
+        with cancel_scope(token):
+            try:
+                long.invoke(STORY)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(1.0)
+    assert worker.is_alive(), "the generation ended before it could be cancelled"
+    token.cancel("deadline passed")
+    cancelled_at = time.perf_counter()
+    worker.join(timeout=5)
+    stopped_after = time.perf_counter() - cancelled_at
+    cpu_before = time.process_time()
+    time.sleep(0.5)
+    cpu_idle = time.process_time() - cpu_before
+
+    assert stopped_after < 1.0
+    assert isinstance(outcome.get("error"), EdgeGenerationCancelled)
+    assert outcome["error"].reason == "deadline passed"  # type: ignore[attr-defined]
+    assert _is_free(edge, within_s=0.1)
+    assert cpu_idle < 0.25  # a generation still running would burn ~1 s of CPU on 2 cores
+
+
+async def test_cancelling_the_awaiting_task_stops_the_generation(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    long = edge.model_copy(update={"max_new_tokens": 1500})
+    task = asyncio.create_task(long.ainvoke(STORY))
+    await asyncio.sleep(1.0)
+    assert not task.done()
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert await asyncio.to_thread(_is_free, edge, 1.0)
+
+
+async def test_closing_an_async_stream_early_stops_the_generation(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    long = edge.model_copy(update={"max_new_tokens": 1500})
+    stream = long.astream(STORY)
+    first = await anext(stream)
+
+    await stream.aclose()
+
+    assert first.content
+    assert await asyncio.to_thread(_is_free, edge, 1.0)
+
+
+def test_a_call_under_an_already_cancelled_scope_raises_at_once(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    token = CancelToken()
+    token.cancel("too late")
+
+    with cancel_scope(token), pytest.raises(EdgeGenerationCancelled, match="too late"):
+        edge.invoke("Hi")
+
+
+def test_a_stop_sequence_in_a_stream_ends_it_without_an_error(
+    edge: HuggingFaceEdgeModel,
+) -> None:
+    chunks = list(edge.stream("List three fruits, one per line.", stop=["\n"]))
+
+    text = "".join(str(c.content) for c in chunks)
+    assert "\n" not in text
+    assert chunks[-1].chunk_position == "last"
+
+
+@needs_llama_cpp
+def test_both_runtimes_see_the_same_prompt_tokens() -> None:
+    from langchain_core.messages import convert_to_messages
+
+    from langchain_netgpt.edge.prompt import chat_turns_to_prompt, render_messages
+    from langchain_netgpt.edge.tools import ToolSpec, normalize_tool_choice, render_tools_prompt
+
+    task = load_bfcl(BFCL / "BFCL_v4_multiple.json", limit=1)[0]
+    specs = [ToolSpec.from_any(tool) for tool in task.tools]
+    suffix = render_tools_prompt(specs, normalize_tool_choice("required", [s.name for s in specs]))
+    turns = render_messages(convert_to_messages(task.messages), system_suffix=suffix)
+    llama = HuggingFaceEdgeModel.from_bundled(backend="llama_cpp").load()
+    hf = HuggingFaceEdgeModel.from_bundled(backend="transformers", device="cpu").load()
+
+    llama_tokens = llama.tokenize(llama.render_prompt(turns))  # type: ignore[attr-defined]
+    tokenizer = hf.tokenizer  # type: ignore[attr-defined]
+    hf_tokens = tokenizer(chat_turns_to_prompt(tokenizer, turns), add_special_tokens=False)
+
+    assert llama_tokens == hf_tokens["input_ids"]
+    assert len(llama_tokens) > 200
+
+
+@needs_llama_cpp
+def test_the_llama_runtime_states_the_context_window_it_enforces() -> None:
+    from langchain_netgpt.edge import LoadedModelCache
+    from langchain_netgpt.routing.context_window import model_context_tokens
+
+    small = HuggingFaceEdgeModel.from_bundled(
+        backend="llama_cpp", n_ctx=1024, model_cache=LoadedModelCache()
+    )
+    default = HuggingFaceEdgeModel.from_bundled(backend="llama_cpp")
+
+    assert model_context_tokens(small) == small.load().context_window_tokens == 1024  # type: ignore[attr-defined]
+    # Without n_ctx, llama.cpp takes the GGUF's trained length, which the router reads too.
+    assert model_context_tokens(default) == default.load().context_window_tokens == 8192  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
 from langchain_netgpt.learn.edge_data import rows_from_bfcl
 from langchain_netgpt.recorded import load_bfcl
 from langchain_netgpt.routing._jsonschema import validate_json_schema
+from tests.integration_tests._runtimes import needs_llama_cpp
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -114,3 +115,39 @@ def test_a_short_grpo_run_trains_against_the_rewards(bfcl_rows: Path, tmp_path: 
     assert len(result.rewards) == 2
     assert all(0.0 <= r <= 1.0 for r in result.rewards)
     assert (tmp_path / "grpo" / "adapter_config.json").is_file()
+
+
+@needs_llama_cpp
+def test_the_adapter_merged_into_a_gguf_answers_in_llama_cpp_as_in_transformers(
+    sft_adapter: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    from langchain_netgpt.edge import locate_bundled_gguf
+    from langchain_netgpt.edge.gguf_export import export_merged_gguf
+
+    tasks = load_bfcl(shared_data / "bfcl" / "BFCL_v4_simple_python.json", limit=8)
+    merged = export_merged_gguf(sft_adapter, locate_bundled_gguf(), tmp_path / "tuned.gguf")
+    settings = {"max_new_tokens": 96, "model_cache": LoadedModelCache()}
+    in_llama = HuggingFaceEdgeModel.from_pretrained(
+        merged, backend="llama_cpp", requantize="none", **settings
+    )
+    in_transformers = HuggingFaceEdgeModel.from_bundled(
+        device="cpu", backend="transformers", adapter_path=str(sft_adapter), **settings
+    )
+    base = HuggingFaceEdgeModel.from_bundled(backend="llama_cpp", requantize="none", **settings)
+
+    def calls(model: HuggingFaceEdgeModel) -> list[object]:
+        return [
+            [
+                (c["name"], c["args"])
+                for c in model.bind_tools(t.tools, tool_choice="required")
+                .invoke(t.messages)
+                .tool_calls
+            ]
+            for t in tasks
+        ]
+
+    tuned_llama, tuned_transformers, untuned = calls(in_llama), calls(in_transformers), calls(base)
+    same = sum(a == b for a, b in zip(tuned_llama, tuned_transformers, strict=True))
+    assert in_llama.load().backend == "llama_cpp"
+    assert same >= 6, (tuned_llama, tuned_transformers)
+    assert tuned_llama != untuned  # the merge changed the model

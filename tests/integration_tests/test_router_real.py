@@ -78,6 +78,9 @@ def test_the_router_moves_a_step_to_the_edge_when_the_emulated_link_degrades(
     assert outage.threshold < good.threshold
     assert outage.network.rtt_ms > 5 * good.network.rtt_ms
     assert good.tool_calls_valid and outage.tool_calls_valid  # real tool calls, schema-valid
+    served = outage.attempts[-1].output
+    assert served is not None
+    assert served.response_metadata["edge_backend"] == "llama_cpp"  # the trace names the runtime
 
 
 def test_cloud_calls_over_real_http_carry_server_timing_and_feed_the_trace(

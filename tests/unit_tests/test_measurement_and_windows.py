@@ -6,13 +6,19 @@ import io
 import struct
 
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 
 from langchain_netgpt import NetGPTRouter, NetworkMonitor, NetworkState
 from langchain_netgpt.cloud import WanProfile, local_cloud
 from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge, NetGPTPolicy
-from langchain_netgpt.routing.context_window import ContextWindow, _gguf_context_length
+from langchain_netgpt.routing.context_window import (
+    ContextWindow,
+    _gguf_context_length,
+    _tokenizer_count,
+    model_context_tokens,
+)
+from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.latency import CPU_EDGE, DEFAULT_EDGE, LatencyModel
 from langchain_netgpt.routing.measure import server_timing, with_timing_headers
 from langchain_netgpt.routing.network import NetworkSampleClock, NetworkSampleSource
@@ -221,3 +227,32 @@ def test_headers_the_user_asked_for_stay_on_the_reply() -> None:
         reply = router.invoke("hi")
     assert "x-netgpt-server-ms" in reply.response_metadata["headers"]
     assert sink.traces[0].network_sample is not None and sink.traces[0].network_sample.fed
+
+
+class _LlamaLikeRuntime:
+    """A loaded llama.cpp runtime as the window check sees it: no tokenizer, count_tokens."""
+
+    context_window_tokens = 2048
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class _LoadedEdge:
+    """An in-process edge whose runtime is already in its model cache."""
+
+    def __init__(self) -> None:
+        self.model_cache = {"spec": _LlamaLikeRuntime()}
+
+    def _spec(self) -> str:
+        return "spec"
+
+
+def test_a_loaded_llama_cpp_edge_counts_with_its_runtime_and_states_its_window() -> None:
+    edge = _LoadedEdge()
+    features = RequestFeatures.from_messages([HumanMessage("one two three")])
+
+    count = _tokenizer_count(edge, [HumanMessage("one two three")], features)
+
+    assert count is not None and count >= 3 + 4  # the runtime's 3 tokens, 4 for the message
+    assert model_context_tokens(edge, read_files=False) == 2048

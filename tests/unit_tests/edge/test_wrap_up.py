@@ -2,7 +2,12 @@ from typing import ClassVar
 
 import pytest
 
-from langchain_netgpt.edge.wrap_up import WRAP_UP_BONUS, closing_token_ids, wrap_up_processor
+from langchain_netgpt.edge.wrap_up import (
+    WRAP_UP_BONUS,
+    closing_token_ids,
+    is_closing_text,
+    wrap_up_processor,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -32,3 +37,19 @@ def test_closing_tokens_gain_the_bonus_only_once_the_budget_is_spent() -> None:
 
     assert within.tolist() == [[0.0, 0.0, 0.0, 0.0]]
     assert past.tolist() == [[0.0, WRAP_UP_BONUS, WRAP_UP_BONUS, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "closing"),
+    [
+        ('"', True),
+        (' "}', True),
+        ('"}]}', True),
+        ("]", True),
+        ("{", False),
+        ("ab", False),
+        (" ", False),
+    ],
+)
+def test_a_closing_text_is_only_quotes_braces_and_brackets(text: str, closing: bool) -> None:
+    assert is_closing_text(text) is closing
