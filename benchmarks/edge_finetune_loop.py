@@ -60,8 +60,7 @@ def _accuracy(rows: list[EdgeOutcome]) -> dict[str, dict[str, float]]:
     }
 
 
-def main() -> None:
-    """Fine-tune on the train split, record the test split, compare with the bundled edge."""
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=BenchConfig().seed, help="Benchmark seed.")
     parser.add_argument("--steps", type=int, default=130, help="SFT optimiser steps.")
@@ -76,13 +75,81 @@ def main() -> None:
         help="Record the tuned edge in llama.cpp (adapter merged into a GGUF) or transformers.",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "edge_loop")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
-    from langchain_netgpt.edge.gguf_export import export_merged_gguf
+
+def train_adapter(args: argparse.Namespace, train: list[Any], adapter: Path) -> dict[str, Any]:
+    """Fine-tune a LoRA adapter on the train split (or reuse the one in ``adapter``)."""
     from langchain_netgpt.learn.edge import EdgeFinetuneConfig, finetune_edge
     from langchain_netgpt.learn.edge_data import rows_from_bfcl
 
+    if (adapter / "netgpt_adapter.json").is_file():
+        print(f"reusing the adapter in {adapter}", flush=True)
+        return {"reused_adapter": str(adapter)}
+    rows = rows_from_bfcl(item.task for item in train)
+    data = args.out / "sft_train_split.jsonl"
+    data.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    result = finetune_edge(
+        EdgeFinetuneConfig(
+            data_path=data,
+            output_dir=adapter,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            max_length=1024,
+            parallel_tool_calls=True,
+            seed=args.seed,
+            device=args.device,
+        ),
+        show_progress=True,
+    )
+    train_info = {
+        "rows": len(rows),
+        "examples": result.examples,
+        "skipped": result.skipped,
+        "steps": result.steps,
+        "loss_first": result.mean_loss(first=True),
+        "loss_last": result.mean_loss(first=False),
+        "seconds": result.seconds,
+    }
+    print(f"SFT: {train_info}", flush=True)
+    return train_info
+
+
+def tuned_edge(args: argparse.Namespace, adapter: Path, train_info: dict[str, Any]) -> Any:
+    """The tuned edge on the chosen runtime (llama.cpp: the adapter merged into a GGUF)."""
+    from langchain_netgpt.edge import HuggingFaceEdgeModel, locate_bundled_gguf
+    from langchain_netgpt.edge.gguf_export import export_merged_gguf
+
+    budgets = {
+        "max_new_tokens": BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
+        "max_argument_chars": BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
+    }
+    if args.runtime == "llama_cpp":
+        export_started = time.perf_counter()
+        merged = export_merged_gguf(adapter, locate_bundled_gguf())
+        train_info["gguf_export_seconds"] = time.perf_counter() - export_started
+        return HuggingFaceEdgeModel.from_pretrained(merged, backend="llama_cpp", **budgets)
+    return HuggingFaceEdgeModel.from_bundled(
+        device=args.device, backend="transformers", adapter_path=str(adapter), **budgets
+    )
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """The per-category comparison as a markdown table."""
+    print("\n| category | tasks | bundled accuracy | tuned accuracy | tuned schema-valid |")
+    print("|---|---:|---:|---:|---:|")
+    for category, row in summary["tuned"].items():
+        before = summary["bundled_on_same_tasks"][category]["accuracy"]
+        print(
+            f"| {category} | {row['tasks']} | {before:.3f} | {row['accuracy']:.3f} | "
+            f"{row['schema_valid']:.3f} |"
+        )
+
+
+def main() -> None:
+    """Fine-tune on the train split, record the test split, compare with the bundled edge."""
+    args = _parse_args()
     files = default_data_files()
     if not files:
         raise SystemExit("../shared/data (BFCL files) is not beside the repo")
@@ -93,53 +160,9 @@ def main() -> None:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     adapter = args.out / "adapter"
-    manifest = adapter / "netgpt_adapter.json"
     started = time.perf_counter()
-    train_info: dict[str, Any]
-    if manifest.is_file():
-        train_info = {"reused_adapter": str(adapter)}
-        print(f"reusing the adapter in {adapter}", flush=True)
-    else:
-        rows = rows_from_bfcl(item.task for item in train)
-        data = args.out / "sft_train_split.jsonl"
-        data.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        result = finetune_edge(
-            EdgeFinetuneConfig(
-                data_path=data,
-                output_dir=adapter,
-                steps=args.steps,
-                batch_size=args.batch_size,
-                learning_rate=args.learning_rate,
-                max_length=1024,
-                parallel_tool_calls=True,
-                seed=args.seed,
-                device=args.device,
-            ),
-            show_progress=True,
-        )
-        train_info = {
-            "rows": len(rows),
-            "examples": result.examples,
-            "skipped": result.skipped,
-            "steps": result.steps,
-            "loss_first": result.mean_loss(first=True),
-            "loss_last": result.mean_loss(first=False),
-            "seconds": result.seconds,
-        }
-        print(f"SFT: {train_info}", flush=True)
-    budgets = {
-        "max_new_tokens": BUNDLED_RECORDING_SETTINGS["max_new_tokens"],
-        "max_argument_chars": BUNDLED_RECORDING_SETTINGS["max_argument_chars"],
-    }
-    if args.runtime == "llama_cpp":
-        export_started = time.perf_counter()
-        merged = export_merged_gguf(adapter, locate_bundled_gguf())
-        train_info["gguf_export_seconds"] = time.perf_counter() - export_started
-        edge = HuggingFaceEdgeModel.from_pretrained(merged, backend="llama_cpp", **budgets)
-    else:
-        edge = HuggingFaceEdgeModel.from_bundled(
-            device=args.device, backend="transformers", adapter_path=str(adapter), **budgets
-        )
+    train_info = train_adapter(args, train, adapter)
+    edge = tuned_edge(args, adapter, train_info)
     loaded = edge.load()
     ordered = sorted(test, key=lambda item: item.task.id)[: args.limit]
     test_ids = [item.task.id for item in ordered]
@@ -184,14 +207,7 @@ def main() -> None:
         "tuned": _accuracy(tuned),
     }
     (args.out / f"edge_loop{suffix}.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print("\n| category | tasks | bundled accuracy | tuned accuracy | tuned schema-valid |")
-    print("|---|---:|---:|---:|---:|")
-    for category, row in summary["tuned"].items():
-        before = summary["bundled_on_same_tasks"][category]["accuracy"]
-        print(
-            f"| {category} | {row['tasks']} | {before:.3f} | {row['accuracy']:.3f} | "
-            f"{row['schema_valid']:.3f} |"
-        )
+    print_table(summary)
 
 
 def _write_test_files(folder: Path, test_ids: set[str], files: list[Path]) -> list[Path]:

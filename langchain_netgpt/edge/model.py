@@ -12,7 +12,6 @@ import contextlib
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -45,34 +44,15 @@ from langchain_netgpt.edge.bundled import (
     locate_bundled_gguf,
     validate_device,
 )
-from langchain_netgpt.edge.call_decision import CallDecisionConfig, CallVerdict, decide_call
+from langchain_netgpt.edge.call_decision import CallDecisionConfig
+from langchain_netgpt.edge.call_plan import CallPlan, plan_call
 from langchain_netgpt.edge.cancel import CancelToken, EdgeGenerationCancelled, current_cancel_token
 from langchain_netgpt.edge.output import StopGuard, as_last_chunk, cut_at_stop, message_from_parsed
-from langchain_netgpt.edge.prompt import render_messages, structured_output_prompt
 from langchain_netgpt.edge.tools import (
-    ToolChoice,
     ToolSpec,
-    bound_strings,
-    build_output_schema,
     normalize_tool_choice,
     parse_edge_output,
-    render_tools_prompt,
 )
-
-_Mode = Literal["chat", "tools", "structured"]
-
-
-@dataclass
-class _Plan:
-    """Everything one call needs, decided before touching the model (pure, testable)."""
-
-    mode: _Mode
-    turns: list[dict[str, str]]
-    schema: dict[str, Any] | None
-    use_grammar: bool
-    tool_names: list[str]
-    stop: list[str]
-    call_verdict: CallVerdict | None = None
 
 
 class HuggingFaceEdgeModel(BaseChatModel):
@@ -476,59 +456,10 @@ class HuggingFaceEdgeModel(BaseChatModel):
 
     def _plan(
         self, messages: list[BaseMessage], stop: list[str] | None, kw: dict[str, Any]
-    ) -> _Plan:
-        if kw.get("model") not in (None, self.model_path, self.gguf_file):
-            raise ValueError(
-                f"model={kw['model']!r}: a per-call model override is not supported by "
-                "HuggingFaceEdgeModel (its weights are loaded in-process); create another instance"
-            )
-        stops = list(stop if stop is not None else (self.stop or []))
-        response_format = kw.get("response_format")
-        if response_format is not None:
-            schema = response_format.get("schema") if isinstance(response_format, dict) else None
-            schema = bound_strings(schema, self.max_argument_chars) if schema else None
-            turns = render_messages(messages, system_suffix=structured_output_prompt(schema))
-            return _Plan("structured", turns, schema, self.constrained, [], [])
-        specs = [ToolSpec.from_any(tool) for tool in kw.get("tools") or []]
-        names = [s.name for s in specs]
-        choice = normalize_tool_choice(kw.get("tool_choice"), names)
-        verdict = None
-        if choice.mode == "auto" and specs and self.call_decision.mode != "off":
-            choice, verdict = self._decide_call(messages, specs)  # call-or-answer hook
-        parallel = kw.get("parallel_tool_calls")
-        schema = build_output_schema(
-            specs,
-            choice,
-            parallel_tool_calls=self.parallel_tool_calls if parallel is None else bool(parallel),
-            allow_escalation=self.allow_escalation,
-            max_answer_chars=self.max_answer_chars,
-            max_argument_chars=self.max_argument_chars,
-        )
-        if schema is None:
-            turns = render_messages(messages, calls_as_prose=True)  # a text answer
-            return _Plan("chat", turns, None, False, names, stops, verdict)
-        suffix = render_tools_prompt(specs, choice, allow_escalation=self.allow_escalation)
-        turns = render_messages(messages, system_suffix=suffix)
-        return _Plan("tools", turns, schema, self.constrained, names, [], verdict)
+    ) -> CallPlan:
+        return plan_call(self, messages, stop, kw)
 
-    # --- call-or-answer hook (logic in edge/call_decision.py; a runtime supplies the scorer) ---
-    def _decide_call(
-        self, messages: list[BaseMessage], specs: list[ToolSpec]
-    ) -> tuple[ToolChoice, CallVerdict]:
-        suffix = render_tools_prompt(
-            specs, ToolChoice("auto"), allow_escalation=self.allow_escalation
-        )
-        turns = render_messages(messages, system_suffix=suffix)
-
-        def score(continuations: Sequence[str]) -> list[float]:
-            # Either runtime scores continuations (one prefill, no decoding); called only when
-            # the shipped parameters hold a fitted margin model.
-            return self.load().continuation_logprobs(turns, continuations)
-
-        verdict = decide_call(messages, specs, self.call_decision, score)
-        return ToolChoice("required" if verdict.call else "none"), verdict
-
-    def _request(self, plan: _Plan) -> GenerationRequest:
+    def _request(self, plan: CallPlan) -> GenerationRequest:
         return GenerationRequest(
             turns=plan.turns,
             schema=plan.schema,
@@ -542,7 +473,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
 
     def _run(
         self,
-        plan: _Plan,
+        plan: CallPlan,
         token: CancelToken | None,
         *,
         on_text: Callable[[str], None] | None = None,
@@ -564,7 +495,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
             raw.text, raw.finish_reason = text, "stop"
         return raw
 
-    def _result(self, plan: _Plan, raw: RawGeneration) -> ChatResult:
+    def _result(self, plan: CallPlan, raw: RawGeneration) -> ChatResult:
         runtime = self.load()
         usage = UsageMetadata(
             input_tokens=raw.input_tokens,
@@ -598,7 +529,7 @@ class HuggingFaceEdgeModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream_plan(
-        self, plan: _Plan, caller: CancelToken
+        self, plan: CallPlan, caller: CancelToken
     ) -> Generator[ChatGenerationChunk, None, None]:
         if plan.mode != "chat":
             message = self._result(plan, self._run(plan, caller)).generations[0].message
