@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from langchain_netgpt import CloudBudget, FixedThresholdPolicy, NetGPTPolicy, NetworkState
+from langchain_netgpt import CloudBudget, NetGPTPolicy, NetworkState
 from langchain_netgpt.learn import LearnedThresholdPolicy
+from langchain_netgpt.routing import FixedThresholdPolicy
 from langchain_netgpt.routing.decision import decide_route
 from langchain_netgpt.routing.features import RequestFeatures
 from langchain_netgpt.routing.reasons import FallbackNote, FallbackReason

@@ -13,14 +13,13 @@ from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 
 from langchain_netgpt import (
-    AlwaysCloud,
-    AlwaysEdge,
     NetGPTRouter,
     NetGPTRoutingMiddleware,
     NetworkState,
     RoutingError,
 )
 from langchain_netgpt.graph import NetGPTState, create_netgpt_agent, netgpt_router_node
+from langchain_netgpt.routing import AlwaysCloud, AlwaysEdge
 from langchain_netgpt.routing.config import ROUTING_OPTIONS, RoutingConfig
 from langchain_netgpt.routing.engine import RoutingEngine
 from langchain_netgpt.routing.gates import GateRefusal

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_netgpt import ConfigurationError, LearnedScorer
 from langchain_netgpt._json_limits import json_depth, loads_config
+from langchain_netgpt.errors import ConfigurationError
 from langchain_netgpt.learn import load_policy
+from langchain_netgpt.routing import LearnedScorer
 
 DEEP = "[" * 200_000 + "]" * 200_000
 

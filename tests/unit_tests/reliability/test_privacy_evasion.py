@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_netgpt import AlwaysCloud, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
+from langchain_netgpt.routing import AlwaysCloud
 from langchain_netgpt.routing.pii import PII_KINDS, detect, normalize
 from langchain_netgpt.routing.privacy import SCAN_BUDGET_RULE, PrivacyRules
 from langchain_netgpt.testing import ScriptedChatModel

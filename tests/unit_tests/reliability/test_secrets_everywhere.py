@@ -20,10 +20,11 @@ from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 
-from langchain_netgpt import AlwaysEdge, NetGPTRouter, RouteTrace
+from langchain_netgpt import NetGPTRouter, RouteTrace
 from langchain_netgpt.export import SecretScrubber
 from langchain_netgpt.export.kinds import DATASET_KINDS, export_dataset
 from langchain_netgpt.export.langsmith_runs import route_trace_from_run
+from langchain_netgpt.routing import AlwaysEdge
 from langchain_netgpt.testing import ScriptedChatModel
 from langchain_netgpt.tracing import InMemoryTraceSink, JsonlTraceSink, TraceStore
 from langchain_netgpt.tracing.scrub import scrub_text, scrub_trace, scrub_value

@@ -13,7 +13,8 @@ from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import tool
 
-from langchain_netgpt import AlwaysEdge, NetGPTRouter
+from langchain_netgpt import NetGPTRouter
+from langchain_netgpt.routing import AlwaysEdge
 from langchain_netgpt.routing.stream_calls import strict_tool_calls
 from langchain_netgpt.testing import ScriptedChatModel, tool_call
 from langchain_netgpt.tracing import InMemoryTraceSink
