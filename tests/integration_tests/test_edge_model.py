@@ -218,7 +218,10 @@ def test_concurrent_calls_from_threads_are_serialised_and_all_answer(
 
 @pytest.mark.parametrize(
     "edge",
-    ["llama_cpp", pytest.param("transformers", marks=pytest.mark.slow)],  # ~2 min there
+    [
+        pytest.param("llama_cpp", marks=needs_llama_cpp),
+        pytest.param("transformers", marks=pytest.mark.slow),  # ~2 min there
+    ],
     indirect=True,
 )
 def test_every_constrained_call_on_30_bfcl_tasks_is_schema_valid(
