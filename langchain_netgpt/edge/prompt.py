@@ -69,14 +69,18 @@ def _tool_names_by_id(messages: Sequence[BaseMessage]) -> dict[str, str]:
     return names
 
 
-def _fold_result(turns: list[dict[str, str]], line: str) -> None:
-    """Append a tool result to the user turn before it (a new user turn if there is none)."""
-    if turns and turns[-1]["role"] == "user":
-        separator = "\n" if turns[-1].get("folded") else "\n\n"
-        turns[-1]["content"] += separator + line
+def _fold_result(turns: list[dict[str, str]], folded: set[int], line: str) -> None:
+    """Append a tool result to the user turn before it (a new user turn if there is none).
+
+    ``folded`` holds the indices of the turns that already carry results.
+    """
+    last = len(turns) - 1
+    if turns and turns[last]["role"] == "user":
+        turns[last]["content"] += ("\n" if last in folded else "\n\n") + line
     else:
         turns.append({"role": "user", "content": line})
-    turns[-1]["folded"] = "1"
+        last += 1
+    folded.add(last)
 
 
 def render_messages(
@@ -102,6 +106,7 @@ def render_messages(
     """
     names = _tool_names_by_id(messages)
     turns: list[dict[str, str]] = []
+    folded: set[int] = set()  # turns that carry folded tool results (calls_as_prose)
     for message in messages:
         text = message_text(message)
         if isinstance(message, SystemMessage):
@@ -120,7 +125,7 @@ def render_messages(
             name = message.name or names.get(message.tool_call_id, "tool")
             status = " (error)" if message.status == "error" else ""
             if calls_as_prose:
-                _fold_result(turns, f"The tool {name}{status} returned: {text}")
+                _fold_result(turns, folded, f"The tool {name}{status} returned: {text}")
                 continue
             turns.append({"role": "user", "content": f"Result of tool {name}{status}: {text}"})
         elif isinstance(message, ChatMessage) and message.role in ("system", "user", "assistant"):
@@ -130,9 +135,8 @@ def render_messages(
                 f"message of type {message.type!r} cannot be rendered for the edge model; "
                 "expected system, human, ai, tool or chat (system/user/assistant) messages"
             )
-    if calls_as_prose and turns and turns[-1].get("folded"):
+    if len(turns) - 1 in folded:
         turns[-1]["content"] += "\nAnswer the question from these results."
-    turns = [{"role": t["role"], "content": t["content"]} for t in turns]
     if system_suffix:
         if turns and turns[0]["role"] == "system":
             first = turns[0]["content"]

@@ -68,3 +68,31 @@ def test_an_image_block_in_a_user_message_is_rejected_with_its_type() -> None:
 
     with pytest.raises(ValueError, match=r"'image_url'.*text blocks only"):
         render_messages([msg])
+
+
+def test_a_text_answer_sees_tool_results_folded_into_the_question_not_call_documents() -> None:
+    messages = [
+        HumanMessage("What's the weather in Paris?"),
+        AIMessage(
+            "",
+            tool_calls=[
+                {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"},
+                {"name": "get_time", "args": {"city": "Paris"}, "id": "c2"},
+            ],
+        ),
+        ToolMessage("Sunny, 21 C", tool_call_id="c1"),
+        ToolMessage("noon", tool_call_id="c2", status="error"),
+    ]
+
+    turns = render_messages(messages, calls_as_prose=True)
+
+    assert turns == [
+        {
+            "role": "user",
+            "content": "What's the weather in Paris?\n\n"
+            "The tool get_weather returned: Sunny, 21 C\n"
+            "The tool get_time (error) returned: noon\n"
+            "Answer the question from these results.",
+        }
+    ]
+    assert "tool_calls" not in str(turns)
